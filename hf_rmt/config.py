@@ -1,0 +1,164 @@
+# Copyright 2026 The hf_rmt Authors. Licensed under the Apache License, Version 2.0.
+"""`RMTConfig`: the configuration of a Recurrent Memory Transformer around any transformers backbone."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from transformers import AutoConfig, PreTrainedConfig
+
+
+MEMORY_LAYOUTS = ("encoder", "decoder")
+SEGMENT_ALIGNMENTS = ("left", "right")
+
+
+def _check_int(name: str, value: Any, minimum: int, allow_none: bool = False, extra: str = "") -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        rule = f"an integer >= {minimum}" + (" or None" if allow_none else "") + extra
+        raise ValueError(f"`{name}` must be {rule}, got {value!r}.")
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value is not None and value not in choices:
+        raise ValueError(f"`{name}` must be one of {choices} or None (chosen from the backbone), got {value!r}.")
+
+
+class RMTConfig(PreTrainedConfig):
+    r"""
+    Configuration of a Recurrent Memory Transformer (RMT) wrapped around a pretrained transformers backbone.
+
+    A long input is split into segments of `segment_size` content tokens. Each segment is run through the backbone
+    together with `num_memory_tokens` memory vectors; the backbone's last hidden states at the memory positions become
+    the memory of the next segment (Bulatov et al., 2022, arXiv:2207.06881; 2023, arXiv:2304.11062).
+
+    Two layouts are supported (`memory_layout`):
+
+    - `"encoder"` (bidirectional backbones such as BERT): `[CLS] mem [SEP] segment [SEP]`, memory read back from the
+      same positions, as in the 1M-token paper (arXiv:2304.11062, section 2).
+    - `"decoder"` (causal backbones such as GPT-2 or Llama): `[read mem | segment | write mem]`, the next memory read
+      from the write positions, as in the RMT paper (arXiv:2207.06881, section 3).
+
+    Args:
+        base_config (`PreTrainedConfig` or `dict`, *optional*):
+            Snapshot of the backbone's configuration, enough to rebuild the backbone without downloading it.
+        base_model_name_or_path (`str`, *optional*):
+            Hub id or local path of the pretrained backbone. Adapter-only checkpoints load the backbone from here.
+        base_model_revision (`str`, *optional*):
+            Revision (branch, tag or commit) of `base_model_name_or_path`.
+        num_memory_tokens (`int`, *optional*, defaults to 10):
+            Number of memory vectors carried from segment to segment (10 in the 1M-token paper, 16 on BABILong).
+        segment_size (`int`, *optional*):
+            Content tokens per segment, memory and special tokens excluded. `None` picks the largest size that fits
+            the backbone's maximum positions (499 for a 512-position BERT with 10 memory tokens).
+        max_n_segments (`int`, *optional*):
+            Longest input accepted, in segments. `None` means unbounded.
+        bptt_depth (`int`, *optional*, defaults to -1):
+            Backpropagation through time: `-1` lets gradients flow through every memory transition; `k >= 0` keeps
+            only the last `k` transitions and detaches memory before them (truncated BPTT).
+        memory_layout (`str`, *optional*):
+            `"encoder"` or `"decoder"`; `None` chooses from the backbone.
+        segment_alignment (`str`, *optional*):
+            Which segment of a sample is allowed to be shorter. `"right"`: the last segment is full and the first may
+            be short (the encoder default, so the question at the end of a sample has a full segment of context);
+            `"left"`: segments fill from the start and the last may be short (the decoder default, so that a stream
+            split into chunks is segmented the same way). `None` chooses from the layout.
+        cls_token_id (`int`, *optional*):
+            Token opening each segment in the encoder layout (`[CLS]`).
+        sep_token_id (`int`, *optional*):
+            Token separating memory from the segment and closing it in the encoder layout (`[SEP]`).
+        memory_init_std (`float`, *optional*):
+            Standard deviation of the initial memory. `None` uses the standard deviation of the backbone's input
+            embeddings, so memory starts at the scale of ordinary tokens (as in the official decoder code).
+        segment_checkpointing (`bool`, *optional*, defaults to `False`):
+            Recompute each segment in the backward pass instead of keeping its activations, so training memory grows
+            with the number of segments only by the memory state.
+        modules_to_save (`list[str]`, *optional*):
+            Backbone modules (names relative to the backbone) that are trained and saved with the memory in
+            adapter-only checkpoints, e.g. a new classification head.
+
+    Example:
+
+    ```python
+    >>> from transformers import AutoModelForSequenceClassification
+    >>> from hf_rmt import RMTConfig, get_rmt_model
+
+    >>> backbone = AutoModelForSequenceClassification.from_pretrained("bert-base-cased", num_labels=6)
+    >>> model = get_rmt_model(backbone, RMTConfig(num_memory_tokens=10))
+    >>> model.config.segment_size
+    499
+    ```
+    """
+
+    model_type = "rmt"
+    # A plain dict (not `sub_configs_defaults`/`SubConfigSpec`, which only exist from transformers 5.20) keeps the
+    # config loadable on 5.17 and later; `_attn_implementation` and `dtype` are set on it recursively.
+    sub_configs: ClassVar[dict[str, Any]] = {"base_config": AutoConfig}
+    # Trainer's `prediction_step` gathers every non-loss output; memory is state, not a prediction.
+    keys_to_ignore_at_inference: ClassVar[list[str]] = ["memory_state", "past_key_values"]
+
+    base_config: PreTrainedConfig | dict | None = None
+    base_model_name_or_path: str | None = None
+    base_model_revision: str | None = None
+    num_memory_tokens: int = 10
+    segment_size: int | None = None
+    max_n_segments: int | None = None
+    bptt_depth: int = -1
+    memory_layout: str | None = None
+    segment_alignment: str | None = None
+    cls_token_id: int | None = None
+    sep_token_id: int | None = None
+    memory_init_std: float | None = None
+    segment_checkpointing: bool = False
+    modules_to_save: list[str] | None = None
+
+    def __post_init__(self, **kwargs):
+        if isinstance(self.base_config, dict):
+            # Rebuild the nested config from its JSON form; `model_type` selects the class, as `AutoConfig` does.
+            base = dict(self.base_config)
+            if "model_type" not in base:
+                raise ValueError("`base_config` must contain `model_type` to rebuild the backbone's configuration.")
+            self.base_config = AutoConfig.for_model(base.pop("model_type"), **base)
+        elif self.base_config is not None and not isinstance(self.base_config, PreTrainedConfig):
+            raise TypeError(
+                f"`base_config` must be a PreTrainedConfig, a dict or None, got {type(self.base_config).__name__}."
+            )
+        super().__post_init__(**kwargs)
+        self.validate_rmt()
+
+    def validate_rmt(self) -> None:
+        """Checks the RMT fields; raises `ValueError` naming the field, the rule and the value received."""
+        _check_int("num_memory_tokens", self.num_memory_tokens, 1)
+        _check_int("segment_size", self.segment_size, 1, allow_none=True)
+        _check_int("max_n_segments", self.max_n_segments, 1, allow_none=True)
+        _check_int("bptt_depth", self.bptt_depth, -1, extra=" (-1 means full backpropagation through time)")
+        _check_choice("memory_layout", self.memory_layout, MEMORY_LAYOUTS)
+        _check_choice("segment_alignment", self.segment_alignment, SEGMENT_ALIGNMENTS)
+        _check_int("cls_token_id", self.cls_token_id, 0, allow_none=True)
+        _check_int("sep_token_id", self.sep_token_id, 0, allow_none=True)
+        if self.memory_init_std is not None and (
+            isinstance(self.memory_init_std, bool)
+            or not isinstance(self.memory_init_std, (int, float))
+            or not self.memory_init_std > 0
+        ):
+            raise ValueError(f"`memory_init_std` must be a positive number or None, got {self.memory_init_std!r}.")
+        if not isinstance(self.segment_checkpointing, bool):
+            raise ValueError(f"`segment_checkpointing` must be a bool, got {self.segment_checkpointing!r}.")
+        if self.modules_to_save is not None and (
+            not isinstance(self.modules_to_save, (list, tuple))
+            or not all(isinstance(name, str) and name for name in self.modules_to_save)
+        ):
+            raise ValueError(
+                f"`modules_to_save` must be a list of module names or None, got {self.modules_to_save!r}."
+            )
+
+    @property
+    def resolved_segment_alignment(self) -> str:
+        """The alignment in use: the configured one, or the layout's default."""
+        if self.segment_alignment is not None:
+            return self.segment_alignment
+        return "right" if self.memory_layout == "encoder" else "left"
+
+
+__all__ = ["RMTConfig"]

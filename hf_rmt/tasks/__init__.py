@@ -1,0 +1,31 @@
+"""Long-context tasks for RMT, generated offline: bAbI-style facts hidden in real English noise text.
+
+Tasks: the RMT 1M-token paper's `memorize`, `detect_memorize` and `reasoning`, and BABILong's `qa1`-`qa5`. The
+stories come from a seeded world simulator ([`hf_rmt.tasks.babi`]), the noise from Jane Austen's novels shipped in
+`hf_rmt/data` ([`NoiseCorpus`]), and samples are built lazily, token-exact, for any HF tokenizer ([`make_dataset`]).
+"""
+
+from .babi import Story
+from .dataset import OUTPUT_FORMATS, TaskDataset, make_dataset
+from .haystack import PLACEMENTS
+from .metric import get_metric_path
+from .noise import SPLITS, NoiseCorpus, split_sentences
+from .registry import TASKS, TaskSpec, get_task
+from .tokens import clear_caches
+
+
+__all__ = [
+    "OUTPUT_FORMATS",
+    "PLACEMENTS",
+    "SPLITS",
+    "TASKS",
+    "NoiseCorpus",
+    "Story",
+    "TaskDataset",
+    "TaskSpec",
+    "clear_caches",
+    "get_metric_path",
+    "get_task",
+    "make_dataset",
+    "split_sentences",
+]

@@ -1,0 +1,350 @@
+"""Lazily generated long-context task datasets: `torch` map-style, plus `datasets` builders.
+
+A sample depends only on `(seed, split, task, index)`, so any index can be built on its own, in any order, in any
+worker process.
+"""
+
+from __future__ import annotations
+
+import numbers
+import zlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import PreTrainedTokenizerBase
+from transformers.utils import logging
+
+from .babi import Story
+from .haystack import PLACEMENTS, assemble, noise_offsets
+from .noise import SPLITS, NoiseCorpus, NoiseSource
+from .registry import TaskSpec, get_task
+from .tokens import NoisePool, TextCache, get_noise_pool, get_text_cache
+
+
+logger = logging.get_logger(__name__)
+
+OUTPUT_FORMATS = ("classification", "generation")
+# Mixed into every sample's seed, so the splits draw from disjoint seed streams.
+_SPLIT_IDS = {"train": 0, "validation": 1, "test": 2}
+
+
+def _check_positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _check_target_lengths(value: Any) -> tuple[int, ...]:
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        if not value:
+            raise ValueError("target_length must be a positive integer or a non-empty list of them, got []")
+        return tuple(_check_positive_int("every target_length", v) for v in value)
+    return (_check_positive_int("target_length", value),)
+
+
+class TaskDataset(torch.utils.data.Dataset):
+    r"""A map-style dataset of long-context samples: bAbI-style facts hidden in noise text, the question at the end.
+
+    Length contract: `input_ids` (context + question, no special tokens) has **exactly** `target_length` tokens (a
+    tolerance of 0) with `output_format="classification"`; with `"generation"` the answer tokens and the eos token
+    follow them. The noise is cut at token level to hit the length: the first noise sentence may start mid-sentence.
+    Decoding `input_ids` and tokenizing the text again can differ by a few tokens at that cut.
+
+    Each sample is a dict:
+
+    - `input_ids` (`list[int]`): the content tokens without special tokens (the RMT model adds them per segment);
+    - `labels`: the answer's class id (`int`) for `"classification"`; for `"generation"` a `list[int]` as long as
+      `input_ids`, `-100` everywhere except the answer tokens and the eos token that ends them;
+    - `answer` (`str`), `answer_class` (`int`, index in [`TaskDataset.labels`]), `question` (`str`);
+    - `facts` (`list[str]`), `fact_spans` (`list[[start, end)]`, token offsets in `input_ids`), `supporting_facts`
+      (indices into `facts`), `question_start` (`int`), `prompt_length` (`int`: where the answer starts, equal to
+      `target_length`);
+    - `target_length`, `task`, `split`, `index`, `noise` (the noise corpus name).
+
+    Args:
+        task (`str` or [`TaskSpec`]): A registered task name (see [`get_task`]) or a custom spec.
+        tokenizer ([`~transformers.PreTrainedTokenizerBase`]): Any HF tokenizer; lengths are counted in its tokens.
+        num_samples (`int`): The dataset length.
+        target_length (`int` or `list[int]`): Tokens of context + question. With a list, each sample draws one of the
+            values uniformly (a mixed-length curriculum).
+        split (`str`, defaults to `"train"`): `"train"`, `"validation"` or `"test"`. Selects the seed stream and, with
+            the default noise, the book(s) the noise comes from.
+        seed (`int`, defaults to 0): Base seed (non-negative).
+        noise (`NoiseCorpus`, path, iterable of strings or `datasets.Dataset`, *optional*): Noise text for this split;
+            defaults to the shipped Austen corpus for `split`. Use [`NoiseCorpus.split`] to cut one custom source
+            into disjoint train and test parts.
+        noise_column (`str`, defaults to `"text"`): The text column when `noise` is a `datasets.Dataset`.
+        placement (`str`, defaults to `"auto"`): `"start"`, `"random_gaps"` (BABILong), `"segment_starts"` (the 1M
+            paper; needs `segment_size`) or `"auto"`: the task's own placement (`"start"` for memorize), else
+            `"segment_starts"` when `segment_size` is given, else `"random_gaps"`.
+        segment_size (`int`, *optional*): Content tokens per RMT segment (e.g. 499 for bert-base with 10 memory
+            tokens), counted from token 0 of `input_ids`; only `"segment_starts"` uses it.
+        output_format (`str`, defaults to `"classification"`): `"classification"` or `"generation"` (needs an eos
+            token).
+        max_story_attempts (`int`, defaults to 100): Stories drawn per sample until one fits `target_length`;
+            long stories (qa2/qa3/qa5) are redrawn at short lengths, as BABILong drops stories with too many facts.
+
+    Raises:
+        `ValueError`: Unknown task, split, placement or format; non-positive lengths; a target length too short for
+            the facts and question (the message gives the minimum); a tokenizer without the eos token that
+            `"generation"` needs; empty noise.
+        `TypeError`: A tokenizer that is not a HF tokenizer; noise that is not text.
+    """
+
+    def __init__(
+        self,
+        task: str | TaskSpec,
+        tokenizer: PreTrainedTokenizerBase,
+        num_samples: int,
+        target_length: int | Sequence[int],
+        split: str = "train",
+        seed: int = 0,
+        *,
+        noise: NoiseSource | None = None,
+        noise_column: str = "text",
+        placement: str = "auto",
+        segment_size: int | None = None,
+        output_format: str = "classification",
+        max_story_attempts: int = 100,
+    ):
+        self.spec = task if isinstance(task, TaskSpec) else get_task(task)
+        if not isinstance(tokenizer, PreTrainedTokenizerBase):
+            raise TypeError(
+                f"tokenizer must be a transformers PreTrainedTokenizerBase, got {type(tokenizer).__name__}"
+            )
+        self.tokenizer = tokenizer
+        self.num_samples = _check_positive_int("num_samples", num_samples)
+        self.target_lengths = _check_target_lengths(target_length)
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
+        self.split = split
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        self.seed = int(seed)
+        self.segment_size = None if segment_size is None else _check_positive_int("segment_size", segment_size)
+        self.placement = self._resolve_placement(placement)
+        if output_format not in OUTPUT_FORMATS:
+            raise ValueError(f"output_format must be one of {list(OUTPUT_FORMATS)}, got {output_format!r}")
+        if output_format == "generation" and tokenizer.eos_token_id is None:
+            raise ValueError(
+                "output_format='generation' needs a tokenizer with an eos token to end the answer, but "
+                f"{type(tokenizer).__name__}({tokenizer.name_or_path!r}) has eos_token_id=None; set "
+                "tokenizer.eos_token (e.g. to its sep token) or use output_format='classification'"
+            )
+        self.output_format = output_format
+        self.max_story_attempts = _check_positive_int("max_story_attempts", max_story_attempts)
+        self.noise = (
+            NoiseCorpus.shipped(split) if noise is None else NoiseCorpus.from_source(noise, column=noise_column)
+        )
+        self._pool: NoisePool | None = None
+        self._text: TextCache | None = None
+        # Fail now, not in a DataLoader worker, when the shortest length cannot hold a story.
+        self._draw_story(self._rng(0), min(self.target_lengths))
+
+    def _resolve_placement(self, placement: str) -> str:
+        if placement != "auto" and placement not in PLACEMENTS:
+            raise ValueError(f"placement must be 'auto' or one of {list(PLACEMENTS)}, got {placement!r}")
+        if self.spec.placement == "start":
+            if placement not in ("auto", "start"):
+                raise ValueError(
+                    f"task {self.spec.name!r} keeps its fact at the start, so placement must be 'auto' or 'start', got "
+                    f"{placement!r}; use 'detect_memorize' for a fact at a random place"
+                )
+            return "start"
+        if placement == "auto":
+            return "segment_starts" if self.segment_size is not None else self.spec.placement
+        if placement == "segment_starts" and self.segment_size is None:
+            raise ValueError("placement='segment_starts' needs segment_size (content tokens per segment), got None")
+        return placement
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The task's fixed label list; `answer_class` indexes it."""
+        return self.spec.labels
+
+    @property
+    def id2label(self) -> dict[int, str]:
+        return dict(enumerate(self.spec.labels))
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return {label: i for i, label in enumerate(self.spec.labels)}
+
+    @property
+    def pool(self) -> NoisePool:
+        """The tokenized noise (built on first use, then shared through the per-tokenizer cache)."""
+        if self._pool is None:
+            self._pool = get_noise_pool(self.tokenizer, self.noise)
+        return self._pool
+
+    @property
+    def text_cache(self) -> TextCache:
+        if self._text is None:
+            self._text = get_text_cache(self.tokenizer)
+        return self._text
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+            raise TypeError(f"index must be an integer, got {type(index).__name__}")
+        if not -self.num_samples <= index < self.num_samples:
+            raise IndexError(f"index {index} is out of range for a dataset of {self.num_samples} samples")
+        return self.sample(int(index) % self.num_samples)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for index in range(self.num_samples):
+            yield self.sample(index)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Caches are rebuilt lazily in the receiving process; keeps pickles (DataLoader workers, datasets) small.
+        return {**self.__dict__, "_pool": None, "_text": None}
+
+    def _rng(self, index: int) -> np.random.Generator:
+        task_id = zlib.crc32(self.spec.name.encode("utf-8"))
+        return np.random.default_rng([self.seed, _SPLIT_IDS[self.split], task_id, index])
+
+    def _draw_story(self, rng: np.random.Generator, target: int) -> tuple[Story, list[np.ndarray], np.ndarray]:
+        shortest = None
+        for _ in range(self.max_story_attempts):
+            story = self.spec.make_story(rng)
+            *facts, question = self.text_cache.encode([*story.facts, story.question])
+            needed = sum(len(f) for f in facts) + len(question)
+            if needed <= target:
+                return story, facts, question
+            shortest = needed if shortest is None else min(shortest, needed)
+        raise ValueError(
+            f"target_length={target} is too short for task {self.spec.name!r}: its facts and question need at least "
+            f"{shortest} tokens of this tokenizer (shortest of {self.max_story_attempts} stories drawn); use "
+            f"target_length >= {shortest}"
+        )
+
+    def sample(self, index: int) -> dict[str, Any]:
+        """Build sample `index` (deterministic; see the class docstring for the fields)."""
+        rng = self._rng(index)
+        target = self.target_lengths[int(rng.integers(len(self.target_lengths)))]
+        story, facts, question = self._draw_story(rng, target)
+        fact_lengths = [len(f) for f in facts]
+        noise, gaps = self.pool.take(rng, target - sum(fact_lengths) - len(question))
+        offsets = noise_offsets(self.placement, rng, gaps, fact_lengths, target - len(question), self.segment_size)
+        input_ids, fact_spans, question_start = assemble(noise, offsets, facts, question)
+        answer_class = self.spec.label_to_id(story.answer)
+        if self.output_format == "generation":
+            answer = np.append(self.text_cache.encode([story.answer])[0], self.tokenizer.eos_token_id)
+            labels = np.full(len(input_ids) + len(answer), -100, dtype=np.int64)
+            labels[len(input_ids) :] = answer
+            input_ids, labels = np.concatenate([input_ids, answer]), labels.tolist()
+        else:
+            labels = answer_class
+        return {
+            "input_ids": input_ids.tolist(),
+            "labels": labels,
+            "answer": story.answer,
+            "answer_class": answer_class,
+            "question": story.question,
+            "facts": list(story.facts),
+            "fact_spans": fact_spans,
+            "supporting_facts": list(story.supporting),
+            "question_start": question_start,
+            "prompt_length": target,
+            "target_length": target,
+            "task": self.spec.name,
+            "split": self.split,
+            "index": index,
+            "noise": self.noise.name,
+        }
+
+    def features(self):
+        """The `datasets.Features` of the samples (imports `datasets`)."""
+        import datasets
+
+        int_list = datasets.Sequence(datasets.Value("int64"))
+        labels = int_list if self.output_format == "generation" else datasets.Value("int64")
+        return datasets.Features(
+            {
+                "input_ids": int_list,
+                "labels": labels,
+                "answer": datasets.Value("string"),
+                "answer_class": datasets.Value("int64"),
+                "question": datasets.Value("string"),
+                "facts": datasets.Sequence(datasets.Value("string")),
+                "fact_spans": datasets.Sequence(int_list),
+                "supporting_facts": int_list,
+                "question_start": datasets.Value("int64"),
+                "prompt_length": datasets.Value("int64"),
+                "target_length": datasets.Value("int64"),
+                "task": datasets.Value("string"),
+                "split": datasets.Value("string"),
+                "index": datasets.Value("int64"),
+                "noise": datasets.Value("string"),
+            }
+        )
+
+    def to_hf_dataset(self, **kwargs):
+        """Materialize every sample into a `datasets.Dataset` (Arrow, cached on disk by `datasets`).
+
+        Args:
+            **kwargs: Forwarded to `datasets.Dataset.from_generator` (e.g. `cache_dir`, `keep_in_memory`,
+                `num_proc`; with `num_proc` the indices are sharded across processes).
+        """
+        import datasets
+
+        shards = [range(i, min(i + 1000, self.num_samples)) for i in range(0, self.num_samples, 1000)]
+        return datasets.Dataset.from_generator(
+            _generate, features=self.features(), gen_kwargs={"dataset": self, "shards": shards}, **kwargs
+        )
+
+    def to_iterable_dataset(self, **kwargs):
+        """A streaming `datasets.IterableDataset` that builds samples on the fly.
+
+        Args:
+            **kwargs: Forwarded to `datasets.IterableDataset.from_generator`.
+        """
+        import datasets
+
+        shards = [range(i, min(i + 1000, self.num_samples)) for i in range(0, self.num_samples, 1000)]
+        return datasets.IterableDataset.from_generator(
+            _generate, features=self.features(), gen_kwargs={"dataset": self, "shards": shards}, **kwargs
+        )
+
+
+def _generate(dataset: TaskDataset, shards: list[range]) -> Iterator[dict[str, Any]]:
+    for shard in shards:
+        for index in shard:
+            yield dataset.sample(index)
+
+
+def make_dataset(
+    task: str | TaskSpec,
+    tokenizer: PreTrainedTokenizerBase,
+    num_samples: int,
+    target_length: int | Sequence[int],
+    split: str = "train",
+    seed: int = 0,
+    **kwargs: Any,
+) -> TaskDataset:
+    """Build a lazily generated [`TaskDataset`]; the main entry point.
+
+    Args:
+        task (`str` or [`TaskSpec`]): `"memorize"`, `"detect_memorize"`, `"reasoning"`, `"qa1"` ... `"qa5"`.
+        tokenizer ([`~transformers.PreTrainedTokenizerBase`]): Lengths are counted in its tokens.
+        num_samples (`int`): The dataset length.
+        target_length (`int` or `list[int]`): Tokens of context + question per sample (exact).
+        split (`str`, defaults to `"train"`): `"train"`, `"validation"` or `"test"`.
+        seed (`int`, defaults to 0): Base seed.
+        **kwargs: `noise`, `noise_column`, `placement`, `segment_size`, `output_format`, `max_story_attempts`; see
+            [`TaskDataset`].
+
+    Example:
+
+    ```python
+    >>> from hf_rmt.tasks import make_dataset
+    >>> train = make_dataset("qa1", tokenizer, num_samples=10_000, target_length=4096, split="train")
+    >>> test = make_dataset("qa1", tokenizer, num_samples=1_000, target_length=4096, split="test")
+    >>> sample = train[0]  # built on access; len(sample["input_ids"]) == 4096
+    ```
+    """
+    return TaskDataset(task, tokenizer, num_samples, target_length, split, seed, **kwargs)

@@ -1,0 +1,78 @@
+"""Hide a story's facts in noise tokens: choose where each fact goes, then concatenate id arrays.
+
+Three placements, the question always last:
+
+- `"start"`: all facts first, then the noise (the 1M paper's Memorize).
+- `"random_gaps"`: each fact in a uniformly random gap between noise sentences, drawn independently and sorted so the
+  facts keep their story order; several facts may share a gap (BABILong's `NoiseInjectionDataset`).
+- `"segment_starts"`: each fact starts a uniformly random segment of `segment_size` tokens, segments counted from
+  token 0 of `input_ids`; facts keep their order, and a fact whose segment is already taken by an earlier fact
+  follows that fact (the 1M paper's Detect & Memorize and Reasoning).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+PLACEMENTS = ("start", "random_gaps", "segment_starts")
+
+
+def noise_offsets(
+    placement: str,
+    rng: np.random.Generator,
+    gaps: np.ndarray,
+    fact_lengths: list[int],
+    context_length: int,
+    segment_size: int | None = None,
+) -> np.ndarray:
+    """Where each fact goes, as the number of noise tokens before it (non-decreasing, in `[0, n_noise]`).
+
+    Args:
+        placement (`str`): One of `PLACEMENTS`.
+        rng (`np.random.Generator`): The sample's random generator.
+        gaps (`np.ndarray`): Sentence boundaries in the noise (from [`NoisePool.take`]), used by `"random_gaps"`.
+        fact_lengths (`list[int]`): Token count of each fact, in story order.
+        context_length (`int`): Noise plus fact tokens (the target length minus the question).
+        segment_size (`int`, *optional*): Tokens per segment, used by `"segment_starts"`.
+    """
+    n_facts = len(fact_lengths)
+    if placement == "start":
+        return np.zeros(n_facts, dtype=np.int64)
+    if placement == "random_gaps":
+        return np.sort(gaps[rng.integers(len(gaps), size=n_facts)])
+    # Only segments where all the facts fit even if they all land in the same one.
+    n_segments = (context_length - sum(fact_lengths)) // segment_size + 1
+    positions = np.sort(rng.integers(n_segments, size=n_facts)) * segment_size
+    offsets, end, placed = [], 0, 0  # `placed`: fact tokens before the current fact
+    for position, length in zip(positions.tolist(), fact_lengths):
+        start = max(position, end)
+        offsets.append(start - placed)
+        end, placed = start + length, placed + length
+    return np.asarray(offsets, dtype=np.int64)
+
+
+def assemble(
+    noise: np.ndarray, offsets: np.ndarray, facts: list[np.ndarray], question: np.ndarray
+) -> tuple[np.ndarray, list[list[int]], int]:
+    """Concatenate noise pieces, facts and the question.
+
+    Args:
+        noise (`np.ndarray`): The noise ids.
+        offsets (`np.ndarray`): Noise tokens before each fact, from [`noise_offsets`].
+        facts (`list[np.ndarray]`): Ids of each fact, in story order.
+        question (`np.ndarray`): Ids of the question.
+
+    Returns:
+        `(input_ids, fact_spans, question_start)`: the ids, each fact's `[start, end)` in them, and where the
+        question starts.
+    """
+    pieces, spans, cut, position = [], [], 0, 0
+    for offset, fact in zip(offsets.tolist(), facts):
+        pieces += [noise[cut:offset], fact]
+        position += offset - cut
+        spans.append([position, position + len(fact)])
+        position += len(fact)
+        cut = offset
+    pieces += [noise[cut:], question]
+    return np.concatenate(pieces), spans, len(noise) + sum(len(f) for f in facts)

@@ -28,6 +28,7 @@ from .modeling_rmt import (
     RMTPreTrainedModel,
 )
 from .outputs import RMTModelOutput, RMTSequenceClassifierOutput, RMTTokenOutput
+from .peft_utils import lora_config
 
 
 AutoConfig.register("rmt", RMTConfig, exist_ok=True)
@@ -54,4 +55,5 @@ __all__ = [
     "RMTTokenOutput",
     "__version__",
     "get_rmt_model",
+    "lora_config",
 ]

@@ -35,6 +35,7 @@ from .config import RMTConfig
 from .layout import get_layout
 from .memory import RMTMemory
 from .outputs import RMTModelOutput, RMTSequenceClassifierOutput, RMTTokenOutput
+from .saving import RMTSavingMixin
 from .segments import SegmentPlan, StepIndex
 
 
@@ -43,7 +44,7 @@ logger = logging.get_logger(__name__)
 StepExtract = Callable[[int, StepIndex, torch.Tensor, Any], tuple[torch.Tensor, ...]]
 
 
-class RMTPreTrainedModel(PreTrainedModel):
+class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
     """
     Base class of the hf_rmt models: a backbone (`self.backbone`, any transformers model), the learned initial memory
     (`self.memory`) and the segment recurrence.

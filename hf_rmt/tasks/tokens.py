@@ -15,7 +15,7 @@ from transformers import PreTrainedTokenizerBase
 from transformers.utils import logging
 
 from .babi import looks_like_fact
-from .noise import NoiseCorpus
+from .noise import NoiseCorpus, _load_shipped
 
 
 logger = logging.get_logger(__name__)
@@ -31,9 +31,10 @@ def tokenizer_key(tokenizer: PreTrainedTokenizerBase) -> tuple[str, str, int]:
 
 
 def clear_caches() -> None:
-    """Drop every cached tokenization (e.g. to measure a cold start)."""
+    """Drop every cached tokenization and the loaded shipped corpus (e.g. to measure a cold start)."""
     _TEXT_CACHES.clear()
     _NOISE_POOLS.clear()
+    _load_shipped.cache_clear()
 
 
 class TextCache:

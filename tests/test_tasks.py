@@ -248,7 +248,9 @@ def test_placements(gpt2):
     assert all(s["fact_spans"][0][0] == 0 for s in memorize)
     # segment starts: a fact begins a segment or directly follows the previous fact
     for task in ("detect_memorize", "reasoning", "qa2"):
-        for sample in make_dataset(task, gpt2, 10, 2000, split="validation", segment_size=499):
+        for sample in make_dataset(
+            task, gpt2, 10, 2000, split="validation", segment_size=499, segment_alignment="left"
+        ):
             ends = [0] + [end for _, end in sample["fact_spans"]]
             for (start, _), previous_end in zip(sample["fact_spans"], ends):
                 assert start % 499 == 0 or start == previous_end
@@ -260,6 +262,43 @@ def test_placements(gpt2):
     # facts spread over the context, not bunched at the start
     starts = [s["fact_spans"][0][0] for s in make_dataset("detect_memorize", gpt2, 40, 2000, split="validation")]
     assert max(starts) > 1000 and min(starts) < 1000
+
+
+@pytest.mark.parametrize("output_format", ["classification", "generation"])
+def test_segment_alignment(gpt2, output_format):
+    # As RMTConfig.segment_alignment: "right" ends a full segment at the last token of input_ids.
+    for alignment in ("left", "right"):
+        dataset = make_dataset(
+            "reasoning",
+            gpt2,
+            20,
+            1300,
+            split="validation",
+            segment_size=500,
+            segment_alignment=alignment,
+            output_format=output_format,
+        )
+        for sample in dataset:
+            total = len(sample["input_ids"])
+            starts = set(range(0, total, 500)) if alignment == "left" else {0} | set(range(total - 500, 0, -500))
+            ends = [0] + [end for _, end in sample["fact_spans"]]
+            for (start, _), previous_end in zip(sample["fact_spans"], ends):
+                assert start in starts or start == previous_end
+    # auto: right for classification (encoder default), left for generation (decoder default)
+    auto = make_dataset("reasoning", gpt2, 1, 1300, split="validation", segment_size=500, output_format=output_format)
+    assert auto.segment_alignment == ("right" if output_format == "classification" else "left")
+    # with a multiple of segment_size (the 1M paper's 499 x n) both alignments agree
+    same = [
+        make_dataset("reasoning", gpt2, 5, 1497, split="validation", segment_size=499, segment_alignment=a)
+        for a in ("left", "right")
+    ]
+    assert list(same[0]) == list(same[1])
+
+
+def test_fields(bert):
+    dataset = make_dataset("qa1", bert, 3, 256, split="validation", fields=["input_ids", "labels"])
+    assert set(dataset[0]) == {"input_ids", "labels"}
+    assert dataset[0]["input_ids"] == make_dataset("qa1", bert, 3, 256, split="validation")[0]["input_ids"]
 
 
 def test_labels_match_label_lists(bert):
@@ -327,7 +366,8 @@ def test_long_sample_and_cache_reuse(bert):
     dataset = make_dataset("detect_memorize", bert, 2, 300_000, split="validation", segment_size=499)
     sample = dataset[1]
     assert len(sample["input_ids"]) == 300_000  # longer than the pool: the noise wraps around
-    assert sample["fact_spans"][0][0] % 499 == 0
+    start = sample["fact_spans"][0][0]
+    assert start == 0 or (300_000 - start) % 499 == 0  # right-aligned segments (the classification default)
     assert len(dataset.pool.ids) < 300_000
     again = make_dataset("qa1", bert, 2, 512, split="validation")
     assert again.pool is dataset.pool  # tokenized once per tokenizer and corpus

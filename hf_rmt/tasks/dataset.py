@@ -17,7 +17,7 @@ from transformers import PreTrainedTokenizerBase
 from transformers.utils import logging
 
 from .babi import Story
-from .haystack import PLACEMENTS, assemble, noise_offsets
+from .haystack import PLACEMENTS, SEGMENT_ALIGNMENTS, assemble, noise_offsets, segment_starts
 from .noise import SPLITS, NoiseCorpus, NoiseSource
 from .registry import TaskSpec, get_task
 from .tokens import NoisePool, TextCache, get_noise_pool, get_text_cache
@@ -26,6 +26,23 @@ from .tokens import NoisePool, TextCache, get_noise_pool, get_text_cache
 logger = logging.get_logger(__name__)
 
 OUTPUT_FORMATS = ("classification", "generation")
+SAMPLE_FIELDS = (
+    "input_ids",
+    "labels",
+    "answer",
+    "answer_class",
+    "question",
+    "facts",
+    "fact_spans",
+    "supporting_facts",
+    "question_start",
+    "prompt_length",
+    "target_length",
+    "task",
+    "split",
+    "index",
+    "noise",
+)
 # Mixed into every sample's seed, so the splits draw from disjoint seed streams.
 _SPLIT_IDS = {"train": 0, "validation": 1, "test": 2}
 
@@ -80,9 +97,16 @@ class TaskDataset(torch.utils.data.Dataset):
             paper; needs `segment_size`) or `"auto"`: the task's own placement (`"start"` for memorize), else
             `"segment_starts"` when `segment_size` is given, else `"random_gaps"`.
         segment_size (`int`, *optional*): Content tokens per RMT segment (e.g. 499 for bert-base with 10 memory
-            tokens), counted from token 0 of `input_ids`; only `"segment_starts"` uses it.
+            tokens); only `"segment_starts"` uses it. Pass the model's `config.segment_size`.
+        segment_alignment (`str`, defaults to `"auto"`): How the model lays segments over `input_ids`, as
+            `RMTConfig.segment_alignment`: `"left"` (from token 0; the last segment may be short), `"right"` (a full
+            segment ends at the last token; the first may be short) or `"auto"`: `"right"` for `"classification"` (the
+            encoder layout's default) and `"left"` for `"generation"` (the decoder layout's default). Both agree when
+            the length is a multiple of `segment_size`, as in the 1M paper (499 x n).
         output_format (`str`, defaults to `"classification"`): `"classification"` or `"generation"` (needs an eos
             token).
+        fields (`list[str]`, *optional*): Keep only these keys of each sample (e.g. `["input_ids", "labels"]` for a
+            plain `DataLoader` with a padding collator); defaults to all of `SAMPLE_FIELDS`.
         max_story_attempts (`int`, defaults to 100): Stories drawn per sample until one fits `target_length`;
             long stories (qa2/qa3/qa5) are redrawn at short lengths, as BABILong drops stories with too many facts.
 
@@ -106,7 +130,9 @@ class TaskDataset(torch.utils.data.Dataset):
         noise_column: str = "text",
         placement: str = "auto",
         segment_size: int | None = None,
+        segment_alignment: str = "auto",
         output_format: str = "classification",
+        fields: Sequence[str] | None = None,
         max_story_attempts: int = 100,
     ):
         self.spec = task if isinstance(task, TaskSpec) else get_task(task)
@@ -134,6 +160,20 @@ class TaskDataset(torch.utils.data.Dataset):
                 "tokenizer.eos_token (e.g. to its sep token) or use output_format='classification'"
             )
         self.output_format = output_format
+        if segment_alignment not in ("auto", *SEGMENT_ALIGNMENTS):
+            raise ValueError(
+                f"segment_alignment must be 'auto' or one of {list(SEGMENT_ALIGNMENTS)}, got {segment_alignment!r}"
+            )
+        if segment_alignment == "auto":
+            segment_alignment = "left" if output_format == "generation" else "right"
+        self.segment_alignment = segment_alignment
+        if fields is None:
+            fields = SAMPLE_FIELDS
+        elif isinstance(fields, str) or not set(fields) <= set(SAMPLE_FIELDS) or not fields:
+            raise ValueError(
+                f"fields must be a non-empty list of sample keys from {list(SAMPLE_FIELDS)}, got {fields!r}"
+            )
+        self.fields = tuple(fields)
         self.max_story_attempts = _check_positive_int("max_story_attempts", max_story_attempts)
         self.noise = (
             NoiseCorpus.shipped(split) if noise is None else NoiseCorpus.from_source(noise, column=noise_column)
@@ -228,18 +268,24 @@ class TaskDataset(torch.utils.data.Dataset):
         target = self.target_lengths[int(rng.integers(len(self.target_lengths)))]
         story, facts, question = self._draw_story(rng, target)
         fact_lengths = [len(f) for f in facts]
+        answer_ids = None
+        if self.output_format == "generation":
+            answer_ids = np.append(self.text_cache.encode([story.answer])[0], self.tokenizer.eos_token_id)
+        starts = None
+        if self.placement == "segment_starts":
+            total = target + (0 if answer_ids is None else len(answer_ids))  # what the model will segment
+            starts = segment_starts(total, self.segment_size, self.segment_alignment)
         noise, gaps = self.pool.take(rng, target - sum(fact_lengths) - len(question))
-        offsets = noise_offsets(self.placement, rng, gaps, fact_lengths, target - len(question), self.segment_size)
+        offsets = noise_offsets(self.placement, rng, gaps, fact_lengths, target - len(question), starts)
         input_ids, fact_spans, question_start = assemble(noise, offsets, facts, question)
         answer_class = self.spec.label_to_id(story.answer)
-        if self.output_format == "generation":
-            answer = np.append(self.text_cache.encode([story.answer])[0], self.tokenizer.eos_token_id)
-            labels = np.full(len(input_ids) + len(answer), -100, dtype=np.int64)
-            labels[len(input_ids) :] = answer
-            input_ids, labels = np.concatenate([input_ids, answer]), labels.tolist()
+        if answer_ids is not None:
+            labels = np.full(len(input_ids) + len(answer_ids), -100, dtype=np.int64)
+            labels[len(input_ids) :] = answer_ids
+            input_ids, labels = np.concatenate([input_ids, answer_ids]), labels.tolist()
         else:
             labels = answer_class
-        return {
+        sample = {
             "input_ids": input_ids.tolist(),
             "labels": labels,
             "answer": story.answer,
@@ -256,6 +302,7 @@ class TaskDataset(torch.utils.data.Dataset):
             "index": index,
             "noise": self.noise.name,
         }
+        return sample if self.fields == SAMPLE_FIELDS else {key: sample[key] for key in self.fields}
 
     def features(self):
         """The `datasets.Features` of the samples (imports `datasets`)."""
@@ -263,7 +310,7 @@ class TaskDataset(torch.utils.data.Dataset):
 
         int_list = datasets.Sequence(datasets.Value("int64"))
         labels = int_list if self.output_format == "generation" else datasets.Value("int64")
-        return datasets.Features(
+        features = datasets.Features(
             {
                 "input_ids": int_list,
                 "labels": labels,
@@ -282,6 +329,7 @@ class TaskDataset(torch.utils.data.Dataset):
                 "noise": datasets.Value("string"),
             }
         )
+        return datasets.Features({key: features[key] for key in self.fields})
 
     def to_hf_dataset(self, **kwargs):
         """Materialize every sample into a `datasets.Dataset` (Arrow, cached on disk by `datasets`).
@@ -335,7 +383,8 @@ def make_dataset(
         target_length (`int` or `list[int]`): Tokens of context + question per sample (exact).
         split (`str`, defaults to `"train"`): `"train"`, `"validation"` or `"test"`.
         seed (`int`, defaults to 0): Base seed.
-        **kwargs: `noise`, `noise_column`, `placement`, `segment_size`, `output_format`, `max_story_attempts`; see
+        **kwargs: `noise`, `noise_column`, `placement`, `segment_size`, `segment_alignment`, `output_format`,
+            `fields`, `max_story_attempts`; see
             [`TaskDataset`].
 
     Example:

@@ -5,9 +5,10 @@ Three placements, the question always last:
 - `"start"`: all facts first, then the noise (the 1M paper's Memorize).
 - `"random_gaps"`: each fact in a uniformly random gap between noise sentences, drawn independently and sorted so the
   facts keep their story order; several facts may share a gap (BABILong's `NoiseInjectionDataset`).
-- `"segment_starts"`: each fact starts a uniformly random segment of `segment_size` tokens, segments counted from
-  token 0 of `input_ids`; facts keep their order, and a fact whose segment is already taken by an earlier fact
-  follows that fact (the 1M paper's Detect & Memorize and Reasoning).
+- `"segment_starts"`: each fact starts a uniformly random segment of `segment_size` tokens; facts keep their order,
+  and a fact whose segment is already taken by an earlier fact follows that fact (the 1M paper's Detect & Memorize
+  and Reasoning). Segments are laid out as `RMTConfig.segment_alignment` does: `"left"` fills segments from token 0
+  (the last may be short), `"right"` ends a full segment at the last token (the first may be short).
 """
 
 from __future__ import annotations
@@ -16,6 +17,20 @@ import numpy as np
 
 
 PLACEMENTS = ("start", "random_gaps", "segment_starts")
+SEGMENT_ALIGNMENTS = ("left", "right")
+
+
+def segment_starts(total_length: int, segment_size: int, alignment: str) -> np.ndarray:
+    """Start offsets of the segments a sequence of `total_length` tokens is split into (ascending, from 0).
+
+    Args:
+        total_length (`int`): Tokens in the whole sequence the model segments (`input_ids`).
+        segment_size (`int`): Content tokens per segment.
+        alignment (`str`): `"left"` or `"right"`, as `RMTConfig.segment_alignment`.
+    """
+    if alignment == "left":
+        return np.arange(0, total_length, segment_size)
+    return np.unique(np.concatenate(([0], np.arange(total_length - segment_size, 0, -segment_size))))
 
 
 def noise_offsets(
@@ -24,7 +39,7 @@ def noise_offsets(
     gaps: np.ndarray,
     fact_lengths: list[int],
     context_length: int,
-    segment_size: int | None = None,
+    starts: np.ndarray | None = None,
 ) -> np.ndarray:
     """Where each fact goes, as the number of noise tokens before it (non-decreasing, in `[0, n_noise]`).
 
@@ -34,16 +49,17 @@ def noise_offsets(
         gaps (`np.ndarray`): Sentence boundaries in the noise (from [`NoisePool.take`]), used by `"random_gaps"`.
         fact_lengths (`list[int]`): Token count of each fact, in story order.
         context_length (`int`): Noise plus fact tokens (the target length minus the question).
-        segment_size (`int`, *optional*): Tokens per segment, used by `"segment_starts"`.
+        starts (`np.ndarray`, *optional*): Segment start offsets (from [`segment_starts`]), used by
+            `"segment_starts"`.
     """
     n_facts = len(fact_lengths)
     if placement == "start":
         return np.zeros(n_facts, dtype=np.int64)
     if placement == "random_gaps":
         return np.sort(gaps[rng.integers(len(gaps), size=n_facts)])
-    # Only segments where all the facts fit even if they all land in the same one.
-    n_segments = (context_length - sum(fact_lengths)) // segment_size + 1
-    positions = np.sort(rng.integers(n_segments, size=n_facts)) * segment_size
+    # Only segments where all the facts fit before the question even if they all land in the same one (0 always does).
+    candidates = starts[starts + sum(fact_lengths) <= context_length]
+    positions = np.sort(candidates[rng.integers(len(candidates), size=n_facts)])
     offsets, end, placed = [], 0, 0  # `placed`: fact tokens before the current fact
     for position, length in zip(positions.tolist(), fact_lengths):
         start = max(position, end)

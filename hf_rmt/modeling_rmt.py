@@ -32,6 +32,7 @@ from transformers.utils import logging
 
 from .backbone import resolve_config
 from .config import RMTConfig
+from .fast_path import SegmentGraphs
 from .layout import get_layout
 from .memory import RMTMemory
 from .outputs import RMTModelOutput, RMTSequenceClassifierOutput, RMTTokenOutput
@@ -98,6 +99,8 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
         self._body_takes_use_cache = "use_cache" in body_params
         self._warned_bptt = False
         self._hook_target: list[nn.Module] = []
+        self._special_ids: dict[torch.device, torch.Tensor] = {}
+        self._graphs: SegmentGraphs | None = None
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -239,15 +242,48 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
             content = embeddings(rows.gather(1, positions))
         else:
             content = rows.gather(1, positions[..., None].expand(-1, -1, rows.shape[-1]))
-        specials = None
-        if self.layout.name == "encoder":
-            ids = torch.tensor([self.config.cls_token_id, self.config.sep_token_id], device=content.device)
-            specials = embeddings(ids).to(content.dtype)
-        embeds, mask, position_ids = self.layout.build(memory.to(content.dtype), content, step, specials)
+        embeds, mask, position_ids = self.layout.build(
+            memory.to(content.dtype), content, step, self._special_embeddings(content)
+        )
         hidden, head_output = self._call_backbone(embeds, mask, position_ids, head_kwargs)
         new_memory = self.layout.read_memory(hidden)
+        if extract is None:
+            return (new_memory,)
         content_hidden = self.layout.read_content(hidden, step.max_length)
         return (new_memory, *extract(t, step, content_hidden, head_output))
+
+    def _special_embeddings(self, content: torch.Tensor) -> torch.Tensor | None:
+        """`(2, hidden)` embeddings of the encoder layout's [CLS] and [SEP] (looked up each step: they may train)."""
+        if self.layout.name != "encoder":
+            return None
+        ids = self._special_ids.get(content.device)
+        if ids is None:  # one host-to-device copy per device, not per step (and none inside a CUDA graph)
+            ids = torch.tensor([self.config.cls_token_id, self.config.sep_token_id], device=content.device)
+            self._special_ids[content.device] = ids
+        return self.backbone.get_input_embeddings()(ids).to(content.dtype)
+
+    def _memory_only_step(self, memory: torch.Tensor, segment_ids: torch.Tensor) -> torch.Tensor:
+        """A full segment in, the next memory out: the step the CUDA-graph fast path captures."""
+        content = self.backbone.get_input_embeddings()(segment_ids)
+        batch, length = segment_ids.shape
+        lengths = torch.full((batch,), length, device=segment_ids.device)
+        step = StepIndex(None, lengths, lengths, length, True, lengths.bool())
+        embeds, _, _ = self.layout.build(memory.to(content.dtype), content, step, self._special_embeddings(content))
+        hidden, _ = self._call_backbone(embeds, None, None, None)
+        return self.layout.read_memory(hidden)
+
+    def enable_cuda_graphs(self) -> None:
+        """
+        Replays the memory-only segment step from CUDA graphs during inference (no grad, CUDA, `input_ids`, segments
+        without padding), captured once per batch shape. At batch 1 this removes the kernel-launch overhead that
+        bounds a long input's segment loop. Call `disable_cuda_graphs()` to free the graphs.
+        """
+        if not torch.cuda.is_available():
+            raise RuntimeError("`enable_cuda_graphs` needs a CUDA device.")
+        self._graphs = SegmentGraphs(self._memory_only_step)
+
+    def disable_cuda_graphs(self) -> None:
+        self._graphs = None
 
     def _make_plan(
         self, source: torch.Tensor, attention_mask: torch.Tensor | None, allow_empty: bool = False
@@ -271,6 +307,7 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
         memory_state: torch.Tensor | None,
         extract: StepExtract,
         head_kwargs: Callable[[int, StepIndex], dict[str, Any] | None] = lambda t, step: None,
+        keeps: Callable[[int], bool] | None = None,
     ) -> tuple[torch.Tensor, list[tuple[StepIndex, tuple[torch.Tensor, ...]]]]:
         """
         Runs the recurrence over all segments of `plan`.
@@ -283,6 +320,8 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
                 keep of that step. They are computed inside the step, so segment checkpointing recomputes rather
                 than stores what leads to them.
             head_kwargs: `(t, step) -> dict | None`; a dict runs the backbone's head at that step with those kwargs.
+            keeps: `t -> bool`, whether step `t` keeps anything (`extract` runs); by default, the steps with a head.
+                The other steps only carry memory forward, and may replay a CUDA graph (`enable_cuda_graphs`).
 
         Returns:
             `(memory_state, [(step, extracted), ...])`.
@@ -307,12 +346,31 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
                 # `bptt_depth` transitions get gradient. Per sample, so a sample's gradients do not depend on the
                 # longer samples it is batched with. (The official code's `k2` dropped this detach: a no-op.)
                 step_memory = torch.where(step.continued[:, None, None], step_memory.detach(), step_memory)
-            fn = partial(self._segment_step, plan, step, t, source, head_kwargs(t, step), extract)
-            outputs = checkpoint(fn, step_memory, use_reentrant=False) if recompute else fn(step_memory)
+            head = head_kwargs(t, step)
+            keep = keeps(t) if keeps is not None else head is not None
+            if self._graphs is not None and not keep and head is None and self._graph_ready(plan, step, source, grad):
+                start = t * config.segment_size  # left alignment, equal lengths: step t is the t-th slice
+                outputs = (self._graphs(step_memory, source[:, start : start + step.max_length]),)
+            else:
+                fn = partial(self._segment_step, plan, step, t, source, head, extract if keep else None)
+                outputs = checkpoint(fn, step_memory, use_reentrant=False) if recompute else fn(step_memory)
             new_memory = outputs[0].to(memory.dtype)
             memory = new_memory if step.rows is None else memory.index_copy(0, step.rows, new_memory)
             results.append((step, outputs[1:]))
         return memory, results
+
+    def _graph_ready(self, plan: SegmentPlan, step: StepIndex, source: torch.Tensor, grad: bool) -> bool:
+        """Whether a step is the plain case the captured graph replays: ids, no padding, a full segment."""
+        return (
+            not grad
+            and source.is_cuda
+            and source.dim() == 2
+            and plan.order is None
+            and plan.equal_lengths
+            and self.config.resolved_segment_alignment == "left"
+            and step.uniform
+            and step.max_length == self.config.segment_size
+        )
 
     def _assemble_tokens(
         self,
@@ -386,9 +444,11 @@ class RMTModel(RMTPreTrainedModel):
         plan = self._make_plan(source, attention_mask)
 
         def extract(t, step, content_hidden, head_output):
-            return (content_hidden,) if plan.touches_tail(t, hidden_states_to_keep) else ()
+            return (content_hidden,)
 
-        memory, results = self._run_segments(plan, source, memory_state, extract)
+        memory, results = self._run_segments(
+            plan, source, memory_state, extract, keeps=lambda t: plan.touches_tail(t, hidden_states_to_keep)
+        )
         per_step = [(step, out[0]) for step, out in results if out]
         hidden = self._assemble_tokens(plan, batch, per_step, hidden_states_to_keep)
         output = RMTModelOutput(last_hidden_state=hidden, memory_state=memory)

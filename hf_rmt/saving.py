@@ -8,17 +8,29 @@
 
 Either loads through the Auto classes with no missing or unexpected keys: transformers only warns about those and
 silently re-initialises weights (see shared reference, hf-integration section 1.4), so hf_rmt raises instead.
+
+Every save writes a model card (`README.md`, see `model_card.py`). `push_to_hub` saves into a temporary directory
+(on top of the repo's current card, so user-written sections survive) and uploads it in one commit, with the
+tokenizer when one is given; it also pushes a peft model (LoRA + memory) wrapping an hf_rmt model.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Mapping
 from typing import Any
 
 import torch
+from huggingface_hub import CommitInfo, CommitOperationAdd
+from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RevisionNotFoundError
 from safetensors.torch import load_file, save_file
+from transformers.dynamic_module_utils import custom_object_save
 from transformers.utils import logging
-from transformers.utils.hub import cached_file
+from transformers.utils.hub import cached_file, hf_api
+
+from .model_card import _check_eval_results, _check_training_info, _hub_id, create_or_update_model_card
 
 
 logger = logging.get_logger(__name__)
@@ -39,6 +51,9 @@ _BACKBONE_LOAD_KWARGS = (
     "trust_remote_code",
 )
 _HUB_KWARGS = ("cache_dir", "force_download", "local_files_only", "token", "proxies", "revision", "subfolder")
+# save_pretrained(push_to_hub=True, ...) kwargs that describe the upload, not the files.
+_PUSH_KWARGS = ("repo_id", "commit_message", "commit_description", "private", "token", "create_pr", "revision", "tags")
+_CARD_KWARGS = ("training_info", "eval_results", "card_data")
 
 
 class RMTSavingMixin:
@@ -50,6 +65,36 @@ class RMTSavingMixin:
         prefixes = ("memory.",) + tuple(f"backbone.{name}." for name in self.config.modules_to_save or [])
         return {k: v for k, v in state_dict.items() if k.startswith(prefixes)}
 
+    def set_model_card_info(
+        self,
+        training_info: Mapping[str, Any] | None = None,
+        eval_results: Mapping[str, Any] | list[Mapping[str, Any]] | None = None,
+        card_data: Mapping[str, Any] | None = None,
+    ) -> None:
+        """
+        Attaches training and evaluation details to the model; every later `save_pretrained` / `push_to_hub` (and
+        so every Trainer checkpoint) writes them into the model card. Arguments left `None` keep their earlier
+        value. See `hf_rmt.model_card.create_or_update_model_card` for their format.
+
+        Args:
+            training_info (`dict`, *optional*): e.g. `{"task": "qa1", "curriculum": [1, 2, 4], "steps": 2000}`.
+            eval_results (`dict` or `list[dict]`, *optional*): e.g.
+                `{"task": "qa1", "accuracy_by_length": {1024: 0.9}, "plot": "accuracy_vs_length.png"}`.
+            card_data (`dict`, *optional*): YAML fields that win over the generated ones, e.g. `{"license": "mit"}`.
+        """
+        info = dict(getattr(self, "_model_card_info", None) or {})
+        if training_info is not None:
+            _check_training_info(training_info)
+            info["training_info"] = dict(training_info)
+        if eval_results is not None:
+            _check_eval_results(eval_results)
+            info["eval_results"] = eval_results
+        if card_data is not None:
+            if not isinstance(card_data, Mapping):
+                raise ValueError(f"`card_data` must be a dict of model card YAML fields, got {card_data!r}.")
+            info["card_data"] = dict(card_data)
+        self._model_card_info = info
+
     def save_pretrained(
         self,
         save_directory: str | os.PathLike,
@@ -57,10 +102,14 @@ class RMTSavingMixin:
         is_main_process: bool = True,
         state_dict: dict[str, torch.Tensor] | None = None,
         push_to_hub: bool = False,
+        model_card: bool = True,
+        training_info: Mapping[str, Any] | None = None,
+        eval_results: Mapping[str, Any] | list[Mapping[str, Any]] | None = None,
+        card_data: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         """
-        Saves the model, in full or adapter-only.
+        Saves the model, in full or adapter-only, with a model card (`README.md`).
 
         Args:
             save_directory (`str` or `os.PathLike`): Directory to write to (created if needed).
@@ -70,11 +119,45 @@ class RMTSavingMixin:
                 id or path to be loaded from, full otherwise.
             is_main_process (`bool`, *optional*, defaults to `True`): Only the main process writes (distributed).
             state_dict (`dict`, *optional*): State dict to save instead of `self.state_dict()` (Trainer passes one).
-            push_to_hub (`bool`, *optional*, defaults to `False`): Also upload to the Hub (`repo_id=` in kwargs).
-            kwargs: Passed to transformers' `save_pretrained` (full) or `push_to_hub`.
+            push_to_hub (`bool`, *optional*, defaults to `False`): Also upload the files this call wrote to the Hub
+                repo `repo_id` (from kwargs; the directory's name otherwise), with `commit_message`, `private`,
+                `token`, `revision`, `create_pr` and `tags` from kwargs. If the upload fails, the files stay here.
+            model_card (`bool`, *optional*, defaults to `True`): Write or update `README.md`. An existing card keeps
+                everything outside hf_rmt's generated blocks.
+            training_info (`dict`, *optional*): Training details for the card (see `set_model_card_info`).
+            eval_results (`dict` or `list[dict]`, *optional*): Accuracy by input length for the card.
+            card_data (`dict`, *optional*): YAML fields for the card, e.g. `{"license": "apache-2.0"}`.
+            kwargs: Passed to transformers' `save_pretrained` (full checkpoints: `max_shard_size`, ...).
         """
-        if adapter_only is None:
-            adapter_only = getattr(self, "_push_adapter_only", None)
+        self.set_model_card_info(training_info, eval_results, card_data)
+        push = {key: kwargs.pop(key) for key in _PUSH_KWARGS if key in kwargs}
+        if not (push_to_hub and is_main_process):
+            self._write_checkpoint(save_directory, adapter_only, is_main_process, state_dict, model_card, kwargs)
+            return
+        save_directory = str(save_directory)
+        api = hf_api()
+        repo_id = _create_repo(api, push.get("repo_id") or os.path.basename(os.path.normpath(save_directory)), push)
+        os.makedirs(save_directory, exist_ok=True)
+        if model_card and not os.path.isfile(os.path.join(save_directory, "README.md")):
+            _download_card(api, repo_id, push, save_directory)
+        before = _file_times(save_directory)
+        card = {"repo_id": repo_id, "revision": push.get("revision"), "tags": push.get("tags")}
+        self._write_checkpoint(save_directory, adapter_only, True, state_dict, model_card, kwargs, card)
+        changed = [path for path, mtime in _file_times(save_directory).items() if before.get(path) != mtime]
+        _upload(api, save_directory, changed, repo_id, push, local_dir=save_directory)
+
+    def _write_checkpoint(
+        self,
+        save_directory: str | os.PathLike,
+        adapter_only: bool | None,
+        is_main_process: bool,
+        state_dict: dict[str, torch.Tensor] | None,
+        model_card: bool,
+        save_kwargs: dict[str, Any],
+        card: dict[str, Any] | None = None,
+    ) -> None:
+        """Writes the weights, the config and (with `model_card`) the card; `card` holds the repo id, revision and
+        tags a push gives the card."""
         if adapter_only is None:
             adapter_only = not self.backbone_is_trained() and bool(self.config.base_model_name_or_path)
         if adapter_only and not self.config.base_model_name_or_path:
@@ -86,32 +169,73 @@ class RMTSavingMixin:
             if is_main_process:
                 _remove(save_directory, (ADAPTER_WEIGHTS_NAME,))
             super().save_pretrained(
-                save_directory,
-                is_main_process=is_main_process,
-                state_dict=state_dict,
-                push_to_hub=push_to_hub,
-                **kwargs,
+                save_directory, is_main_process=is_main_process, state_dict=state_dict, **save_kwargs
             )
-            return
-        if is_main_process:
+        elif is_main_process:
             os.makedirs(save_directory, exist_ok=True)
             _remove(save_directory, FULL_WEIGHTS_PREFIXES)
             tensors = {k: v.detach().contiguous().cpu() for k, v in self.adapter_state_dict(state_dict).items()}
             self.config.architectures = [type(self).__name__]
+            if getattr(self, "_auto_class", None) is not None:
+                # Remote code (`register_for_auto_class`): copy the modeling files and set `auto_map`, as
+                # transformers' own save_pretrained does for full checkpoints.
+                custom_object_save(self, save_directory, config=self.config)
             self.config.save_pretrained(save_directory)
             save_file(tensors, os.path.join(save_directory, ADAPTER_WEIGHTS_NAME), metadata={"format": "pt"})
             logger.info(f"Adapter-only hf_rmt checkpoint ({len(tensors)} tensors) saved in {save_directory}")
-        if push_to_hub:
-            repo_id = kwargs.pop("repo_id", os.path.basename(os.path.normpath(str(save_directory))))
-            self.push_to_hub(repo_id, adapter_only=True, **kwargs)
+        if is_main_process and model_card:
+            card = dict(card or {})
+            card["tags"] = [*(self.model_tags or []), *(card.get("tags") or [])]
+            create_or_update_model_card(
+                self,
+                save_directory,
+                adapter_only=adapter_only,
+                **card,
+                **(getattr(self, "_model_card_info", None) or {}),
+            )
 
-    def push_to_hub(self, repo_id: str, *args: Any, adapter_only: bool | None = None, **kwargs: Any):
-        """Uploads the model (as `save_pretrained` writes it, full or adapter-only) to the Hub repo `repo_id`."""
-        self._push_adapter_only = adapter_only
-        try:
-            return super().push_to_hub(repo_id, *args, **kwargs)
-        finally:
-            self._push_adapter_only = None
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        commit_message: str | None = None,
+        commit_description: str | None = None,
+        private: bool | None = None,
+        token: bool | str | None = None,
+        revision: str | None = None,
+        create_pr: bool = False,
+        max_shard_size: int | str | None = "50GB",
+        tags: list[str] | None = None,
+        adapter_only: bool | None = None,
+        tokenizer: Any = None,
+        training_info: Mapping[str, Any] | None = None,
+        eval_results: Mapping[str, Any] | list[Mapping[str, Any]] | None = None,
+        card_data: Mapping[str, Any] | None = None,
+    ) -> CommitInfo:
+        """
+        Uploads the model (as `save_pretrained` writes it, full or adapter-only), its model card and optionally
+        its tokenizer to the Hub repo `repo_id`, in one commit. See `hf_rmt.push_to_hub` for the arguments.
+
+        Returns:
+            `huggingface_hub.CommitInfo` of the commit (`.oid` is its sha, usable as `revision=` when loading).
+        """
+        return push_to_hub(
+            self,
+            repo_id,
+            commit_message=commit_message,
+            commit_description=commit_description,
+            private=private,
+            token=token,
+            revision=revision,
+            create_pr=create_pr,
+            max_shard_size=max_shard_size,
+            tags=tags,
+            adapter_only=adapter_only,
+            tokenizer=tokenizer,
+            training_info=training_info,
+            eval_results=eval_results,
+            card_data=card_data,
+        )
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any, **kwargs: Any):
@@ -218,6 +342,168 @@ def _load_rmt_config(config_class: type, path: str, hub_kwargs: dict[str, Any]):
     return config
 
 
+def push_to_hub(
+    model: Any,
+    repo_id: str,
+    *,
+    commit_message: str | None = None,
+    commit_description: str | None = None,
+    private: bool | None = None,
+    token: bool | str | None = None,
+    revision: str | None = None,
+    create_pr: bool = False,
+    max_shard_size: int | str | None = "50GB",
+    tags: list[str] | None = None,
+    adapter_only: bool | None = None,
+    tokenizer: Any = None,
+    training_info: Mapping[str, Any] | None = None,
+    eval_results: Mapping[str, Any] | list[Mapping[str, Any]] | None = None,
+    card_data: Mapping[str, Any] | None = None,
+) -> CommitInfo:
+    """
+    Uploads an hf_rmt model, or a peft model (LoRA + memory) wrapping one, to the Hub in one commit: its files,
+    a model card and, when given, the tokenizer.
+
+    The repo's current `README.md` is downloaded first and updated, so sections written on the Hub are kept.
+
+    Args:
+        model (`RMTPreTrainedModel` or `peft.PeftModel`): What to upload. A peft model is saved by peft
+            (`adapter_config.json` + `adapter_model.safetensors`) and reloads with
+            `PeftModel.from_pretrained(rmt_model, repo_id)`.
+        repo_id (`str`): `"namespace/name"`, or `"name"` for the token's own namespace. Created if needed.
+        commit_message (`str`, *optional*): Defaults to `"Upload hf_rmt model"`.
+        commit_description (`str`, *optional*): Longer commit description.
+        private (`bool`, *optional*): Visibility of a new repo (ignored if it exists).
+        token (`bool` or `str`, *optional*): Hub token; the one from `hf auth login` / `HF_TOKEN` otherwise.
+        revision (`str`, *optional*): Branch to push to (created from `main` if missing).
+        create_pr (`bool`, *optional*, defaults to `False`): Open a pull request instead of committing.
+        max_shard_size (`int` or `str`, *optional*, defaults to `"50GB"`): Shard size of full checkpoints.
+        tags (`list[str]`, *optional*): Extra model card tags.
+        adapter_only (`bool`, *optional*): As in `save_pretrained` (hf_rmt models only).
+        tokenizer (`PreTrainedTokenizerBase`, *optional*): Saved into the same commit.
+        training_info, eval_results, card_data (*optional*): Model card details, see `set_model_card_info`.
+
+    Returns:
+        `huggingface_hub.CommitInfo`: the commit (`.oid` is its sha).
+
+    Raises:
+        OSError: the Hub refused the push (e.g. 401 or 403); the message names the repo and the cause.
+    """
+    from .model_card import _unwrap  # noqa: PLC0415
+
+    rmt, peft_model = _unwrap(model)
+    if peft_model is None:
+        rmt.set_model_card_info(training_info, eval_results, card_data)
+        card_info = getattr(rmt, "_model_card_info", None) or {}
+    else:
+        _check_training_info(training_info)
+        _check_eval_results(eval_results)
+        card_info = {"training_info": training_info, "eval_results": eval_results, "card_data": card_data}
+    options = {
+        "private": private,
+        "token": token,
+        "revision": revision,
+        "create_pr": create_pr,
+        "commit_message": commit_message or "Upload hf_rmt model",
+        "commit_description": commit_description,
+    }
+    api = hf_api()
+    repo_id = _create_repo(api, repo_id, options)
+    card = {"repo_id": repo_id, "revision": revision, "tags": [*(rmt.model_tags or []), *(tags or [])]}
+    backbone = rmt.config.base_model_name_or_path
+    if (adapter_only or peft_model is not None) and backbone and _hub_id(backbone) is None:
+        logger.warning(
+            f"The backbone of this adapter is the local path {backbone!r}: others cannot load it from {repo_id}. "
+            "Set `config.base_model_name_or_path` to the backbone's Hub id, or push in full (`adapter_only=False`)."
+        )
+    with tempfile.TemporaryDirectory() as work_dir:
+        _download_card(api, repo_id, options, work_dir)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(work_dir)
+        if peft_model is None:
+            rmt._write_checkpoint(work_dir, adapter_only, True, None, True, {"max_shard_size": max_shard_size}, card)
+        else:
+            # Our card first so that peft updates it rather than starting from the Hub's long default template;
+            # then again, because peft rewrites `tags` and may set `base_model` to the hf_rmt model's empty name.
+            create_or_update_model_card(peft_model, work_dir, **card, **card_info)
+            peft_model.save_pretrained(work_dir)
+            create_or_update_model_card(peft_model, work_dir, **card, **card_info)
+        return _upload(api, work_dir, sorted(_file_times(work_dir)), repo_id, options, local_dir=None)
+
+
+def _create_repo(api: Any, repo_id: str, options: dict[str, Any]) -> str:
+    try:
+        return api.create_repo(
+            repo_id, private=options.get("private"), token=options.get("token"), exist_ok=True
+        ).repo_id
+    except HfHubHTTPError as error:
+        raise _push_error("create", repo_id, error, None) from error
+
+
+def _download_card(api: Any, repo_id: str, options: dict[str, Any], directory: str) -> None:
+    """Copies the repo's `README.md` (at `revision`, else `main`) into `directory`, if it has one."""
+    for revision in dict.fromkeys([options.get("revision") or "main", "main"]):
+        try:
+            path = api.hf_hub_download(repo_id, "README.md", revision=revision, token=options.get("token"))
+        except RevisionNotFoundError:
+            continue
+        except EntryNotFoundError:
+            return
+        except HfHubHTTPError as error:
+            raise _push_error("read the model card of", repo_id, error, None) from error
+        shutil.copyfile(path, os.path.join(directory, "README.md"))
+        return
+
+
+def _file_times(directory: str) -> dict[str, int]:
+    """`{relative path: modification time in ns}` for every file under `directory`."""
+    times = {}
+    for root, _, files in os.walk(directory):
+        for name in files:
+            path = os.path.join(root, name)
+            times[os.path.relpath(path, directory)] = os.stat(path).st_mtime_ns
+    return times
+
+
+def _upload(
+    api: Any, directory: str, paths: list[str], repo_id: str, options: dict[str, Any], local_dir: str | None
+) -> CommitInfo:
+    operations = [
+        CommitOperationAdd(path_in_repo=path.replace(os.sep, "/"), path_or_fileobj=os.path.join(directory, path))
+        for path in paths
+    ]
+    revision, token = options.get("revision"), options.get("token")
+    try:
+        if revision and revision != "main" and not revision.startswith("refs/pr/"):
+            api.create_branch(repo_id, branch=revision, token=token, exist_ok=True)
+        return api.create_commit(
+            repo_id,
+            operations,
+            commit_message=options.get("commit_message") or "Upload hf_rmt model",
+            commit_description=options.get("commit_description"),
+            token=token,
+            revision=revision,
+            create_pr=bool(options.get("create_pr")),
+        )
+    except HfHubHTTPError as error:
+        raise _push_error("push to", repo_id, error, local_dir) from error
+
+
+def _push_error(action: str, repo_id: str, error: HfHubHTTPError, local_dir: str | None) -> OSError:
+    status = error.response.status_code if getattr(error, "response", None) is not None else None
+    causes = {
+        401: "the Hub did not accept the credentials (401 Unauthorized); log in with `hf auth login` or pass a "
+        "valid `token=`",
+        403: "the token is not allowed to write there (403 Forbidden); use a token with write access to this "
+        "namespace, or push to a namespace you own",
+    }
+    cause = causes.get(status, f"the Hub answered {status}" if status else str(error).splitlines()[0])
+    server = getattr(error, "server_message", None)
+    detail = f' Server message: "{server}".' if server else ""
+    kept = f" The checkpoint is still saved in {local_dir}." if local_dir else " No local file was changed."
+    return OSError(f"Could not {action} the Hub repo {repo_id!r}: {cause}.{detail}{kept}")
+
+
 def _find(path: str, filename: str, hub_kwargs: dict[str, Any]) -> str | None:
     if os.path.isdir(path):
         subfolder = hub_kwargs.get("subfolder") or ""
@@ -250,4 +536,4 @@ def _raise_on_key_mismatch(path: str, missing: Any, unexpected: Any) -> None:
         )
 
 
-__all__ = ["ADAPTER_WEIGHTS_NAME", "RMTSavingMixin"]
+__all__ = ["ADAPTER_WEIGHTS_NAME", "RMTSavingMixin", "push_to_hub"]

@@ -94,6 +94,7 @@ class SegmentPlan:
         self.seq_len = seq_len
         self.num_tokens = num_tokens.to(device)
         self.num_tokens_list = num_tokens.tolist()
+        self.equal_lengths = len(set(self.num_tokens_list)) <= 1
         num_segments = (num_tokens + segment_size - 1) // segment_size
         self.num_steps = int(num_segments.max()) if batch_size else 0
         if max_n_segments is not None and self.num_steps > max_n_segments:

@@ -1,0 +1,596 @@
+# Copyright 2026 The hf_rmt Authors. Licensed under the Apache License, Version 2.0.
+"""Model cards for hf_rmt checkpoints: YAML metadata the Hub understands and a generated description.
+
+`create_or_update_model_card` renders `model_card_template.md` (Jinja2, shipped in the package; the repository's
+`model_cards/TEMPLATE.md` links to it) and writes `README.md`. When a card already exists, only the text between the
+`<!-- hf_rmt:begin:NAME -->` / `<!-- hf_rmt:end:NAME -->` markers is replaced and the YAML is merged, so sections a
+user wrote are kept (as peft's `create_or_update_model_card` keeps them). huggingface_hub's `ModelCard` and
+`ModelCardData` read and write the YAML, including `model-index` for evaluation results.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+from collections.abc import Mapping
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub.utils import HFValidationError, validate_repo_id
+from transformers.utils import logging
+
+
+logger = logging.get_logger(__name__)
+
+TEMPLATE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "model_card_template.md")
+LIBRARY_NAME = "hf_rmt"
+RMT_TAGS = ("hf_rmt", "recurrent-memory-transformer", "rmt", "long-context")
+GENERATED_PLOT_NAME = "accuracy_vs_length.png"
+_BLOCK = re.compile(r"<!-- hf_rmt:begin:(?P<name>[\w-]+) -->.*?<!-- hf_rmt:end:(?P=name) -->", re.DOTALL)
+
+# hf_rmt class -> (Auto class, Hub pipeline tag)
+_CLASS_INFO = {
+    "RMTModel": ("AutoModel", "feature-extraction"),
+    "RMTForSequenceClassification": ("AutoModelForSequenceClassification", "text-classification"),
+    "RMTForTokenClassification": ("AutoModelForTokenClassification", "token-classification"),
+    "RMTForMaskedLM": ("AutoModelForMaskedLM", "fill-mask"),
+    "RMTForCausalLM": ("AutoModelForCausalLM", "text-generation"),
+}
+_LAYOUTS = {
+    "encoder": "encoder: `[CLS] memory [SEP] segment [SEP]`, memory read back from its own positions",
+    "decoder": "decoder: `[read memory | segment | write memory]`, the next memory read from the write positions",
+}
+
+
+def create_or_update_model_card(
+    model: Any,
+    save_directory: str | os.PathLike,
+    *,
+    repo_id: str | None = None,
+    revision: str | None = None,
+    adapter_only: bool | None = None,
+    training_info: Mapping[str, Any] | None = None,
+    eval_results: Mapping[str, Any] | list[Mapping[str, Any]] | None = None,
+    card_data: Mapping[str, Any] | None = None,
+    tags: list[str] | None = None,
+) -> ModelCard:
+    """
+    Writes `save_directory/README.md` for an hf_rmt checkpoint, or updates the card already there.
+
+    Args:
+        model (`RMTPreTrainedModel` or `peft.PeftModel`):
+            The saved model: an hf_rmt model, or a peft model (e.g. LoRA + memory) wrapping one.
+        save_directory (`str` or `os.PathLike`):
+            The checkpoint directory; plots named in `eval_results` are copied into it.
+        repo_id (`str`, *optional*):
+            Hub repo id used in the "How to use" snippet and as the card title; the directory name otherwise.
+        revision (`str`, *optional*):
+            Branch the checkpoint is pushed to; shown in the snippet when it is not `main`.
+        adapter_only (`bool`, *optional*):
+            Whether the checkpoint holds only memory and new heads. `None` reads it from the files in
+            `save_directory` (`rmt_adapter.safetensors`). Ignored for peft models.
+        training_info (`dict`, *optional*):
+            How the model was trained, all keys optional: `"task"` (str), `"dataset"`/`"datasets"` (Hub ids, added
+            to the YAML), `"description"` (markdown), `"curriculum"` (list of stages, each an int number of segments
+            or a dict such as `{"segments": 2, "steps": 1000}`; `input_length` is computed from `segment_size` when
+            missing) and any other scalar (e.g. `"steps"`, `"learning_rate"`, `"batch_size"`), listed as is.
+        eval_results (`dict` or `list[dict]`, *optional*):
+            One dict per evaluated task: `{"task": "qa1", "accuracy_by_length": {1024: 0.9, ...}}` plus optional
+            `"dataset"` (Hub id or name), `"split"`, `"description"` and `"plot"` (an image path, copied next to the
+            card). Gives the accuracy table, `metrics: [accuracy]` and `model-index`. Without a `"plot"`, one is
+            drawn when matplotlib is installed.
+        card_data (`dict`, *optional*):
+            YAML fields that win over everything else, e.g. `{"license": "apache-2.0", "language": "en"}`, or
+            `{"base_model": "org/name"}` when the backbone was loaded from a local path.
+        tags (`list[str]`, *optional*):
+            Extra tags, added to hf_rmt's own.
+
+    Returns:
+        `huggingface_hub.ModelCard`: the card written.
+
+    Raises:
+        ValueError: `training_info` or `eval_results` does not have the documented shape, or a `"plot"` file does
+            not exist.
+    """
+    save_directory = str(save_directory)
+    rmt, peft_model = _unwrap(model)
+    config = rmt.config
+    class_name = type(rmt).__name__
+    auto_class, pipeline_tag = _CLASS_INFO.get(class_name, ("AutoModel", None))
+    if peft_model is not None:
+        kind = "peft"
+    else:
+        if adapter_only is None:
+            adapter_only = os.path.isfile(os.path.join(save_directory, "rmt_adapter.safetensors"))
+        kind = "adapter" if adapter_only else "full"
+
+    overrides = dict(card_data or {})
+    base_id = overrides.get("base_model") or _hub_id(config.base_model_name_or_path)
+    model_id = repo_id or os.path.basename(os.path.normpath(save_directory))
+    model_name = overrides.pop("model_name", None) or model_id.split("/")[-1]
+    tokenizer_in_repo = os.path.isfile(os.path.join(save_directory, "tokenizer_config.json"))
+    evaluations = _check_eval_results(eval_results)
+    training = _training_section(_check_training_info(training_info), config.segment_size)
+
+    versions = {"hf_rmt": _version("hf_rmt"), "Transformers": _version("transformers"), "PyTorch": _version("torch")}
+    if kind == "peft":
+        versions["PEFT"] = _version("peft")
+    context = {
+        "model_name": model_name,
+        "config": config,
+        "backbone_link": _backbone_link(config, base_id),
+        "max_positions": _max_positions(config),
+        "max_input_tokens": config.max_n_segments * config.segment_size if config.max_n_segments else None,
+        "checkpoint_description": _checkpoint_description(kind, rmt, peft_model, base_id),
+        "usage": _usage(kind, rmt, peft_model, auto_class, model_id, revision, base_id, tokenizer_in_repo),
+        "rmt_settings": _rmt_settings(rmt, class_name, auto_class),
+        "training": training,
+        "evaluation": _evaluation_section(evaluations, config.segment_size, save_directory, _max_positions(config)),
+        "versions": versions,
+    }
+
+    data: dict[str, Any] = {
+        "library_name": "peft" if kind == "peft" else LIBRARY_NAME,
+        "pipeline_tag": pipeline_tag,
+        "tags": _merge_lists(RMT_TAGS, [config.base_config.model_type] if config.base_config else [], tags),
+    }
+    if base_id:
+        data["base_model"] = base_id
+        data["base_model_relation"] = "finetune" if kind == "full" else "adapter"
+        if kind != "full":
+            data["tags"].append(f"base_model:adapter:{base_id}")
+    datasets = _as_list((training_info or {}).get("datasets") or (training_info or {}).get("dataset"))
+    datasets += [e["dataset"] for e in evaluations if e.get("dataset") and _hub_id(e["dataset"])]
+    if datasets:
+        data["datasets"] = _merge_lists(datasets)
+    if evaluations:
+        data["metrics"] = ["accuracy"]
+        data["model_name"] = model_name
+        data["eval_results"] = _eval_results(evaluations, pipeline_tag or "text-classification")
+
+    path = os.path.join(save_directory, "README.md")
+    existing = ModelCard.load(path, ignore_metadata_errors=True) if os.path.isfile(path) else None
+    card = _render(context, _merge_data(existing, data, overrides))
+    if existing is not None:
+        card = ModelCard(f"---\n{card.data.to_yaml()}\n---\n{_splice(existing.text, card.text)}")
+    os.makedirs(save_directory, exist_ok=True)
+    card.save(path)
+    return card
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+
+
+def _unwrap(model: Any) -> tuple[Any, Any]:
+    """`(hf_rmt model, peft model or None)`."""
+    try:
+        from peft import PeftModel  # noqa: PLC0415
+    except ImportError:  # peft is a dependency, but the card must not need it for plain hf_rmt models
+        PeftModel = ()  # noqa: N806
+    # A PeftModel forwards unknown attributes to the model it wraps, so test for it first.
+    if isinstance(model, PeftModel):
+        base = model.get_base_model()
+        if hasattr(base, "adapter_state_dict"):
+            return base, model
+    elif hasattr(model, "adapter_state_dict") and hasattr(model.config, "num_memory_tokens"):
+        return model, None
+    raise ValueError(
+        f"`model` must be an hf_rmt model or a peft model wrapping one, got {type(model).__name__}; wrap a "
+        "transformers model with `hf_rmt.get_rmt_model` first."
+    )
+
+
+def _check_training_info(info: Mapping[str, Any] | None) -> dict[str, Any]:
+    if info is None:
+        return {}
+    if not isinstance(info, Mapping):
+        raise ValueError(f"`training_info` must be a dict or None, got {type(info).__name__}.")
+    curriculum = info.get("curriculum")
+    if curriculum is not None and (
+        isinstance(curriculum, (str, bytes, Mapping)) or not all(isinstance(s, (int, Mapping)) for s in curriculum)
+    ):
+        raise ValueError(
+            "`training_info['curriculum']` must be a list of stages, each a number of segments or a dict such as "
+            f"{{'segments': 2, 'steps': 1000}}, got {curriculum!r}."
+        )
+    return dict(info)
+
+
+def _check_eval_results(results: Mapping[str, Any] | list[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    if results is None:
+        return []
+    entries = [results] if isinstance(results, Mapping) else results
+    if not isinstance(entries, (list, tuple)):
+        raise ValueError(f"`eval_results` must be a dict, a list of dicts or None, got {type(results).__name__}.")
+    checked = []
+    for entry in entries:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("task"), str) or not entry["task"]:
+            raise ValueError(
+                f"Each `eval_results` entry must be a dict with a non-empty 'task' string, got {entry!r}."
+            )
+        by_length = entry.get("accuracy_by_length")
+        if not isinstance(by_length, Mapping) or not by_length:
+            raise ValueError(
+                f"`eval_results` entry for task {entry['task']!r} needs 'accuracy_by_length', a non-empty dict "
+                f"{{input length in tokens: accuracy}}, got {by_length!r}."
+            )
+        accuracy = {}
+        for length, value in by_length.items():
+            try:
+                length = int(length)
+            except (TypeError, ValueError):
+                length = -1
+            if length <= 0 or isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ValueError(
+                    f"`eval_results` entry for task {entry['task']!r}: 'accuracy_by_length' maps input lengths "
+                    f"(positive integers) to accuracies in [0, 1], got {length!r}: {value!r}."
+                )
+            accuracy[length] = float(value)
+        checked.append({**entry, "accuracy_by_length": dict(sorted(accuracy.items()))})
+    return checked
+
+
+# ---------------------------------------------------------------------------------------------- sections
+
+
+def _hub_id(name: str | None) -> str | None:
+    """`name` if it is a Hub repo id rather than a local path, else None (a path is not valid `base_model`)."""
+    if not name or os.path.isabs(name) or os.path.exists(name) or name.count("/") > 1:
+        return None
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return None
+    return name
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib_metadata.version(package)
+    except importlib_metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _max_positions(config: Any) -> int | str:
+    base = config.base_config
+    for name in ("max_position_embeddings", "n_positions"):
+        if isinstance(getattr(base, name, None), int):
+            return getattr(base, name)
+    return "maximum"
+
+
+def _backbone_link(config: Any, base_id: str | None) -> str:
+    model_type = f" ({config.base_config.model_type})" if config.base_config is not None else ""
+    if base_id:
+        return f"[`{base_id}`](https://huggingface.co/{base_id}){model_type}"
+    return f"a {config.base_config.model_type if config.base_config else 'transformers'} backbone"
+
+
+def _checkpoint_description(kind: str, rmt: Any, peft_model: Any, base_id: str | None) -> str:
+    config = rmt.config
+    saved = ", ".join(f"`{name}`" for name in ["memory", *(config.modules_to_save or [])])
+    revision = f" at revision `{config.base_model_revision}`" if config.base_model_revision else ""
+    source = f"`{base_id}`{revision}" if base_id else "`config.base_model_name_or_path`"
+    if kind == "full":
+        return "This is a full checkpoint: the backbone's weights are saved together with the memory."
+    if kind == "adapter":
+        text = (
+            f"This is an adapter-only checkpoint: it holds the trained memory and new heads ({saved}); loading it "
+            f"fetches the frozen backbone {source} by its own id."
+        )
+        if not base_id:
+            text += (
+                " The backbone was loaded from a local path, so this adapter loads only where that path exists; "
+                "save with `adapter_only=False` to share it."
+            )
+        return text
+    peft_config = peft_model.peft_config.get(getattr(peft_model, "active_adapter", "default"))
+    targets = getattr(peft_config, "target_modules", None)
+    targets = ", ".join(f"`{t}`" for t in sorted(targets)) if isinstance(targets, (set, list)) else f"`{targets}`"
+    rank = getattr(peft_config, "r", None)
+    return (
+        f"This is a [peft](https://github.com/huggingface/peft) adapter: LoRA (r={rank}) on {targets} of the frozen "
+        f"backbone {source}, trained together with the memory and new heads ({saved}, peft `modules_to_save`)."
+    )
+
+
+def _rmt_settings(rmt: Any, class_name: str, auto_class: str) -> list[list[str]]:
+    config = rmt.config
+    layout = getattr(rmt, "layout", None)
+    row = layout.row_length(config.segment_size) if layout is not None else None
+    segment = f"{config.segment_size} tokens" + (
+        f" ({row} backbone positions with memory and special tokens)" if row else ""
+    )
+    if config.bptt_depth == -1:
+        bptt = "full: gradients flow through every memory transition (`bptt_depth=-1`)"
+    else:
+        bptt = f"truncated to the last {config.bptt_depth} memory transitions (`bptt_depth={config.bptt_depth}`)"
+    longest = (
+        f"{config.max_n_segments} segments ({config.max_n_segments * config.segment_size} tokens)"
+        if config.max_n_segments
+        else "unbounded"
+    )
+    return [
+        ["Model class", f"`{class_name}` (load with `{auto_class}`)"],
+        ["Memory tokens", str(config.num_memory_tokens)],
+        ["Segment size", segment],
+        ["Memory layout", _LAYOUTS.get(config.memory_layout, str(config.memory_layout))],
+        ["Segment alignment", f"{config.resolved_segment_alignment} (the shorter segment is at the other end)"],
+        ["Longest input", longest],
+        ["BPTT", bptt],
+        ["Segment checkpointing", "yes" if config.segment_checkpointing else "no"],
+        ["Trained with the memory", ", ".join(f"`{m}`" for m in config.modules_to_save or []) or "memory only"],
+    ]
+
+
+def _usage(
+    kind: str,
+    rmt: Any,
+    peft_model: Any,
+    auto_class: str,
+    model_id: str,
+    revision: str | None,
+    base_id: str | None,
+    tokenizer_in_repo: bool,
+) -> str:
+    config = rmt.config
+    base = base_id or config.base_model_name_or_path or "<backbone id>"
+    rev = f', revision="{revision}"' if revision and revision != "main" else ""
+    base_rev = f', revision="{config.base_model_revision}"' if config.base_model_revision else ""
+    tokenizer_source = f'"{model_id}"{rev}' if tokenizer_in_repo else f'"{base}"{base_rev}'
+    lines = ["import hf_rmt  # registers the RMT classes with transformers' Auto classes"]
+    if kind == "peft":
+        lines += ["from peft import PeftModel"]
+    lines += [f"from transformers import {auto_class}, AutoTokenizer", ""]
+    if kind == "peft":
+        backbone_auto = auto_class
+        num_labels = getattr(config.base_config, "num_labels", None)
+        extra = f", num_labels={num_labels}" if "Classification" in auto_class and num_labels else ""
+        rmt_args = ", ".join(f"{k}={v!r}" for k, v in _rmt_config_args(config).items())
+        lines += [
+            f'backbone = {backbone_auto}.from_pretrained("{base}"{base_rev}{extra})',
+            f"rmt = hf_rmt.get_rmt_model(backbone, hf_rmt.RMTConfig({rmt_args}))",
+            f'model = PeftModel.from_pretrained(rmt, "{model_id}"{rev})',
+        ]
+    else:
+        lines += [f'model = {auto_class}.from_pretrained("{model_id}"{rev})']
+    lines += [f"tokenizer = AutoTokenizer.from_pretrained({tokenizer_source})", ""]
+    special = config.memory_layout == "encoder"
+    lines += [
+        f"# Any length: the input is cut into {config.segment_size}-token segments"
+        + ("; each segment gets [CLS]/[SEP] from hf_rmt." if special else "."),
+        f'inputs = tokenizer(long_text, {"add_special_tokens=False, " if special else ""}return_tensors="pt")',
+    ]
+    if auto_class == "AutoModelForCausalLM":
+        lines += [
+            "output_ids = model.generate(**inputs, max_new_tokens=20)",
+            'print(tokenizer.decode(output_ids[0, inputs["input_ids"].shape[1] :]))',
+        ]
+    elif auto_class == "AutoModel":
+        lines += [
+            "outputs = model(**inputs)",
+            "outputs.last_hidden_state, outputs.memory_state  # per-token states, memory after the last segment",
+        ]
+    else:
+        lines += ["logits = model(**inputs).logits"]
+        if auto_class == "AutoModelForSequenceClassification":
+            lines += ["predicted_class = logits.argmax(-1).item()"]
+    return "\n".join(lines)
+
+
+def _rmt_config_args(config: Any) -> dict[str, Any]:
+    """The `RMTConfig` arguments that rebuild the same model around a fresh backbone (for peft adapters)."""
+    args = {"num_memory_tokens": config.num_memory_tokens, "segment_size": config.segment_size}
+    if config.max_n_segments:
+        args["max_n_segments"] = config.max_n_segments
+    if config.bptt_depth != -1:
+        args["bptt_depth"] = config.bptt_depth
+    args["memory_layout"] = config.memory_layout
+    if config.segment_alignment:
+        args["segment_alignment"] = config.segment_alignment
+    if config.memory_layout == "encoder":
+        args["cls_token_id"] = config.cls_token_id
+        args["sep_token_id"] = config.sep_token_id
+    return args
+
+
+def _training_section(info: dict[str, Any], segment_size: int) -> dict[str, Any] | None:
+    if not info:
+        return None
+    stages = []
+    extra_keys: list[str] = []
+    for stage in info.get("curriculum") or []:
+        stage = {"segments": stage} if isinstance(stage, int) else dict(stage)
+        if "segments" not in stage and "max_n_segments" in stage:
+            stage["segments"] = stage.pop("max_n_segments")
+        if "input_length" not in stage and isinstance(stage.get("segments"), int):
+            stage["input_length"] = stage["segments"] * segment_size
+        extra_keys += [k for k in stage if k not in ("segments", "input_length", "steps") and k not in extra_keys]
+        stages.append(stage)
+    columns = ["segments", "input_length", "steps", *extra_keys]
+    columns = [c for c in columns if any(c in s for s in stages)]
+    titles = {"segments": "Segments", "input_length": "Input length (tokens)", "steps": "Steps"}
+    skip = {"curriculum", "description", "dataset", "datasets"}
+    settings = [[key.replace("_", " "), _format(value)] for key, value in info.items() if key not in skip]
+    datasets = _as_list(info.get("datasets") or info.get("dataset"))
+    if datasets:
+        settings.insert(0, ["datasets", ", ".join(f"`{d}`" for d in datasets)])
+    return {
+        "description": info.get("description"),
+        "curriculum_headers": ["Stage", *(titles.get(c, c.replace("_", " ")) for c in columns)],
+        "curriculum": [[str(i + 1), *(_format(s.get(c, "")) for c in columns)] for i, s in enumerate(stages)],
+        "settings": settings,
+    }
+
+
+def _evaluation_section(
+    evaluations: list[dict[str, Any]], segment_size: int, save_directory: str, max_positions: Any
+) -> dict[str, Any] | None:
+    if not evaluations:
+        return None
+    lengths = sorted({length for e in evaluations for length in e["accuracy_by_length"]})
+    headers = ["Input length", "Segments", *(f"{e['task']} accuracy" for e in evaluations)]
+    rows = [
+        [
+            f"{length:,}",
+            str(math.ceil(length / segment_size)),
+            *(_percent(e["accuracy_by_length"].get(length)) for e in evaluations),
+        ]
+        for length in lengths
+    ]
+    plots = [_copy_plot(e["plot"], save_directory) for e in evaluations if e.get("plot")]
+    if not plots:
+        drawn = _draw_plot(evaluations, save_directory, max_positions)
+        plots = [drawn] if drawn else []
+    descriptions = [e["description"] for e in evaluations if e.get("description")]
+    return {"headers": headers, "rows": rows, "plots": plots, "description": "\n\n".join(descriptions) or None}
+
+
+def _copy_plot(plot: str | os.PathLike, save_directory: str) -> str:
+    plot = str(plot)
+    name = os.path.basename(plot)
+    target = os.path.join(save_directory, name)
+    if os.path.isfile(plot):
+        os.makedirs(save_directory, exist_ok=True)
+        if not os.path.exists(target) or not os.path.samefile(plot, target):
+            shutil.copyfile(plot, target)
+        return name
+    if not os.path.isabs(plot) and os.path.isfile(os.path.join(save_directory, plot)):
+        return plot
+    raise ValueError(f"`eval_results['plot']` must name an existing image file, got {plot!r} (not found).")
+
+
+def _draw_plot(evaluations: list[dict[str, Any]], save_directory: str, max_positions: Any) -> str | None:
+    """Draws accuracy against input length into `accuracy_vs_length.png`; None when matplotlib is missing."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415  (optional: the eval extra)
+        from matplotlib.figure import Figure  # noqa: PLC0415
+    except ImportError:
+        logger.info("matplotlib is not installed: the model card shows the accuracy table without a plot.")
+        return None
+    figure = Figure(figsize=(6, 3.5), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for entry in evaluations:
+        by_length = entry["accuracy_by_length"]
+        axes.plot(list(by_length), list(by_length.values()), marker="o", label=entry["task"])
+    if isinstance(max_positions, int):
+        axes.axvline(max_positions, color="gray", linestyle="--", linewidth=1, label="backbone positions")
+    axes.set_xscale("log", base=2)
+    axes.set_ylim(0, 1.02)
+    axes.set_xlabel("input length (tokens)")
+    axes.set_ylabel("accuracy")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower left")
+    figure.tight_layout()
+    os.makedirs(save_directory, exist_ok=True)
+    figure.savefig(os.path.join(save_directory, GENERATED_PLOT_NAME))
+    return GENERATED_PLOT_NAME
+
+
+def _eval_results(evaluations: list[dict[str, Any]], task_type: str) -> list[EvalResult]:
+    """One `model-index` result per task, one accuracy metric per input length (named after the length)."""
+    results = []
+    for entry in evaluations:
+        for length, accuracy in entry["accuracy_by_length"].items():
+            results.append(
+                EvalResult(
+                    task_type=task_type,
+                    dataset_type=entry.get("dataset") or f"hf_rmt/{entry['task']}",
+                    dataset_name=entry["task"],
+                    dataset_split=entry.get("split"),
+                    metric_type="accuracy",
+                    metric_value=accuracy,
+                    metric_name=f"Accuracy at {length} tokens",
+                    metric_args={"input_length": length},
+                )
+            )
+    return results
+
+
+# ---------------------------------------------------------------------------------------------- card text
+
+
+def _render(context: dict[str, Any], data: ModelCardData) -> ModelCard:
+    import jinja2  # noqa: PLC0415  (a dependency of torch, so always installed)
+
+    with open(TEMPLATE_PATH, encoding="utf-8") as file:
+        source = file.read()
+    environment = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    text = environment.from_string(source).render(card_data=data.to_yaml(), **context)
+    return ModelCard(re.sub(r"\n{3,}", "\n\n", text))
+
+
+def _merge_data(existing: ModelCard | None, generated: dict[str, Any], overrides: dict[str, Any]) -> ModelCardData:
+    """The YAML of the new card: the existing card's fields, hf_rmt's own fields (tags, datasets and metrics
+    merged, the others replaced when hf_rmt has a value), then `overrides`."""
+    data = existing.data.to_dict() if existing is not None else {}
+    if not data.get("base_model"):
+        data.pop("base_model", None)  # peft writes "" for models built from a config
+    eval_results = generated.pop("eval_results", None)
+    model_name = generated.pop("model_name", None)
+    for key, value in generated.items():
+        if key in ("tags", "datasets", "metrics"):
+            data[key] = _merge_lists(_as_list(data.get(key)), value)
+        elif value is not None:
+            data[key] = value
+    if eval_results:
+        data.pop("model-index", None)
+    data.update(overrides)
+    card_data = ModelCardData(ignore_metadata_errors=True, **data)
+    if eval_results:
+        card_data.eval_results = eval_results
+        card_data.model_name = model_name
+    return card_data
+
+
+def _splice(existing: str, generated: str) -> str:
+    """`existing` with each hf_rmt block replaced by the generated one. A card with no hf_rmt block at all gets
+    them inserted: the summary under the title, the others at the end. Blocks a user deleted stay deleted."""
+    blocks = {match["name"]: match[0] for match in _BLOCK.finditer(generated)}
+    present = {match["name"] for match in _BLOCK.finditer(existing)}
+    if present:
+        return _BLOCK.sub(lambda m: blocks.get(m["name"], m[0]), existing)
+    text = existing.rstrip("\n")
+    summary = blocks.pop("summary", "")
+    title = re.search(r"^# .*$", text, re.MULTILINE)
+    if summary and title:
+        text = f"{text[: title.end()]}\n\n{summary}\n{text[title.end() :]}"
+    elif summary:
+        text = f"{summary}\n\n{text}"
+    for block in blocks.values():
+        text = f"{text}\n\n{block}"
+    return text.strip("\n") + "\n"
+
+
+def _merge_lists(*lists: Any) -> list[Any]:
+    merged = []
+    for items in lists:
+        for item in _as_list(items):
+            if item not in merged:
+                merged.append(item)
+    return merged
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}" if value >= 10_000 else str(value)
+    return str(value)
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+__all__ = ["GENERATED_PLOT_NAME", "LIBRARY_NAME", "RMT_TAGS", "TEMPLATE_PATH", "create_or_update_model_card"]

@@ -1,0 +1,51 @@
+"""The fast paths give the plain path's results: the memory-only step (what CUDA graphs capture) and graph replay."""
+
+import pytest
+import torch
+from tiny_models import rmt_config, tiny_backbone
+
+import hf_rmt
+
+
+@pytest.mark.parametrize(
+    "arch, task",
+    [
+        ("bert", "sequence-classification"),
+        ("roberta", "base"),
+        ("gpt2", "causal-lm"),
+        ("llama", "sequence-classification"),
+    ],
+)
+def test_memory_only_step_equals_a_full_step(arch, task):
+    model = hf_rmt.get_rmt_model(tiny_backbone(arch, task), rmt_config(arch)).eval()
+    memory = torch.randn(2, 4, 32)
+    ids = torch.randint(5, 99, (2, 8))
+    with torch.no_grad():
+        want = hf_rmt.RMTModel.forward(model, ids, memory_state=memory).memory_state
+        got = model._memory_only_step(memory, ids)
+    torch.testing.assert_close(got, want)
+
+
+def test_memory_only_steps_skip_the_head_and_keep_nothing():
+    model = hf_rmt.get_rmt_model(tiny_backbone("gpt2", "causal-lm"), rmt_config("gpt2")).eval()
+    calls = []
+    model.backbone.lm_head.register_forward_hook(lambda *args: calls.append(1))
+    with torch.no_grad():
+        out = model(torch.randint(5, 99, (1, 80)), logits_to_keep=1)
+    assert len(calls) == 1 and out.logits.shape == (1, 1, 99)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("arch, task", [("bert", "sequence-classification"), ("llama", "causal-lm")])
+def test_cuda_graph_replay_equals_eager(arch, task):
+    model = hf_rmt.get_rmt_model(tiny_backbone(arch, task), rmt_config(arch)).eval().cuda()
+    ids = torch.randint(5, 99, (2, 8 * 40), device="cuda")
+    with torch.no_grad():
+        eager = model(ids)
+        model.enable_cuda_graphs()
+        graphed = model(ids)
+        again = model(ids)
+        model.disable_cuda_graphs()
+    torch.testing.assert_close(graphed.logits, eager.logits, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(graphed.memory_state, eager.memory_state, rtol=1e-4, atol=1e-5)
+    assert torch.equal(graphed.logits, again.logits)

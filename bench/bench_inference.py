@@ -199,7 +199,7 @@ def long_inputs(args, device, dtype, results):
                     f"{name:>8} {segments:>9} {segments * segment:>10} {mode:>7} {seconds:>9.3f} "
                     f"{entry['tok_s']:>11.0f} {peak_text}"
                 )
-        del rmt
+        rmt = None  # free the model before the next one
         if device.type == "cuda":
             torch.cuda.empty_cache()
 

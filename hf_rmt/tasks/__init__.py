@@ -6,8 +6,8 @@ stories come from a seeded world simulator ([`hf_rmt.tasks.babi`]), the noise fr
 """
 
 from .babi import Story
-from .dataset import OUTPUT_FORMATS, TaskDataset, make_dataset
-from .haystack import PLACEMENTS
+from .dataset import OUTPUT_FORMATS, SAMPLE_FIELDS, TaskDataset, make_dataset
+from .haystack import PLACEMENTS, SEGMENT_ALIGNMENTS
 from .metric import get_metric_path
 from .noise import SPLITS, NoiseCorpus, split_sentences
 from .registry import TASKS, TaskSpec, get_task
@@ -17,6 +17,8 @@ from .tokens import clear_caches
 __all__ = [
     "OUTPUT_FORMATS",
     "PLACEMENTS",
+    "SAMPLE_FIELDS",
+    "SEGMENT_ALIGNMENTS",
     "SPLITS",
     "TASKS",
     "NoiseCorpus",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numbers
 import zlib
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -21,6 +21,10 @@ from .haystack import PLACEMENTS, SEGMENT_ALIGNMENTS, assemble, noise_offsets, s
 from .noise import SPLITS, NoiseCorpus, NoiseSource
 from .registry import TaskSpec, get_task
 from .tokens import NoisePool, TextCache, get_noise_pool, get_text_cache
+
+
+if TYPE_CHECKING:
+    import datasets
 
 
 logger = logging.get_logger(__name__)
@@ -304,7 +308,7 @@ class TaskDataset(torch.utils.data.Dataset):
         }
         return sample if self.fields == SAMPLE_FIELDS else {key: sample[key] for key in self.fields}
 
-    def features(self):
+    def features(self) -> datasets.Features:
         """The `datasets.Features` of the samples (imports `datasets`)."""
         import datasets
 
@@ -331,7 +335,7 @@ class TaskDataset(torch.utils.data.Dataset):
         )
         return datasets.Features({key: features[key] for key in self.fields})
 
-    def to_hf_dataset(self, **kwargs):
+    def to_hf_dataset(self, **kwargs: Any) -> datasets.Dataset:
         """Materialize every sample into a `datasets.Dataset` (Arrow, cached on disk by `datasets`).
 
         Args:
@@ -345,7 +349,7 @@ class TaskDataset(torch.utils.data.Dataset):
             _generate, features=self.features(), gen_kwargs={"dataset": self, "shards": shards}, **kwargs
         )
 
-    def to_iterable_dataset(self, **kwargs):
+    def to_iterable_dataset(self, **kwargs: Any) -> datasets.IterableDataset:
         """A streaming `datasets.IterableDataset` that builds samples on the fly.
 
         Args:

@@ -5,7 +5,8 @@ Prints, for the MiniLM BERT WordPiece tokenizer and the GPT-2 BPE tokenizer (bot
 - cold: the first 1M-token sample, including loading and tokenizing the noise corpus of the split;
 - warm: the same and other 1M-token samples once the cache is filled, and tokens/s over several lengths.
 
-Run: `python bench/bench_tasks.py [--task qa2] [--length 1000000] [--repeats 5]`. A benchmark, not a test.
+Run: `taskset -c 0 python bench/bench_tasks.py [--task qa2] [--split train] [--length 1000000] [--repeats 5]`
+(`taskset` pins the process to one core). A benchmark, not a test.
 """
 
 import os

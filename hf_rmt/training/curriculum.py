@@ -433,8 +433,12 @@ class CurriculumDataset(torch.utils.data.Dataset):
 
         Samples have `input_ids` and `labels` only (the columns the models take).
         """
-        from ..tasks import make_dataset  # noqa: PLC0415  (tasks load their corpus lazily)
+        from ..tasks import NoiseCorpus, make_dataset  # noqa: PLC0415  (tasks load their corpus lazily)
 
+        if task_kwargs.get("noise") is not None:  # read a custom corpus once, not once per length
+            task_kwargs["noise"] = NoiseCorpus.from_source(
+                task_kwargs["noise"], column=task_kwargs.pop("noise_column", "text")
+            )
         reserve = answer_reserve if task_kwargs.get("output_format") == "generation" else 0
         per_length: dict[int, Any] = {}
 

@@ -109,37 +109,27 @@ def decoder(args, device, dtype, max_positions):
 def throughput(args, device, dtype, results):
     backbone, rmt = encoder(args, device, dtype)
     segment = rmt.config.segment_size
-    row = backbone.config.max_position_embeddings
     segments = 4 if args.quick else 16
     print(f"\n1. Throughput, RMT vs. backbone on the same tokens ({segments} segments of {segment} per sample)")
     print(f"{'batch':>6} {'backbone tok/s':>15} {'RMT tok/s':>12} {'ratio':>7} {'RMT+graphs tok/s':>17} {'ratio':>7}")
     for batch in args.batches:
         tokens = segments * segment
         ids = torch.randint(*token_range(args), (batch, tokens), device=device)
-        # The backbone reads the same content tokens as independent [CLS] x [SEP] rows of its full length.
-        per_row = row - 2
-        pieces = -(-tokens // per_row)
-        padded = torch.nn.functional.pad(ids, (0, pieces * per_row - tokens), value=0)
-        rows = padded.view(batch, pieces, per_row).transpose(0, 1)  # (pieces, batch, per_row): batch rows per call
+        # The backbone reads the same segments as RMT, each as an independent [CLS] segment [SEP] row.
+        rows = ids.view(batch, segments, segment).transpose(0, 1)
         cls = torch.full((batch, 1), 101, device=device)
         sep = torch.full((batch, 1), 102, device=device)
-        mask = torch.ones(batch, row, dtype=torch.long, device=device)
-        last_real = tokens - (pieces - 1) * per_row
 
         def run_backbone():
-            for i in range(pieces):
-                m = mask
-                if i == pieces - 1 and last_real < per_row:
-                    m = mask.clone()
-                    m[:, 1 + last_real + 1 :] = 0
-                backbone(input_ids=torch.cat([cls, rows[i], sep], dim=1), attention_mask=m)
+            for i in range(segments):
+                backbone(input_ids=torch.cat([cls, rows[i], sep], dim=1))
 
         with torch.no_grad():
             t_backbone, _ = measure(run_backbone, device, args.warmup, args.repeats)
             t_rmt, _ = measure(lambda: rmt(ids), device, args.warmup, args.repeats)
             t_graph = None
             if device.type == "cuda":
-                rmt.enable_cuda_graphs()
+                rmt.enable_cuda_graphs(compile=args.compile)
                 t_graph, _ = measure(lambda: rmt(ids), device, args.warmup, args.repeats)
                 rmt.disable_cuda_graphs()
         n = batch * tokens
@@ -171,9 +161,11 @@ def long_inputs(args, device, dtype, results):
         for segments in args.segments:
             ids = torch.randint(*token_range(args), (1, segments * segment), device=device)
             modes = ["eager", "graphs"] if device.type == "cuda" else ["eager"]
+            if device.type == "cuda" and args.compile:
+                modes.append("compiled")
             for mode in modes:
-                if mode == "graphs":
-                    rmt.enable_cuda_graphs()
+                if mode != "eager":
+                    rmt.enable_cuda_graphs(compile=mode == "compiled")
                 repeats = 1 if (mode == "eager" and segments >= 1024) else args.repeats
 
                 def run():
@@ -227,7 +219,7 @@ def versus_full_attention(args, device, dtype, results):
             entry["rmt_s"], peak = measure(lambda: rmt(ids, logits_to_keep=1), device, 1, args.repeats)
             entry["rmt_peak_mib"] = peak / 2**20 if peak is not None else None
             if device.type == "cuda":
-                rmt.enable_cuda_graphs()
+                rmt.enable_cuda_graphs(compile=args.compile)
                 entry["rmt_graphs_s"], _ = measure(lambda: rmt(ids, logits_to_keep=1), device, 1, args.repeats)
                 rmt.disable_cuda_graphs()
         best = min(v for v in (entry.get("rmt_s"), entry.get("rmt_graphs_s")) if v is not None)
@@ -253,6 +245,7 @@ def main():
     parser.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
     parser.add_argument("--quick", action="store_true", help="tiny models and sizes (a smoke test)")
     parser.add_argument("--sections", default="1,2,4", help="comma-separated sections to run")
+    parser.add_argument("--compile", action="store_true", help="also torch.compile the captured segment step")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()

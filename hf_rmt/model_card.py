@@ -10,7 +10,9 @@ user wrote are kept (as peft's `create_or_update_model_card` keeps them). huggin
 
 from __future__ import annotations
 
+import json
 import math
+import numbers
 import os
 import re
 import shutil
@@ -42,6 +44,10 @@ _CLASS_INFO = {
 _LAYOUTS = {
     "encoder": "encoder: `[CLS] memory [SEP] segment [SEP]`, memory read back from its own positions",
     "decoder": "decoder: `[read memory | segment | write memory]`, the next memory read from the write positions",
+}
+_ALIGNMENTS = {
+    "right": "right: the last segment is full, the first may be shorter",
+    "left": "left: segments fill from the start, the last may be shorter",
 }
 
 
@@ -75,8 +81,8 @@ def create_or_update_model_card(
         training_info (`dict`, *optional*):
             How the model was trained, all keys optional: `"task"` (str), `"dataset"`/`"datasets"` (Hub ids, added
             to the YAML), `"description"` (markdown), `"curriculum"` (list of stages, each an int number of segments
-            or a dict such as `{"segments": 2, "steps": 1000}`; `input_length` is computed from `segment_size` when
-            missing) and any other scalar (e.g. `"steps"`, `"learning_rate"`, `"batch_size"`), listed as is.
+            or a dict such as `{"segments": 2, "steps": 1000}`, `max_segments` also accepted; `input_length` is
+            computed from `segment_size` when missing) and any other scalar (e.g. `"steps"`, `"learning_rate"`, `"batch_size"`), listed as is.
         eval_results (`dict` or `list[dict]`, *optional*):
             One dict per evaluated task: `{"task": "qa1", "accuracy_by_length": {1024: 0.9, ...}}` plus optional
             `"dataset"` (Hub id or name), `"split"`, `"description"` and `"plot"` (an image path, copied next to the
@@ -126,7 +132,7 @@ def create_or_update_model_card(
         "max_input_tokens": config.max_n_segments * config.segment_size if config.max_n_segments else None,
         "checkpoint_description": _checkpoint_description(kind, rmt, peft_model, base_id),
         "usage": _usage(kind, rmt, peft_model, auto_class, model_id, revision, base_id, tokenizer_in_repo),
-        "rmt_settings": _rmt_settings(rmt, class_name, auto_class),
+        "rmt_settings": _rmt_settings(rmt, class_name, auto_class, kind),
         "training": training,
         "evaluation": _evaluation_section(evaluations, config.segment_size, save_directory, _max_positions(config)),
         "versions": versions,
@@ -190,7 +196,8 @@ def _check_training_info(info: Mapping[str, Any] | None) -> dict[str, Any]:
         raise ValueError(f"`training_info` must be a dict or None, got {type(info).__name__}.")
     curriculum = info.get("curriculum")
     if curriculum is not None and (
-        isinstance(curriculum, (str, bytes, Mapping)) or not all(isinstance(s, (int, Mapping)) for s in curriculum)
+        isinstance(curriculum, (str, bytes, Mapping))
+        or not all(isinstance(s, (numbers.Integral, Mapping)) for s in curriculum)
     ):
         raise ValueError(
             "`training_info['curriculum']` must be a list of stages, each a number of segments or a dict such as "
@@ -297,7 +304,7 @@ def _checkpoint_description(kind: str, rmt: Any, peft_model: Any, base_id: str |
     )
 
 
-def _rmt_settings(rmt: Any, class_name: str, auto_class: str) -> list[list[str]]:
+def _rmt_settings(rmt: Any, class_name: str, auto_class: str, kind: str) -> list[list[str]]:
     config = rmt.config
     layout = getattr(rmt, "layout", None)
     row = layout.row_length(config.segment_size) if layout is not None else None
@@ -314,11 +321,16 @@ def _rmt_settings(rmt: Any, class_name: str, auto_class: str) -> list[list[str]]
         else "unbounded"
     )
     return [
-        ["Model class", f"`{class_name}` (load with `{auto_class}`)"],
+        [
+            "Model class",
+            f"`{class_name}` ("
+            + ("built by `hf_rmt.get_rmt_model`" if kind == "peft" else f"load with `{auto_class}`")
+            + ")",
+        ],
         ["Memory tokens", str(config.num_memory_tokens)],
         ["Segment size", segment],
         ["Memory layout", _LAYOUTS.get(config.memory_layout, str(config.memory_layout))],
-        ["Segment alignment", f"{config.resolved_segment_alignment} (the shorter segment is at the other end)"],
+        ["Segment alignment", _ALIGNMENTS.get(config.resolved_segment_alignment, config.resolved_segment_alignment)],
         ["Longest input", longest],
         ["BPTT", bptt],
         ["Segment checkpointing", "yes" if config.segment_checkpointing else "no"],
@@ -349,10 +361,14 @@ def _usage(
         backbone_auto = auto_class
         num_labels = getattr(config.base_config, "num_labels", None)
         extra = f", num_labels={num_labels}" if "Classification" in auto_class and num_labels else ""
-        rmt_args = ", ".join(f"{k}={v!r}" for k, v in _rmt_config_args(config).items())
+        rmt_args = ", ".join(f"{k}={json.dumps(v)}" for k, v in _rmt_config_args(config).items())
         lines += [
             f'backbone = {backbone_auto}.from_pretrained("{base}"{base_rev}{extra})',
             f"rmt = hf_rmt.get_rmt_model(backbone, hf_rmt.RMTConfig({rmt_args}))",
+        ]
+        if len(lines[-1]) > 119:
+            lines[-1:] = ["rmt = hf_rmt.get_rmt_model(", "    backbone,", f"    hf_rmt.RMTConfig({rmt_args}),", ")"]
+        lines += [
             f'model = PeftModel.from_pretrained(rmt, "{model_id}"{rev})',
         ]
     else:
@@ -403,11 +419,12 @@ def _training_section(info: dict[str, Any], segment_size: int) -> dict[str, Any]
     stages = []
     extra_keys: list[str] = []
     for stage in info.get("curriculum") or []:
-        stage = {"segments": stage} if isinstance(stage, int) else dict(stage)
-        if "segments" not in stage and "max_n_segments" in stage:
-            stage["segments"] = stage.pop("max_n_segments")
-        if "input_length" not in stage and isinstance(stage.get("segments"), int):
-            stage["input_length"] = stage["segments"] * segment_size
+        stage = {"segments": int(stage)} if isinstance(stage, numbers.Integral) else dict(stage)
+        for alias in ("max_segments", "max_n_segments"):
+            if "segments" not in stage and alias in stage:
+                stage["segments"] = stage.pop(alias)
+        if "input_length" not in stage and isinstance(stage.get("segments"), numbers.Integral):
+            stage["input_length"] = int(stage["segments"]) * segment_size
         extra_keys += [k for k in stage if k not in ("segments", "input_length", "steps") and k not in extra_keys]
         stages.append(stage)
     columns = ["segments", "input_length", "steps", *extra_keys]
@@ -535,6 +552,8 @@ def _merge_data(existing: ModelCard | None, generated: dict[str, Any], overrides
     for key, value in generated.items():
         if key in ("tags", "datasets", "metrics"):
             data[key] = _merge_lists(_as_list(data.get(key)), value)
+            if key == "tags":  # peft adds `base_model:adapter:` with an empty name for models built in code
+                data[key] = [tag for tag in data[key] if not str(tag).endswith(":")]
         elif value is not None:
             data[key] = value
     if eval_results:

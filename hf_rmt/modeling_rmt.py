@@ -272,15 +272,23 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
         hidden, _ = self._call_backbone(embeds, None, None, None)
         return self.layout.read_memory(hidden)
 
-    def enable_cuda_graphs(self) -> None:
+    def enable_cuda_graphs(self, compile: bool = False) -> None:
         """
-        Replays the memory-only segment step from CUDA graphs during inference (no grad, CUDA, `input_ids`, segments
-        without padding), captured once per batch shape. At batch 1 this removes the kernel-launch overhead that
-        bounds a long input's segment loop. Call `disable_cuda_graphs()` to free the graphs.
+        Replays the memory-only segment step from CUDA graphs during inference (no grad, CUDA, `input_ids`, full
+        segments without padding), captured once per batch shape. At batch 1 this removes the kernel-launch overhead
+        that bounds a long input's segment loop. Call `disable_cuda_graphs()` to free the graphs.
+
+        Args:
+            compile (`bool`, *optional*, defaults to `False`): Compile the step with `torch.compile` (inductor)
+                before capturing it, which fuses the backbone's elementwise kernels (fewer, larger kernels per
+                segment). The first call then takes a compilation (tens of seconds).
         """
         if not torch.cuda.is_available():
             raise RuntimeError("`enable_cuda_graphs` needs a CUDA device.")
-        self._graphs = SegmentGraphs(self._memory_only_step)
+        step = self._memory_only_step
+        if compile:
+            step = torch.compile(step, dynamic=False)
+        self._graphs = SegmentGraphs(step)
 
     def disable_cuda_graphs(self) -> None:
         self._graphs = None
@@ -349,7 +357,7 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
             head = head_kwargs(t, step)
             keep = keeps(t) if keeps is not None else head is not None
             if self._graphs is not None and not keep and head is None and self._graph_ready(plan, step, source, grad):
-                start = t * config.segment_size  # left alignment, equal lengths: step t is the t-th slice
+                start = plan.shared_start(t)  # no padding and equal lengths: the step is one slice of the input
                 outputs = (self._graphs(step_memory, source[:, start : start + step.max_length]),)
             else:
                 fn = partial(self._segment_step, plan, step, t, source, head, extract if keep else None)
@@ -367,7 +375,6 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
             and source.dim() == 2
             and plan.order is None
             and plan.equal_lengths
-            and self.config.resolved_segment_alignment == "left"
             and step.uniform
             and step.max_length == self.config.segment_size
         )

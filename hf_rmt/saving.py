@@ -30,7 +30,13 @@ from transformers.dynamic_module_utils import custom_object_save
 from transformers.utils import logging
 from transformers.utils.hub import cached_file, hf_api
 
-from .model_card import _check_eval_results, _check_training_info, _hub_id, create_or_update_model_card
+from .model_card import (
+    TEMPLATE_PATH,
+    _check_eval_results,
+    _check_training_info,
+    _hub_id,
+    create_or_update_model_card,
+)
 
 
 logger = logging.get_logger(__name__)
@@ -136,10 +142,16 @@ class RMTSavingMixin:
             return
         save_directory = str(save_directory)
         api = hf_api()
-        repo_id = _create_repo(api, push.get("repo_id") or os.path.basename(os.path.normpath(save_directory)), push)
         os.makedirs(save_directory, exist_ok=True)
-        if model_card and not os.path.isfile(os.path.join(save_directory, "README.md")):
-            _download_card(api, repo_id, push, save_directory)
+        try:
+            repo_id = push.get("repo_id") or os.path.basename(os.path.normpath(save_directory))
+            repo_id = _create_repo(api, repo_id, push, local_dir=save_directory)
+            if model_card and not os.path.isfile(os.path.join(save_directory, "README.md")):
+                _download_card(api, repo_id, push, save_directory, local_dir=save_directory)
+        except OSError:
+            # Keep the work: save locally, then report why the push failed (the message says where the files are).
+            self._write_checkpoint(save_directory, adapter_only, True, state_dict, model_card, kwargs)
+            raise
         before = _file_times(save_directory)
         card = {"repo_id": repo_id, "revision": push.get("revision"), "tags": push.get("tags")}
         self._write_checkpoint(save_directory, adapter_only, True, state_dict, model_card, kwargs, card)
@@ -183,7 +195,10 @@ class RMTSavingMixin:
             self.config.save_pretrained(save_directory)
             save_file(tensors, os.path.join(save_directory, ADAPTER_WEIGHTS_NAME), metadata={"format": "pt"})
             logger.info(f"Adapter-only hf_rmt checkpoint ({len(tensors)} tensors) saved in {save_directory}")
-        if is_main_process and model_card:
+        if is_main_process and model_card and not os.path.isfile(TEMPLATE_PATH):
+            # Remote-code copies of these modules (trust_remote_code=True) come without the card template.
+            logger.warning_once(f"No model card written: the template {TEMPLATE_PATH} is missing.")
+        elif is_main_process and model_card:
             card = dict(card or {})
             card["tags"] = [*(self.model_tags or []), *(card.get("tags") or [])]
             create_or_update_model_card(
@@ -333,7 +348,14 @@ class RMTSavingMixin:
 def _load_rmt_config(config_class: type, path: str, hub_kwargs: dict[str, Any]):
     from transformers import AutoConfig  # noqa: PLC0415
 
-    config = AutoConfig.from_pretrained(path, **hub_kwargs)
+    try:
+        config = AutoConfig.from_pretrained(path, **hub_kwargs)
+    except OSError as error:
+        if path in str(error):
+            raise
+        # e.g. offline with nothing cached: transformers' message names the endpoint, not the repo.
+        revision = f" at revision {hub_kwargs['revision']!r}" if hub_kwargs.get("revision") else ""
+        raise OSError(f"Could not load the config of {path!r}{revision}: {error}") from error
     if not isinstance(config, config_class):
         raise ValueError(
             f"{path} is not an hf_rmt checkpoint: its config has model_type {getattr(config, 'model_type', None)!r}, "
@@ -431,16 +453,18 @@ def push_to_hub(
         return _upload(api, work_dir, sorted(_file_times(work_dir)), repo_id, options, local_dir=None)
 
 
-def _create_repo(api: Any, repo_id: str, options: dict[str, Any]) -> str:
+def _create_repo(api: Any, repo_id: str, options: dict[str, Any], local_dir: str | None = None) -> str:
     try:
         return api.create_repo(
             repo_id, private=options.get("private"), token=options.get("token"), exist_ok=True
         ).repo_id
     except HfHubHTTPError as error:
-        raise _push_error("create", repo_id, error, None) from error
+        raise _push_error("create", repo_id, error, local_dir) from error
 
 
-def _download_card(api: Any, repo_id: str, options: dict[str, Any], directory: str) -> None:
+def _download_card(
+    api: Any, repo_id: str, options: dict[str, Any], directory: str, local_dir: str | None = None
+) -> None:
     """Copies the repo's `README.md` (at `revision`, else `main`) into `directory`, if it has one."""
     for revision in dict.fromkeys([options.get("revision") or "main", "main"]):
         try:
@@ -450,7 +474,7 @@ def _download_card(api: Any, repo_id: str, options: dict[str, Any], directory: s
         except EntryNotFoundError:
             return
         except HfHubHTTPError as error:
-            raise _push_error("read the model card of", repo_id, error, None) from error
+            raise _push_error("read the model card of", repo_id, error, local_dir) from error
         shutil.copyfile(path, os.path.join(directory, "README.md"))
         return
 

@@ -122,9 +122,14 @@ class SegmentPlan:
         self._max_length = lengths.max(dim=1).values.tolist()
         self._uniform = (lengths == lengths.max(dim=1, keepdim=True).values).all(dim=1).tolist()
         self._all_active = active.all(dim=1).tolist()
+        self._start_cpu = start
         self._start = start.to(device)
         self._lengths = lengths.to(device)
         self._continued = (local >= 1).to(device)
+
+    def shared_start(self, t: int) -> int:
+        """The first valid-token index of step `t` when every sample has the same one (equal lengths)."""
+        return int(self._start_cpu[t, 0])
 
     def touches_tail(self, t: int, keep: int) -> bool:
         """Whether step `t` holds one of some sample's last `keep` valid tokens (`keep=0`: every token)."""

@@ -543,7 +543,16 @@ class _RMTPerTokenHead(RMTPreTrainedModel):
                 f"{tuple(labels.shape)}."
             )
 
-    def _token_forward(self, input_ids, attention_mask, inputs_embeds, labels, memory_state, return_dict):
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        labels: torch.LongTensor | None = None,
+        memory_state: torch.FloatTensor | None = None,
+        return_dict: bool | None = None,
+        **kwargs: Any,
+    ) -> RMTTokenOutput | tuple:
         batch, seq_len = self._check_inputs(input_ids, inputs_embeds, attention_mask, memory_state)
         self._check_labels(labels, batch, seq_len)
         source = input_ids if input_ids is not None else inputs_embeds
@@ -563,6 +572,13 @@ class _RMTPerTokenHead(RMTPreTrainedModel):
         output = RMTTokenOutput(loss=loss, logits=logits, memory_state=memory)
         return output if return_dict is not False else output.to_tuple()
 
+    forward.__doc__ = (
+        _FORWARD_ARGS_DOC
+        + r"""            labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*): Per-token targets
+                (tag ids, or original ids at masked positions), -100 to ignore a token.
+"""
+    )
+
 
 class RMTForTokenClassification(_RMTPerTokenHead):
     """RMT around a token-classification backbone: one prediction per input token, across all segments."""
@@ -570,50 +586,12 @@ class RMTForTokenClassification(_RMTPerTokenHead):
     _backbone_auto_class = AutoModelForTokenClassification
     task = "token-classification"
 
-    def forward(
-        self,
-        input_ids: torch.LongTensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        inputs_embeds: torch.FloatTensor | None = None,
-        labels: torch.LongTensor | None = None,
-        memory_state: torch.FloatTensor | None = None,
-        return_dict: bool | None = None,
-        **kwargs: Any,
-    ) -> RMTTokenOutput | tuple:
-        return self._token_forward(input_ids, attention_mask, inputs_embeds, labels, memory_state, return_dict)
-
-    forward.__doc__ = (
-        _FORWARD_ARGS_DOC
-        + r"""            labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*): Tag ids, -100 to
-                ignore a token.
-"""
-    )
-
 
 class RMTForMaskedLM(_RMTPerTokenHead):
     """RMT around a masked-LM backbone: vocabulary logits for every input token, across all segments."""
 
     _backbone_auto_class = AutoModelForMaskedLM
     task = "masked-lm"
-
-    def forward(
-        self,
-        input_ids: torch.LongTensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        inputs_embeds: torch.FloatTensor | None = None,
-        labels: torch.LongTensor | None = None,
-        memory_state: torch.FloatTensor | None = None,
-        return_dict: bool | None = None,
-        **kwargs: Any,
-    ) -> RMTTokenOutput | tuple:
-        return self._token_forward(input_ids, attention_mask, inputs_embeds, labels, memory_state, return_dict)
-
-    forward.__doc__ = (
-        _FORWARD_ARGS_DOC
-        + r"""            labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*): Original ids at
-                masked positions, -100 elsewhere.
-"""
-    )
 
 
 class RMTForCausalLM(RMTPreTrainedModel, GenerationMixin):

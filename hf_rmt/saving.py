@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from huggingface_hub import CommitInfo, CommitOperationAdd
+from huggingface_hub import CommitInfo, CommitOperationAdd, CommitOperationDelete
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RevisionNotFoundError
 from safetensors.torch import load_file, save_file
 from transformers.dynamic_module_utils import custom_object_save
@@ -59,7 +59,6 @@ _BACKBONE_LOAD_KWARGS = (
 _HUB_KWARGS = ("cache_dir", "force_download", "local_files_only", "token", "proxies", "revision", "subfolder")
 # save_pretrained(push_to_hub=True, ...) kwargs that describe the upload, not the files.
 _PUSH_KWARGS = ("repo_id", "commit_message", "commit_description", "private", "token", "create_pr", "revision", "tags")
-_CARD_KWARGS = ("training_info", "eval_results", "card_data")
 
 
 class RMTSavingMixin:
@@ -500,6 +499,7 @@ def _upload(
     try:
         if revision and revision != "main" and not revision.startswith("refs/pr/"):
             api.create_branch(repo_id, branch=revision, token=token, exist_ok=True)
+        operations += _stale_weights(api, repo_id, revision, token, directory)
         return api.create_commit(
             repo_id,
             operations,
@@ -511,6 +511,23 @@ def _upload(
         )
     except HfHubHTTPError as error:
         raise _push_error("push to", repo_id, error, local_dir) from error
+
+
+def _is_weights(path: str) -> bool:
+    return "/" not in path and (path == ADAPTER_WEIGHTS_NAME or path.startswith(FULL_WEIGHTS_PREFIXES))
+
+
+def _stale_weights(api: Any, repo_id: str, revision: str | None, token: Any, directory: str) -> list[Any]:
+    """Deletions for weight files of the repo that the new checkpoint does not have, e.g. `model.safetensors` when
+    an adapter-only checkpoint replaces a full one (it would otherwise be loaded instead of the adapter)."""
+    local = {path for path in _file_times(directory) if _is_weights(path)}
+    if not local:
+        return []
+    try:
+        remote = api.list_repo_files(repo_id, revision=revision, token=token)
+    except RevisionNotFoundError:
+        return []
+    return [CommitOperationDelete(path_in_repo=path) for path in remote if _is_weights(path) and path not in local]
 
 
 def _push_error(action: str, repo_id: str, error: HfHubHTTPError, local_dir: str | None) -> OSError:

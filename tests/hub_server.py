@@ -9,7 +9,7 @@ shared/reference/hf-integration.md, section 3). Endpoints served:
 - `POST /api/validate-yaml` (checks that the card's YAML parses, that `base_model` holds repo ids and that
   `model-index` has the shape the Hub requires)
 - `GET /api/models/{repo}` and `/api/models/{repo}/revision/{rev}` (`repo_info`: the resolved commit `sha`)
-- `GET /api/models/{repo}/tree/{rev}[/{path}]`
+- `GET /api/models/{repo}/tree/{rev}[/{path}]` (`?recursive=true` lists subfolders too)
 - `POST /api/models/{repo}/preupload/{rev}`, `/commit/{rev}` (ndjson) and `/branch/{name}`
 - `HEAD`/`GET /{repo}/resolve/{rev}/{path}` with `X-Repo-Commit`, `ETag` and `X-Error-Code` on 404
 
@@ -177,7 +177,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._route("POST")
 
     def _route(self, method: str):
-        path = urlsplit(self.path).path
+        path, query = urlsplit(self.path).path, urlsplit(self.path).query
         self.server.log.append(f"{method} {path}")
         body = self._body() if method == "POST" else b""
         parts = [unquote(p) for p in path.strip("/").split("/")]
@@ -197,7 +197,7 @@ class _Handler(BaseHTTPRequestHandler):
             if method == "GET" and action in ("", "revision"):
                 return self._info(repo_id, repo, rest[0] if rest else "main")
             if method == "GET" and action == "tree":
-                return self._tree(repo, rest[0], "/".join(rest[1:]))
+                return self._tree(repo, rest[0], "/".join(rest[1:]), "recursive=true" in query.lower())
             if method == "POST" and action == "preupload":
                 return self._preupload(repo, rest[0], json.loads(body))
             if method == "POST" and action == "commit":
@@ -229,7 +229,7 @@ class _Handler(BaseHTTPRequestHandler):
         info = {"id": repo_id, "modelId": repo_id, "sha": sha, "private": False, "siblings": siblings, "tags": []}
         return self._json(200, info)
 
-    def _tree(self, repo: Repo, revision: str, folder: str):
+    def _tree(self, repo: Repo, revision: str, folder: str, recursive: bool):
         sha = repo.resolve(revision)
         if sha is None:
             return self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
@@ -238,11 +238,15 @@ class _Handler(BaseHTTPRequestHandler):
         for path, content in sorted(repo.commits[sha].items()):
             if not path.startswith(prefix):
                 continue
-            name = path[len(prefix) :]
-            if "/" in name:
-                folders.add(prefix + name.split("/")[0])
+            parts = path[len(prefix) :].split("/")
+            file = {"type": "file", "path": path, "size": len(content), "oid": git_blob_sha1(content)}
+            if recursive:
+                folders.update(prefix + "/".join(parts[:depth]) for depth in range(1, len(parts)))
+                entries.append(file)
+            elif len(parts) > 1:
+                folders.add(prefix + parts[0])
             else:
-                entries.append({"type": "file", "path": path, "size": len(content), "oid": git_blob_sha1(content)})
+                entries.append(file)
         if folder and not entries and not folders:
             return self._error(404, "EntryNotFound", f"{folder} does not exist on {revision}")
         entries += [{"type": "directory", "path": path, "size": 0, "oid": "0" * 40} for path in sorted(folders)]

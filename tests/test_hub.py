@@ -162,6 +162,22 @@ def test_push_adapter_then_load(hub, backbone_repo):
     assert not loaded.backbone_is_trained()  # frozen backbone: saving again writes an adapter
 
 
+def test_save_pretrained_with_push_uploads_what_it_wrote(hub, backbone_repo, tmp_path):
+    model = build_rmt(backbone_repo)
+    (tmp_path / "notes.txt").write_text("not part of the checkpoint")
+    model.save_pretrained(tmp_path, push_to_hub=True, repo_id="user/rmt-saved", commit_message="First save")
+    assert repo_files(hub, "user/rmt-saved") == {
+        ".gitattributes",
+        "config.json",
+        "rmt_adapter.safetensors",
+        "README.md",
+    }
+    expected = logits(model)
+    assert torch.equal(logits(AutoModelForSequenceClassification.from_pretrained("user/rmt-saved")), expected)
+    assert ModelCard.load(tmp_path / "README.md").text == ModelCard.load("user/rmt-saved").text
+    assert 'from_pretrained("user/rmt-saved")' in (tmp_path / "README.md").read_text()
+
+
 def test_adapter_backbone_fetched_at_its_own_revision(hub):
     """The backbone is fetched by its own id at `config.base_model_revision`, never at the adapter's revision."""
     first = tiny_backbone("bert", "sequence-classification", seed=3).push_to_hub("user/pinned-bert").oid
@@ -221,6 +237,17 @@ def test_second_push_revisions_and_user_sections(hub, backbone_repo):
     assert torch.equal(logits(load("user/rmt-revisions")), second_logits)
     branch_card = hub.repos["user/rmt-revisions"].commits[hub.repos["user/rmt-revisions"].branches["experiment"]]
     assert 'from_pretrained("user/rmt-revisions", revision="experiment")' in branch_card["README.md"].decode()
+
+
+def test_switching_full_and_adapter_removes_stale_weights(hub, backbone_repo):
+    model = build_rmt(backbone_repo)
+    model.push_to_hub("user/rmt-switch", adapter_only=False)
+    assert "model.safetensors" in repo_files(hub, "user/rmt-switch")
+    perturb(model, seed=8)
+    model.push_to_hub("user/rmt-switch", adapter_only=True)  # otherwise the old full weights would be loaded
+    files = repo_files(hub, "user/rmt-switch")
+    assert "rmt_adapter.safetensors" in files and "model.safetensors" not in files
+    assert torch.equal(logits(AutoModelForSequenceClassification.from_pretrained("user/rmt-switch")), logits(model))
 
 
 def test_model_card_metadata_on_the_hub(hub, backbone_repo):

@@ -1,0 +1,527 @@
+# Copyright 2026 The hf_rmt Authors. Licensed under the Apache License, Version 2.0.
+"""Accuracy against input length: how RMT results are read (arXiv:2304.11062, Fig. 1 and 5; BABILong).
+
+[`evaluate_by_length`] runs a model on samples of an `hf_rmt.tasks` task at each of a list of lengths (up to millions
+of tokens: the model reads them segment by segment) and returns a [`LengthEvalResult`], which prints as a table and
+saves as JSON and as a plot.
+
+```python
+>>> from hf_rmt.evaluation import evaluate_by_length
+>>> result = evaluate_by_length(model, tokenizer, "qa1", [1_000, 4_000, 16_000], num_samples=100)
+>>> print(result.to_markdown())
+>>> result.save_json("eval.json")
+>>> result.plot("accuracy_vs_length.png")
+```
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+import string
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from transformers.utils import logging
+
+from .tasks import get_metric_path, get_task, make_dataset
+
+
+logger = logging.get_logger(__name__)
+
+OUTPUT_FORMATS = ("classification", "generation")
+
+
+@dataclass
+class LengthResult:
+    """The score at one input length.
+
+    Args:
+        length (`int`): Tokens per sample (context and question, without special tokens).
+        accuracy (`float`): Fraction of samples answered correctly (accuracy of class ids, or exact match of
+            generated answers).
+        num_samples (`int`): Samples scored.
+        num_segments (`int`, *optional*): Segments the model reads per sample (`ceil(length / segment_size)`).
+        seconds (`float`, *optional*): Wall time of the model on this length (sample generation excluded).
+    """
+
+    length: int
+    accuracy: float
+    num_samples: int
+    num_segments: int | None = None
+    seconds: float | None = None
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        if not self.seconds:
+            return None
+        return self.length * self.num_samples / self.seconds
+
+
+@dataclass
+class LengthEvalResult:
+    """Accuracy per input length, as [`evaluate_by_length`] returns it.
+
+    Args:
+        task (`str`): The `hf_rmt.tasks` task.
+        results (`list[LengthResult]`): One entry per length, ascending.
+        metric (`str`, defaults to `"accuracy"`): `"accuracy"` (class ids) or `"exact_match"` (generated answers).
+        chance (`float`, *optional*): Accuracy of a uniform guess over the task's labels.
+        split (`str`, *optional*), seed (`int`, *optional*): Where the samples came from.
+        model (`str`, *optional*): Name or path of the model.
+        segment_size (`int`, *optional*), num_memory_tokens (`int`, *optional*): The model's RMT settings.
+        trained_length (`int`, *optional*): Longest input the model was trained on; the table marks longer lengths and
+            the plot draws a line there.
+        extra (`dict`, *optional*): Anything else to keep in the JSON (e.g. training settings and time).
+    """
+
+    task: str
+    results: list[LengthResult]
+    metric: str = "accuracy"
+    chance: float | None = None
+    split: str | None = None
+    seed: int | None = None
+    model: str | None = None
+    segment_size: int | None = None
+    num_memory_tokens: int | None = None
+    trained_length: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- access
+
+    @property
+    def lengths(self) -> list[int]:
+        return [r.length for r in self.results]
+
+    @property
+    def accuracies(self) -> list[float]:
+        return [r.accuracy for r in self.results]
+
+    def accuracy_at(self, length: int) -> float:
+        """The accuracy at `length` (one of the evaluated lengths)."""
+        for result in self.results:
+            if result.length == length:
+                return result.accuracy
+        raise KeyError(f"length {length} was not evaluated; evaluated lengths: {self.lengths}")
+
+    # ---------------------------------------------------------------- table
+
+    def to_markdown(self) -> str:
+        """A Markdown table: one row per length, with segments, accuracy, samples, time and throughput."""
+        has_segments = any(r.num_segments is not None for r in self.results)
+        has_time = any(r.seconds is not None for r in self.results)
+        header = ["length (tokens)"]
+        if has_segments:
+            header.append("segments")
+        header += [self.metric, "samples"]
+        if has_time:
+            header += ["time (s)", "tokens/s"]
+        rows = []
+        for r in self.results:
+            length = f"{r.length:,}"
+            if self.trained_length is not None and r.length > self.trained_length:
+                length += f" ({r.length / self.trained_length:.3g}x trained)"
+            row = [length]
+            if has_segments:
+                row.append("" if r.num_segments is None else f"{r.num_segments:,}")
+            row += [f"{100 * r.accuracy:.1f}%", f"{r.num_samples:,}"]
+            if has_time:
+                tps = r.tokens_per_second
+                row += ["" if r.seconds is None else f"{r.seconds:.1f}", "" if tps is None else f"{tps:,.0f}"]
+            rows.append(row)
+        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+        lines = [
+            "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
+            "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|",
+        ]
+        lines += ["| " + " | ".join(c.rjust(w) for c, w in zip(row, widths)) + " |" for row in rows]
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        """A title line, the table and the chance level, as the CLI prints them."""
+        parts = [f"task {self.task!r}"]
+        if self.model:
+            parts.append(f"model {self.model}")
+        if self.segment_size:
+            parts.append(f"segment_size {self.segment_size}")
+        if self.trained_length:
+            parts.append(f"trained on up to {self.trained_length:,} tokens")
+        text = ", ".join(parts) + "\n\n" + self.to_markdown()
+        if self.chance is not None:
+            text += f"\n\nchance: {100 * self.chance:.1f}%"
+        return text
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    # ---------------------------------------------------------------- JSON
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for entry, result in zip(data["results"], self.results):
+            entry["tokens_per_second"] = result.tokens_per_second
+        return data
+
+    def save_json(self, path: str | os.PathLike) -> str:
+        """Writes the result as JSON (folders are created); returns the path."""
+        path = os.fspath(path)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w") as handle:
+            json.dump(self.to_dict(), handle, indent=2)
+            handle.write("\n")
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LengthEvalResult:
+        data = dict(data)
+        fields = {"length", "accuracy", "num_samples", "num_segments", "seconds"}
+        data["results"] = [LengthResult(**{k: v for k, v in r.items() if k in fields}) for r in data["results"]]
+        return cls(**data)
+
+    @classmethod
+    def load_json(cls, path: str | os.PathLike) -> LengthEvalResult:
+        with open(path) as handle:
+            return cls.from_dict(json.load(handle))
+
+    # ---------------------------------------------------------------- plot
+
+    def plot(self, path: str | os.PathLike, title: str | None = None) -> str:
+        """Plots accuracy against length (log-scale x axis) with the chance level and the trained length, as a PNG
+        (or any format matplotlib infers from the extension). Needs `matplotlib`; uses its Agg canvas, not pyplot, so
+        it works headless and leaves the user's backend alone. Returns the path."""
+        try:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
+            from matplotlib.ticker import FuncFormatter, NullFormatter
+        except ImportError as error:
+            raise ImportError(
+                "Plotting needs matplotlib: `pip install matplotlib` (or `pip install hf_rmt[eval]`)."
+            ) from error
+        path = os.fspath(path)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        figure = Figure(figsize=(6.4, 4.0), dpi=120, layout="tight")
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
+        lengths = self.lengths
+        values = [100 * a for a in self.accuracies]
+        axes.plot(lengths, values, marker="o", color="C0", label=self.metric.replace("_", " "))
+        for x, y in zip(lengths, values):
+            axes.annotate(f"{y:.0f}%", (x, y), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8)
+        if self.chance is not None:
+            axes.axhline(100 * self.chance, color="grey", linestyle="--", linewidth=1, label="chance")
+        if self.trained_length is not None:
+            axes.axvline(self.trained_length, color="C1", linestyle=":", linewidth=1.2, label="longest trained length")
+        axes.set_xscale("log")
+        axes.set_xticks(lengths)
+        axes.xaxis.set_major_formatter(FuncFormatter(_format_tokens))
+        axes.xaxis.set_minor_formatter(NullFormatter())
+        low, high = min([*lengths, self.trained_length or lengths[0]]), max(lengths)
+        axes.set_xlim(low / 1.5, high * 1.5)
+        axes.set_ylim(0, 110)
+        axes.set_xlabel("input length (tokens, log scale)")
+        axes.set_ylabel(f"{self.metric.replace('_', ' ')} (%)")
+        axes.set_title(title or f"{self.task}: {self.metric.replace('_', ' ')} vs. input length")
+        axes.grid(True, which="major", alpha=0.3)
+        axes.legend(loc="best", fontsize=8)
+        figure.savefig(path)
+        return path
+
+
+def _format_tokens(value: float, _position: Any = None) -> str:
+    if value >= 1e6:
+        return f"{value / 1e6:g}M"
+    if value >= 1e3:
+        return f"{value / 1e3:g}k"
+    return f"{value:g}"
+
+
+def check_lengths(lengths: Any) -> list[int]:
+    """Validates `lengths` (one positive integer or a non-empty list of them); returns them sorted, without
+    duplicates. Raises `ValueError` naming `lengths`, the rule and the value."""
+    if isinstance(lengths, numbers.Integral) and not isinstance(lengths, bool):
+        lengths = [lengths]
+    if isinstance(lengths, (str, bytes)) or not isinstance(lengths, Sequence) or len(lengths) == 0:
+        raise ValueError(f"`lengths` must be a positive integer or a non-empty list of them, got {lengths!r}.")
+    for value in lengths:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+            raise ValueError(
+                f"`lengths` must contain only positive integers (token counts), got {value!r} in {lengths!r}."
+            )
+    return sorted({int(v) for v in lengths})
+
+
+def _check_positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+def _model_config(model: torch.nn.Module) -> Any:
+    return getattr(model, "config", None)
+
+
+def _is_rmt(model: torch.nn.Module) -> bool:
+    return getattr(_model_config(model), "model_type", None) == "rmt"
+
+
+def _infer_output_format(model: torch.nn.Module) -> str:
+    task = getattr(model, "task", None)  # hf_rmt model classes say what they are
+    if task == "causal-lm":
+        return "generation"
+    if task is None and not _is_rmt(model):
+        config = _model_config(model)
+        architectures = getattr(config, "architectures", None) or []
+        if any(name.endswith("ForCausalLM") for name in architectures):
+            return "generation"
+    return "classification"
+
+
+def _label_map(model: torch.nn.Module, labels: tuple[str, ...]) -> dict[int, int] | None:
+    """Maps the model's class ids to the task's when the model's `id2label` names the task's labels in another order;
+    None when the ids agree (or the model does not name its labels)."""
+    config = _model_config(model)
+    base = getattr(config, "base_config", None)
+    id2label = getattr(base, "id2label", None) or getattr(config, "id2label", None) or {}
+    names = {int(i): str(name) for i, name in id2label.items()}
+    if set(labels) - set(names.values()):
+        return None
+    mapping = {i: labels.index(name) for i, name in names.items() if name in labels}
+    if all(i == j for i, j in mapping.items()):
+        return None
+    return mapping
+
+
+def _model_device(model: torch.nn.Module) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
+def _load_metric() -> Any:
+    """The shipped `rmt_accuracy` metric, or None when `evaluate` is not installed."""
+    try:
+        import evaluate
+    except ImportError:
+        return None
+    return evaluate.load(get_metric_path())
+
+
+def _score(metric: Any, predictions: list, references: list) -> float:
+    if metric is not None:
+        result = metric.compute(predictions=predictions, references=references)
+        return float(result["exact_match" if predictions and isinstance(predictions[0], str) else "accuracy"])
+    if predictions and isinstance(predictions[0], str):
+        correct = [_normalize_answer(p) == _normalize_answer(r) for p, r in zip(predictions, references)]
+    else:
+        correct = [int(p) == int(r) for p, r in zip(predictions, references)]
+    return sum(correct) / len(correct) if correct else 0.0
+
+
+def _normalize_answer(text: str) -> str:
+    """As the `rmt_accuracy` metric compares strings: surrounding white space and punctuation dropped, lower case."""
+    return text.strip(string.whitespace + string.punctuation).lower()
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="sample", desc="evaluating", disable=not enabled, dynamic_ncols=True)
+
+
+@torch.no_grad()
+def evaluate_by_length(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    task: str,
+    lengths: int | Sequence[int],
+    num_samples: int = 100,
+    batch_size: int = 8,
+    split: str = "test",
+    seed: int = 0,
+    progress: bool = True,
+    output_format: str | None = None,
+    max_new_tokens: int = 8,
+    trained_length: int | None = None,
+    **task_kwargs: Any,
+) -> LengthEvalResult:
+    """
+    Accuracy of `model` on `task` at each of `lengths`.
+
+    For each length, `num_samples` samples of `hf_rmt.tasks.make_dataset(task, tokenizer, num_samples, length, split,
+    seed)` are run through the model in batches of `batch_size` on the model's device, under `torch.no_grad()`. An
+    hf_rmt model reads each sample segment by segment, keeping only the memory between segments, so lengths of
+    millions of tokens (the 1M-token paper's 2,043,904 = 4096 x 499) need memory for one segment and the input ids.
+
+    - Classification models (`RMTForSequenceClassification`, ...): the prediction is the argmax of the logits,
+      scored as the accuracy of class ids. If the model's `id2label` names the task's labels in another order, ids are
+      mapped by name.
+    - Causal-LM models (`RMTForCausalLM`): the answer is generated greedily after the prompt (`max_new_tokens`) and
+      scored by exact match with the gold answer (case and surrounding punctuation ignored).
+
+    Scores come from the shipped `evaluate` metric `rmt_accuracy` when `evaluate` is installed, else they are
+    computed directly (same result).
+
+    Args:
+        model (`torch.nn.Module`): An hf_rmt model (or any model taking `input_ids`/`attention_mask`; a model that is
+            not an hf_rmt model gets the tokenizer's special tokens around each sample).
+        tokenizer: The model's tokenizer; lengths are counted in its tokens.
+        task (`str`): An `hf_rmt.tasks` task: `"memorize"`, `"detect_memorize"`, `"reasoning"`, `"qa1"`...`"qa5"`.
+        lengths (`int` or `list[int]`): Input lengths in tokens (context and question, without special tokens).
+        num_samples (`int`, defaults to 100): Samples per length.
+        batch_size (`int`, defaults to 8): Samples per forward pass.
+        split (`str`, defaults to `"test"`): `"train"`, `"validation"` or `"test"` (test noise is from other books).
+        seed (`int`, defaults to 0): Seed of the samples; sample `i` is the same whatever the batch size.
+        progress (`bool`, defaults to `True`): Show a progress bar (unless transformers' progress bars are disabled,
+            `transformers.utils.logging.disable_progress_bar()`).
+        output_format (`str`, *optional*): `"classification"` or `"generation"`; by default from the model.
+        max_new_tokens (`int`, defaults to 8): Longest generated answer (generation only).
+        trained_length (`int`, *optional*): Longest training length, recorded for the table and the plot.
+        task_kwargs: Passed to `make_dataset` (`placement`, `noise`, `segment_size`, ...).
+
+    Returns:
+        [`LengthEvalResult`]: print it, `.to_markdown()`, `.save_json(path)`, `.plot(path)`.
+
+    Raises:
+        `ValueError`: Unknown task (from `hf_rmt.tasks`), `lengths` not positive integers, a length too short for the
+            task's facts and question, a model whose number of classes differs from the task's labels.
+    """
+    spec = get_task(task)
+    lengths = check_lengths(lengths)
+    num_samples = _check_positive_int("num_samples", num_samples)
+    batch_size = _check_positive_int("batch_size", batch_size)
+    max_new_tokens = _check_positive_int("max_new_tokens", max_new_tokens)
+    if trained_length is not None:
+        trained_length = _check_positive_int("trained_length", trained_length)
+    if output_format is None:
+        output_format = _infer_output_format(model)
+    elif output_format not in OUTPUT_FORMATS:
+        raise ValueError(f"`output_format` must be one of {OUTPUT_FORMATS} or None, got {output_format!r}.")
+    generate = output_format == "generation"
+
+    config = _model_config(model)
+    is_rmt = _is_rmt(model)
+    segment_size = getattr(config, "segment_size", None) if is_rmt else None
+    device = _model_device(model)
+    label_map = None if generate else _label_map(model, spec.labels)
+    metric = _load_metric()
+    fields = ["input_ids", "answer", "prompt_length"] if generate else ["input_ids", "labels"]
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    # Datasets are built first: a length too short for the task fails before any model time is spent.
+    datasets = [
+        make_dataset(
+            spec.name,
+            tokenizer,
+            num_samples,
+            length,
+            split,
+            seed,
+            fields=fields,
+            output_format=output_format,
+            **task_kwargs,
+        )
+        for length in lengths
+    ]
+    was_training = model.training
+    model.eval()
+    results: list[LengthResult] = []
+    bar = _progress_bar(num_samples * len(lengths), progress and logging.is_progress_bar_enabled())
+    try:
+        for length, dataset in zip(lengths, datasets):
+            bar.set_description(f"length {length:,}")
+            predictions: list = []
+            references: list = []
+            seconds = 0.0
+            for start in range(0, num_samples, batch_size):
+                samples = [dataset[i] for i in range(start, min(start + batch_size, num_samples))]
+                if generate:
+                    prompts = [s["input_ids"][: s["prompt_length"]] for s in samples]
+                    references += [s["answer"] for s in samples]
+                else:
+                    prompts = [s["input_ids"] for s in samples]
+                    references += [int(s["labels"]) for s in samples]
+                if not is_rmt:
+                    prompts = [tokenizer.build_inputs_with_special_tokens(p) for p in prompts]
+                input_ids, attention_mask = _pad_left(prompts, pad_id, device)
+                began = time.perf_counter()
+                if generate:
+                    predictions += _generate(model, tokenizer, input_ids, attention_mask, max_new_tokens)
+                else:
+                    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits
+                    if logits.shape[-1] != spec.num_labels:
+                        raise ValueError(
+                            f"The model predicts {logits.shape[-1]} classes but task {spec.name!r} has "
+                            f"{spec.num_labels} labels {list(spec.labels)}; train it with num_labels={spec.num_labels}."
+                        )
+                    ids = logits.argmax(-1).tolist()
+                    predictions += [label_map.get(i, -1) for i in ids] if label_map else ids
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                seconds += time.perf_counter() - began
+                bar.update(len(samples))
+            accuracy = _score(metric, predictions, references)
+            segments = math.ceil(length / segment_size) if segment_size else None
+            results.append(LengthResult(length, accuracy, num_samples, segments, seconds))
+            bar.set_postfix_str(f"{length:,}: {100 * accuracy:.1f}%")
+            logger.info(f"{spec.name} at {length:,} tokens: {output_format} {100 * accuracy:.1f}% ({seconds:.1f} s)")
+    finally:
+        bar.close()
+        model.train(was_training)
+    return LengthEvalResult(
+        task=spec.name,
+        results=results,
+        metric="exact_match" if generate else "accuracy",
+        chance=1.0 / spec.num_labels,
+        split=split,
+        seed=seed,
+        model=getattr(config, "_name_or_path", None) or getattr(config, "name_or_path", None) or None,
+        segment_size=segment_size,
+        num_memory_tokens=getattr(config, "num_memory_tokens", None) if is_rmt else None,
+        trained_length=trained_length,
+    )
+
+
+def _pad_left(rows: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Stacks rows, padding on the left (so `generate` continues right after each prompt); no mask when all rows
+    have the same length (always the case for task samples of one length)."""
+    width = max(len(r) for r in rows)
+    if all(len(r) == width for r in rows):
+        return torch.tensor(rows, dtype=torch.long, device=device), None
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, width - len(row) :] = torch.tensor(row, dtype=torch.long)
+        mask[i, width - len(row) :] = 1
+    return ids.to(device), mask.to(device)
+
+
+def _generate(
+    model: torch.nn.Module, tokenizer: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, limit: int
+) -> list[str]:
+    if attention_mask is None:
+        attention_mask = torch.ones_like(input_ids)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    output = model.generate(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        max_new_tokens=limit,
+        do_sample=False,
+        pad_token_id=pad,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    new_tokens = output[:, input_ids.shape[1] :]
+    answers = []
+    for row in new_tokens.tolist():
+        if tokenizer.eos_token_id is not None and tokenizer.eos_token_id in row:
+            row = row[: row.index(tokenizer.eos_token_id)]
+        answers.append(tokenizer.decode(row, skip_special_tokens=True).strip())
+    return answers
+
+
+__all__ = ["LengthEvalResult", "LengthResult", "check_lengths", "evaluate_by_length"]

@@ -209,9 +209,9 @@ class RMTTrainerCallback(TrainerCallback, ExportableState):
 
 class JsonLogCallback(TrainerCallback):
     """
-    Writes every log entry of the main process (loss, learning rate, grad norm, eval metrics, curriculum stages) to a
-    JSON list, rewritten at each log, so that runs (e.g. on one and two GPUs) can be compared step by step. A resumed
-    run keeps the entries up to the step it resumes from.
+    Writes the run's log history (loss, learning rate and grad norm of every logged step, evaluations, curriculum
+    stages) to a JSON list on the main process, rewritten at each log, so that runs (e.g. on one and two GPUs) can be
+    compared step by step. A resumed run continues the history of its checkpoint.
 
     Args:
         path (`str`): The JSON file.
@@ -219,29 +219,19 @@ class JsonLogCallback(TrainerCallback):
 
     def __init__(self, path: str):
         self.path = path
-        self.records: list[dict[str, Any]] = []
 
-    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
-        self.records = []
-        if state.global_step > 0 and os.path.isfile(self.path):
-            with open(self.path) as handle:
-                self.records = [r for r in json.load(handle) if r.get("step", 0) <= state.global_step]
-
-    def on_log(
-        self,
-        args: TrainingArguments,
-        state: TrainerState,
-        control: TrainerControl,
-        logs: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ):
-        if not state.is_world_process_zero or not logs:
+    def _write(self, state: TrainerState) -> None:
+        if not state.is_world_process_zero:
             return
-        self.records.append({"step": state.global_step, **logs})
-        folder = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         with open(self.path, "w") as handle:
-            json.dump(self.records, handle, indent=1)
+            json.dump(state.log_history, handle, indent=1)
+
+    def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
+        self._write(state)
+
+    def on_train_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
+        self._write(state)
 
 
 __all__ = ["CurriculumCallback", "JsonLogCallback", "RMTTrainerCallback"]

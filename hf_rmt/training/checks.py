@@ -150,6 +150,26 @@ def check_dataset_columns(dataset: Any, model: nn.Module | None = None, need_lab
     )
 
 
+def prepare_for_trainer(model: nn.Module) -> nn.Module:
+    """
+    Tells `Trainer` how the loss of an hf_rmt model is normalised; returns `model`.
+
+    `Trainer` assumes that a model whose `forward` takes `**kwargs` normalises its loss by the `num_items_in_batch` it
+    passes, and then neither divides the loss by the gradient-accumulation steps nor lets DDP's averaging stand (it
+    multiplies the loss by the number of processes). Only `RMTForCausalLM` uses `num_items_in_batch`; for the other
+    hf_rmt models (a mean loss per batch) that gives gradients `gradient_accumulation_steps x num_processes` times too
+    large and logs a loss as much too large. This sets `accepts_loss_kwargs` on the model (False for those classes,
+    True for `RMTForCausalLM`), which `Trainer` reads first. A no-op when the class already declares it.
+    """
+    rmt = unwrap_rmt(model)
+    if rmt is None:
+        raise TypeError(f"Expected an hf_rmt model (or a peft/DDP wrapper of one), got {type(model).__name__}.")
+    if "accepts_loss_kwargs" not in vars(type(rmt)):
+        forward = inspect.signature(type(rmt).forward).parameters
+        rmt.accepts_loss_kwargs = "num_items_in_batch" in forward
+    return model
+
+
 def write_adapter_index(directory: str) -> bool:
     """
     Makes an adapter-only hf_rmt checkpoint resumable by `Trainer(resume_from_checkpoint=...)`, which only recognises
@@ -183,6 +203,7 @@ __all__ = [
     "check_dataset_columns",
     "check_same_config",
     "config_fingerprint",
+    "prepare_for_trainer",
     "unwrap_rmt",
     "write_adapter_index",
     "write_fingerprint",

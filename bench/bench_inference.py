@@ -158,14 +158,14 @@ def long_inputs(args, device, dtype, results):
         else:
             _, rmt = decoder(args, device, dtype, max_positions=2048 if not args.quick else 64)
         segment = rmt.config.segment_size
-        for segments in args.segments:
-            ids = torch.randint(*token_range(args), (1, segments * segment), device=device)
-            modes = ["eager", "graphs"] if device.type == "cuda" else ["eager"]
-            if device.type == "cuda" and args.compile:
-                modes.append("compiled")
-            for mode in modes:
-                if mode != "eager":
-                    rmt.enable_cuda_graphs(compile=mode == "compiled")
+        modes = ["eager", "graphs"] if device.type == "cuda" else ["eager"]
+        if device.type == "cuda" and args.compile:
+            modes.append("compiled")
+        for mode in modes:  # one mode at a time, so each mode's peaks are not inflated by another's graph pools
+            if mode != "eager":
+                rmt.enable_cuda_graphs(compile=mode == "compiled")
+            for segments in args.segments:
+                ids = torch.randint(*token_range(args), (1, segments * segment), device=device)
                 repeats = 1 if (mode == "eager" and segments >= 1024) else args.repeats
 
                 def run():
@@ -174,7 +174,6 @@ def long_inputs(args, device, dtype, results):
 
                 with torch.no_grad():
                     seconds, peak = measure(run, device, 1, repeats)
-                rmt.disable_cuda_graphs()
                 entry = {
                     "model": name,
                     "segments": segments,
@@ -191,6 +190,7 @@ def long_inputs(args, device, dtype, results):
                     f"{name:>8} {segments:>9} {segments * segment:>10} {mode:>7} {seconds:>9.3f} "
                     f"{entry['tok_s']:>11.0f} {peak_text}"
                 )
+            rmt.disable_cuda_graphs()
         rmt = None  # free the model before the next one
         if device.type == "cuda":
             torch.cuda.empty_cache()

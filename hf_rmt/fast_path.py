@@ -57,7 +57,10 @@ class SegmentGraphs:
         return entry.out.clone()
 
     def _capture(self, memory: torch.Tensor, ids: torch.Tensor) -> _Graph:
-        static_memory, static_ids = memory.clone(), ids.clone()
+        # Fresh contiguous buffers: a slice of a longer input has its strides, which would make a compiled step
+        # specialise (and recompile) on every input length.
+        static_memory = memory.new_empty(memory.shape).copy_(memory)
+        static_ids = ids.new_empty(ids.shape).copy_(ids)
         side = torch.cuda.Stream(device=memory.device)
         side.wait_stream(torch.cuda.current_stream(memory.device))
         with torch.cuda.stream(side):

@@ -82,7 +82,8 @@ def create_or_update_model_card(
             How the model was trained, all keys optional: `"task"` (str), `"dataset"`/`"datasets"` (Hub ids, added
             to the YAML), `"description"` (markdown), `"curriculum"` (list of stages, each an int number of segments
             or a dict such as `{"segments": 2, "steps": 1000}`, `max_segments` also accepted; `input_length` is
-            computed from `segment_size` when missing) and any other scalar (e.g. `"steps"`, `"learning_rate"`, `"batch_size"`), listed as is.
+            computed from `segment_size` when missing) and any other scalar (e.g. `"steps"`, `"learning_rate"`,
+            `"batch_size"`), listed as is.
         eval_results (`dict` or `list[dict]`, *optional*):
             One dict per evaluated task: `{"task": "qa1", "accuracy_by_length": {1024: 0.9, ...}}` plus optional
             `"dataset"` (Hub id or name), `"split"`, `"description"` and `"plot"` (an image path, copied next to the
@@ -149,7 +150,7 @@ def create_or_update_model_card(
         if kind != "full":
             data["tags"].append(f"base_model:adapter:{base_id}")
     datasets = _as_list((training_info or {}).get("datasets") or (training_info or {}).get("dataset"))
-    datasets += [e["dataset"] for e in evaluations if e.get("dataset") and _hub_id(e["dataset"])]
+    datasets = [name for name in datasets + [e.get("dataset") for e in evaluations] if _hub_id(name)]
     if datasets:
         data["datasets"] = _merge_lists(datasets)
     if evaluations:

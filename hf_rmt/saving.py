@@ -511,6 +511,9 @@ def _upload(
         )
     except HfHubHTTPError as error:
         raise _push_error("push to", repo_id, error, local_dir) from error
+    except ValueError as error:  # the Hub refused the card's YAML ("Invalid metadata in README.md ...")
+        kept = f" The checkpoint is still saved in {local_dir}." if local_dir else ""
+        raise ValueError(f"Could not push to the Hub repo {repo_id!r}: {error}{kept}") from error
 
 
 def _is_weights(path: str) -> bool:

@@ -112,9 +112,10 @@ def build_rmt(backbone_repo, seed=1, revision=None, **config):
     return perturb(model, seed)
 
 
-def repo_files(hub, repo_id, revision="main"):
+def repo_files(hub, repo_id, revision="main", code=True):
+    """The files of a repo at `revision`; `code=False` leaves out `.py` files (remote code, when registered)."""
     repo = hub.repos[repo_id]
-    return set(repo.commits[repo.resolve(revision)])
+    return {path for path in repo.commits[repo.resolve(revision)] if code or not path.endswith(".py")}
 
 
 def test_push_full_then_load(hub, backbone_repo):
@@ -147,7 +148,7 @@ def test_push_adapter_then_load(hub, backbone_repo):
 
     model.push_to_hub("user/rmt-adapter")
 
-    assert repo_files(hub, "user/rmt-adapter") == {
+    assert repo_files(hub, "user/rmt-adapter", code=False) == {
         ".gitattributes",
         "config.json",
         "rmt_adapter.safetensors",
@@ -166,7 +167,7 @@ def test_save_pretrained_with_push_uploads_what_it_wrote(hub, backbone_repo, tmp
     model = build_rmt(backbone_repo)
     (tmp_path / "notes.txt").write_text("not part of the checkpoint")
     model.save_pretrained(tmp_path, push_to_hub=True, repo_id="user/rmt-saved", commit_message="First save")
-    assert repo_files(hub, "user/rmt-saved") == {
+    assert repo_files(hub, "user/rmt-saved", code=False) == {
         ".gitattributes",
         "config.json",
         "rmt_adapter.safetensors",
@@ -278,6 +279,13 @@ def test_model_card_metadata_on_the_hub(hub, backbone_repo):
     assert "accuracy_vs_length.png" in repo_files(hub, "user/rmt-card")
 
 
+def test_invalid_card_metadata_is_refused_by_the_hub(hub, backbone_repo):
+    """The server validates YAML like the Hub: a local path is not a `base_model`, and nothing is committed."""
+    with pytest.raises(ValueError, match=r"(?s)'user/rmt-bad-card'.*Invalid metadata in README\.md.*base_model"):
+        build_rmt(backbone_repo).push_to_hub("user/rmt-bad-card", card_data={"base_model": "/home/me/bert"})
+    assert repo_files(hub, "user/rmt-bad-card") == {".gitattributes"}
+
+
 def test_offline_from_cache_after_download(hub, backbone_repo):
     model = build_rmt(backbone_repo)
     expected = logits(model)
@@ -371,13 +379,17 @@ def test_card_snippet_runs(hub):
 def remote_code_classes():
     """Registers the hf_rmt classes for transformers' remote code (`auto_map` + code files in checkpoints)."""
     classes = (hf_rmt.RMTConfig, hf_rmt.RMTForSequenceClassification)
+    before = [cls.__dict__.get("_auto_class") for cls in classes]
     hf_rmt.RMTConfig.register_for_auto_class()
     hf_rmt.RMTForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
     try:
         yield
     finally:
-        for cls in classes:
-            cls._auto_class = None
+        for cls, value in zip(classes, before):
+            if value is None:
+                del cls._auto_class  # back to the inherited None
+            else:
+                cls._auto_class = value
 
 
 def test_remote_code_without_hf_rmt(hub, backbone_repo, remote_code_classes, tmp_path):
@@ -390,8 +402,11 @@ def test_remote_code_without_hf_rmt(hub, backbone_repo, remote_code_classes, tmp
     assert {"config.py", "modeling_rmt.py", "saving.py", "rmt_adapter.safetensors"} <= files
     torch.save((inputs(), logits(model)), tmp_path / "expected.pt")
 
-    local = AutoModelForSequenceClassification.from_pretrained("user/rmt-remote-adapter", trust_remote_code=True)
-    assert type(local) is hf_rmt.RMTForSequenceClassification  # the imported plugin wins over the repo's code
+    for trust_remote_code in (True, None):  # the imported plugin wins over the repo's code, without a prompt
+        local = AutoModelForSequenceClassification.from_pretrained(
+            "user/rmt-remote-adapter", trust_remote_code=trust_remote_code
+        )
+        assert type(local) is hf_rmt.RMTForSequenceClassification
 
     script = textwrap.dedent(
         f"""

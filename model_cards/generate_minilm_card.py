@@ -87,6 +87,7 @@ def main() -> None:
             card = card.replace(
                 "\n## Intended uses & limitations", PLACEHOLDER_TEXT + "\n## Intended uses & limitations"
             )
+        card = re.sub(r"\n{3,}", "\n\n", card)
         for name in os.listdir(directory):
             if name.endswith(".png"):
                 shutil.copyfile(os.path.join(directory, name), os.path.join(os.path.dirname(args.output), name))

@@ -115,6 +115,14 @@ def test_update_replaces_generated_blocks_only(tmp_path):
     assert card.text.count("## Citation") == 1
 
 
+def test_regenerating_an_unchanged_card_is_a_no_op(tmp_path):
+    model = tiny_rmt()
+    model.save_pretrained(tmp_path, training_info=TRAINING, eval_results=EVAL, card_data={"license": "mit"})
+    first = (tmp_path / "README.md").read_text()
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "README.md").read_text() == first
+
+
 def test_existing_card_without_markers_gets_blocks(tmp_path):
     (tmp_path / "README.md").write_text("---\nlicense: mit\n---\n# My RMT\n\nHand-written intro.\n")
     tiny_rmt().save_pretrained(tmp_path)

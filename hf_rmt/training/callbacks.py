@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from typing import Any
@@ -200,7 +201,8 @@ class RMTTrainerCallback(TrainerCallback, ExportableState):
         self.fingerprint = config_fingerprint(model)
         dataset = getattr(train_dataloader, "dataset", None)
         if dataset is not None:
-            check_dataset_columns(dataset, model)
+            forward = inspect.signature(type(unwrap_rmt(model)).forward).parameters
+            check_dataset_columns(dataset, model, need_labels="labels" in forward)
 
     def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
         if args.should_save:

@@ -125,8 +125,8 @@ def check_dataset_columns(dataset: Any, model: nn.Module | None = None, need_lab
     if columns is None:
         try:
             first = dataset[0]
-        except (IndexError, KeyError, TypeError):
-            return
+        except (IndexError, KeyError, TypeError, NotImplementedError):
+            return  # iterable or empty: nothing to read up front
         if not isinstance(first, dict):
             raise ValueError(
                 f"hf_rmt training needs samples that are dicts with `input_ids` and `labels`, got {type(first).__name__}."

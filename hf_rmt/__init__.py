@@ -19,6 +19,7 @@ from transformers import (
 from .config import RMTConfig
 from .mapping import get_rmt_model
 from .memory import RMTMemory
+from .model_card import create_or_update_model_card
 from .modeling_rmt import (
     RMTForCausalLM,
     RMTForMaskedLM,
@@ -29,6 +30,7 @@ from .modeling_rmt import (
 )
 from .outputs import RMTModelOutput, RMTSequenceClassifierOutput, RMTTokenOutput
 from .peft_utils import lora_config
+from .saving import push_to_hub
 
 
 AutoConfig.register("rmt", RMTConfig, exist_ok=True)
@@ -54,6 +56,8 @@ __all__ = [
     "RMTSequenceClassifierOutput",
     "RMTTokenOutput",
     "__version__",
+    "create_or_update_model_card",
     "get_rmt_model",
     "lora_config",
+    "push_to_hub",
 ]

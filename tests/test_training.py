@@ -289,23 +289,11 @@ def test_trainer_checkpoints_are_adapter_only_when_the_backbone_is_frozen(backbo
     torch.testing.assert_close(loaded(input_ids=ids).logits, model(input_ids=ids).logits)
 
 
-@pytest.mark.parametrize(
-    "prepared",
-    [
-        True,
-        pytest.param(
-            False,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="core: forward(**kwargs) makes Trainer treat the mean loss as normalised by num_items_in_batch "
-                "(no division by gradient_accumulation_steps, x num_processes under DDP) until the classes declare "
-                "accepts_loss_kwargs; prepare_for_trainer sets it meanwhile",
-            ),
-        ),
-    ],
-    ids=["prepare_for_trainer", "plain"],
-)
+@pytest.mark.parametrize("prepared", [False, True], ids=["plain", "prepare_for_trainer"])
 def test_gradient_accumulation_gives_the_same_steps(backbone_dir, tmp_path, prepared):
+    """Trainer divides a mean loss by the accumulation steps (and lets DDP average it) only when the model does not
+    claim to normalise by `num_items_in_batch`: RMTPreTrainedModel.accepts_loss_kwargs = False."""
+
     def run(output, batch, accumulation):
         model = make_model(backbone_dir, train_backbone=True)
         if prepared:
@@ -360,6 +348,14 @@ def test_trainer_logs_curriculum_stages(curriculum_checkpoints):
         saved = json.load(handle)
     state = saved["stateful_callbacks"]["CurriculumCallback"]["attributes"]["saved_state"]
     assert state["consumed_batches"] == 3 and state["schedule"] == [1, 2, 4]
+
+
+def test_checkpoints_with_the_resume_index_load_through_from_pretrained(curriculum_checkpoints):
+    output, trainer = curriculum_checkpoints
+    checkpoint = output / "checkpoint-6"
+    assert {"rmt_adapter.safetensors", "model.safetensors.index.json"} <= set(os.listdir(checkpoint))
+    loaded = AutoModelForSequenceClassification.from_pretrained(checkpoint)
+    torch.testing.assert_close(loaded.memory.weight, trainer.model.memory.weight)
 
 
 def test_resume_continues_the_same_run_adapter_only(backbone_dir, curriculum_checkpoints, tmp_path):

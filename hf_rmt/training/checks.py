@@ -159,12 +159,13 @@ def prepare_for_trainer(model: nn.Module) -> nn.Module:
     multiplies the loss by the number of processes). Only `RMTForCausalLM` uses `num_items_in_batch`; for the other
     hf_rmt models (a mean loss per batch) that gives gradients `gradient_accumulation_steps x num_processes` times too
     large and logs a loss as much too large. This sets `accepts_loss_kwargs` on the model (False for those classes,
-    True for `RMTForCausalLM`), which `Trainer` reads first. A no-op when the class already declares it.
+    True for `RMTForCausalLM`), which `Trainer` reads first. A no-op when the class declares it (hf_rmt's classes do
+    from this version on; the helper keeps scripts working with models built by older versions).
     """
     rmt = unwrap_rmt(model)
     if rmt is None:
         raise TypeError(f"Expected an hf_rmt model (or a peft/DDP wrapper of one), got {type(model).__name__}.")
-    if "accepts_loss_kwargs" not in vars(type(rmt)):
+    if not hasattr(type(rmt), "accepts_loss_kwargs"):
         forward = inspect.signature(type(rmt).forward).parameters
         rmt.accepts_loss_kwargs = "num_items_in_batch" in forward
     return model

@@ -68,6 +68,10 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
     _supports_attention_backend = True
     _backbone_auto_class: ClassVar[Any] = AutoModel
     task: ClassVar[str] = "base"
+    # Trainer reads this before guessing from `**kwargs`: these losses are batch means that ignore
+    # `num_items_in_batch`, so Trainer must divide by gradient-accumulation steps and keep DDP's averaging itself.
+    # RMTForCausalLM normalises by `num_items_in_batch` and sets it to True.
+    accepts_loss_kwargs: ClassVar[bool] = False
 
     def __init__(self, config: RMTConfig, backbone: PreTrainedModel | None = None):
         super().__init__(config)
@@ -604,6 +608,7 @@ class RMTForCausalLM(RMTPreTrainedModel, GenerationMixin):
 
     _backbone_auto_class = AutoModelForCausalLM
     task = "causal-lm"
+    accepts_loss_kwargs = True
 
     def __init__(self, config: RMTConfig, backbone: PreTrainedModel | None = None):
         super().__init__(config, backbone)

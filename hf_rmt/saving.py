@@ -277,9 +277,10 @@ class RMTSavingMixin:
         cls._check_architecture(config, path)
 
         adapter_file = None
+        # A full save removes any adapter file, so an adapter file without model.safetensors means adapter-only (a
+        # Trainer checkpoint may also hold an index that maps the adapter tensors, for resuming).
         if _find(path, "config.json", hub_kwargs) is not None and _find(path, "model.safetensors", hub_kwargs) is None:
-            if _find(path, "model.safetensors.index.json", hub_kwargs) is None:
-                adapter_file = _find(path, ADAPTER_WEIGHTS_NAME, hub_kwargs)
+            adapter_file = _find(path, ADAPTER_WEIGHTS_NAME, hub_kwargs)
         if adapter_file is None:
             output_loading_info = kwargs.pop("output_loading_info", False)
             model, info = super().from_pretrained(

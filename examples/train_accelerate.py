@@ -128,6 +128,11 @@ def training_function(args):
         segment_checkpointing=args.segment_checkpointing,
     )
     model = hf_rmt.get_rmt_model(backbone, config, tokenizer=tokenizer, train_backbone=args.train_backbone)
+    if args.disable_dropout:
+        # Ranks share the seed, so with dropout the second half of a global batch gets other masks on 2 GPUs than on 1.
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
     curriculum = CurriculumArguments(
         curriculum=args.curriculum,
         max_segments=args.max_segments,
@@ -265,6 +270,7 @@ def main():
     parser.add_argument("--cpu", action="store_true", help="Train on the CPU even if a GPU is there.")
     parser.add_argument("--attn_implementation", default=None, help="'sdpa', 'eager', ...")
     parser.add_argument("--train_backbone", action="store_true", help="Fine-tune all backbone weights.")
+    parser.add_argument("--disable_dropout", action="store_true", help="Exact comparisons of 1- and 2-GPU runs.")
     # RMTConfig
     parser.add_argument("--num_memory_tokens", type=int, default=10)
     parser.add_argument("--segment_size", type=int, default=None, help="Default: the largest that fits.")

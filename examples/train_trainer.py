@@ -22,6 +22,7 @@ import sys
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 import transformers
 from transformers import (
     AutoModelForSequenceClassification,
@@ -64,6 +65,10 @@ class ModelArguments:
     )
     attn_implementation: str | None = field(
         default=None, metadata={"help": "Backbone attention: 'sdpa', 'eager', 'flash_attention_2', ..."}
+    )
+    disable_dropout: bool = field(
+        default=False,
+        metadata={"help": "Set every dropout probability to 0 (exact comparisons of runs on 1 and 2 GPUs)."},
     )
     gradient_checkpointing_backbone: bool = field(
         default=False,
@@ -132,6 +137,11 @@ def main():
         backbone, rmt_args.to_config(), tokenizer=tokenizer, train_backbone=model_args.train_backbone
     )
     segment_size = model.config.segment_size
+    if model_args.disable_dropout:
+        # Ranks share the seed, so with dropout the second half of a global batch gets other masks on 2 GPUs than on 1.
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
     if model_args.gradient_checkpointing_backbone:
         enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
         enable()

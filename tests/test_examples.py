@@ -69,6 +69,7 @@ def test_train_trainer_from_a_json_config(tiny_dir, tmp_path):
         "report_to": "none",
         "disable_tqdm": True,
         "segment_checkpointing": True,
+        "disable_dropout": True,
     }
     (tmp_path / "config.json").write_text(json.dumps(config))
     run([os.path.join(EXAMPLES, "train_trainer.py"), str(tmp_path / "config.json")], cwd=tmp_path)

@@ -16,6 +16,7 @@ tokenizer when one is given; it also pushes a peft model (LoRA + memory) wrappin
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -193,6 +194,15 @@ class RMTSavingMixin:
                 custom_object_save(self, save_directory, config=self.config)
             self.config.save_pretrained(save_directory)
             save_file(tensors, os.path.join(save_directory, ADAPTER_WEIGHTS_NAME), metadata={"format": "pt"})
+            # Trainer resumes only from model.safetensors, its index or peft files: an index whose weight map points
+            # the adapter tensors at the adapter file lets a plain `Trainer(resume_from_checkpoint=...)` load them
+            # (`load_sharded_checkpoint(strict=False)`; the backbone stays as loaded). from_pretrained ignores it.
+            index = {
+                "metadata": {"format": "hf_rmt_adapter"},
+                "weight_map": dict.fromkeys(tensors, ADAPTER_WEIGHTS_NAME),
+            }
+            with open(os.path.join(save_directory, "model.safetensors.index.json"), "w") as handle:
+                json.dump(index, handle, indent=2)
             logger.info(f"Adapter-only hf_rmt checkpoint ({len(tensors)} tensors) saved in {save_directory}")
         if is_main_process and model_card and not os.path.isfile(TEMPLATE_PATH):
             # Remote-code copies of these modules (trust_remote_code=True) come without the card template.

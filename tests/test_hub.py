@@ -152,6 +152,7 @@ def test_push_adapter_then_load(hub, backbone_repo):
         ".gitattributes",
         "config.json",
         "rmt_adapter.safetensors",
+        "model.safetensors.index.json",  # maps the adapter tensors, so Trainer can resume from it
         "README.md",
     }
     hub.log.clear()
@@ -171,6 +172,7 @@ def test_save_pretrained_with_push_uploads_what_it_wrote(hub, backbone_repo, tmp
         ".gitattributes",
         "config.json",
         "rmt_adapter.safetensors",
+        "model.safetensors.index.json",  # maps the adapter tensors, so Trainer can resume from it
         "README.md",
     }
     expected = logits(model)

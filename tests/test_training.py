@@ -382,11 +382,6 @@ def test_resume_continues_the_same_run_full_with_a_plain_trainer(backbone_dir, t
         assert resumed[step] == pytest.approx(expected[step], rel=1e-6, abs=1e-7)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: Trainer only recognises model.safetensors(.index.json) or peft files, and hf_rmt's adapter-only "
-    "save writes rmt_adapter.safetensors alone; RMTTrainerCallback adds the index meanwhile (see the report)",
-)
 def test_plain_trainer_resumes_an_adapter_only_checkpoint(backbone_dir, tmp_path):
     model = make_model(backbone_dir)
     Trainer(

@@ -349,6 +349,10 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
             )
             self._warned_bptt = True
         recompute = grad and config.segment_checkpointing
+        if recompute:
+            # Saving and restoring the RNG state around each segment is only needed to replay dropout masks; the
+            # shape/dtype check of recomputed tensors is skipped (the step is a pure function of its inputs).
+            recompute_kwargs = {"preserve_rng_state": self._has_dropout(), "determinism_check": "none"}
         results = []
         for t in range(len(plan)):
             step = plan.step(t)
@@ -365,11 +369,23 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
                 outputs = (self._graphs(step_memory, source[:, start : start + step.max_length]),)
             else:
                 fn = partial(self._segment_step, plan, step, t, source, head, extract if keep else None)
-                outputs = checkpoint(fn, step_memory, use_reentrant=False) if recompute else fn(step_memory)
+                if recompute:
+                    outputs = checkpoint(fn, step_memory, use_reentrant=False, **recompute_kwargs)
+                else:
+                    outputs = fn(step_memory)
             new_memory = outputs[0].to(memory.dtype)
             memory = new_memory if step.rows is None else memory.index_copy(0, step.rows, new_memory)
             results.append((step, outputs[1:]))
         return memory, results
+
+    def _has_dropout(self) -> bool:
+        """Whether the backbone applies dropout now (modules with p > 0, or attention dropout from the config)."""
+        if not self.training:
+            return False
+        if any(isinstance(module, nn.Dropout) and module.p > 0 for module in self.backbone.modules()):
+            return True
+        config = self.backbone.config
+        return any(isinstance(value, float) and value > 0 and "dropout" in key for key, value in vars(config).items())
 
     def _graph_ready(self, plan: SegmentPlan, step: StepIndex, source: torch.Tensor, grad: bool) -> bool:
         """Whether a step is the plain case the captured graph replays: ids, no padding, a full segment."""

@@ -24,13 +24,17 @@ TRAINING_INFO_FILE = "hf_rmt_training.json"
 EVAL_JSON = "eval_by_length.json"
 EVAL_PLOT = "accuracy_vs_length.png"
 
-# `hf-rmt main`: settings found to train the bundled MiniLM-L6 (22.7M parameters) on 2 CPU cores in a few minutes, then
-# evaluate it far beyond the longest training input. See `_main_settings` and the README.
+# `hf-rmt main`: the bundled MiniLM-L6 (22.7M parameters) learns `memorize` (one fact at the start of the input, the
+# question at its end) on 1, 2, then 4 segments of 16 tokens with full fine-tuning, and is tested on 4, 16 and 64
+# segments (up to 16x the longest training input) on samples from other books. 120 steps of batch 8 at lr 2e-4: 100%
+# accuracy at every length on CPU, and at least 99% in 12 of 12 GPU runs with other seeds, even at 64x; training takes
+# about 2 minutes on 2 CPU cores, evaluation 1. A frozen backbone (memory + head only) did not generalise beyond the
+# trained length in this budget; lr 3e-4 was less stable.
 MAIN_TASK = "memorize"
-MAIN_SEGMENT_SIZE = 32
+MAIN_SEGMENT_SIZE = 16
 MAIN_CURRICULUM = (1, 2, 4)
-MAIN_STEPS_PER_STAGE = (60, 60, 120)
-MAIN_BATCH_SIZE = 16
+MAIN_STEPS_PER_STAGE = (30, 30, 60)
+MAIN_BATCH_SIZE = 8
 MAIN_LR = 2e-4
 MAIN_EVAL_SEGMENTS = (4, 16, 64)
 MAIN_EVAL_SAMPLES = 100
@@ -386,10 +390,11 @@ def _main_command(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
     )
+    name = f"MiniLM-L6 ({backbone})" if args.model is None else backbone
+    trained, longest = max(MAIN_CURRICULUM) * MAIN_SEGMENT_SIZE, max(MAIN_EVAL_SEGMENTS) * MAIN_SEGMENT_SIZE
     print(
-        f"hf-rmt main: give the pretrained MiniLM-L6 ({backbone}) RMT memory, train it on {MAIN_TASK!r} with up to "
-        f"{max(MAIN_CURRICULUM) * MAIN_SEGMENT_SIZE} tokens, then evaluate it on inputs up to "
-        f"{max(MAIN_EVAL_SEGMENTS) * MAIN_SEGMENT_SIZE:,} tokens. Device: {_device(args.device)}, "
+        f"hf-rmt main: {name} gets RMT memory and learns {MAIN_TASK!r} on inputs of up to {trained} tokens, then is "
+        f"tested on inputs of up to {longest:,} tokens ({longest // trained}x). Device: {_device(args.device)}, "
         f"{torch.get_num_threads()} CPU threads.\n"
     )
     _, _, info = train(settings)

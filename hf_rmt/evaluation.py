@@ -234,10 +234,10 @@ class LengthEvalResult:
 
 def _format_tokens(value: float, _position: Any = None) -> str:
     if value >= 1e6:
-        return f"{value / 1e6:g}M"
-    if value >= 1e3:
-        return f"{value / 1e3:g}k"
-    return f"{value:g}"
+        return f"{value / 1e6:.3g}M"
+    if value >= 1e4:
+        return f"{value / 1e3:.3g}k"
+    return f"{value:,.0f}"
 
 
 def check_lengths(lengths: Any) -> list[int]:
@@ -412,6 +412,7 @@ def evaluate_by_length(
     metric = _load_metric()
     fields = ["input_ids", "answer", "prompt_length"] if generate else ["input_ids", "labels"]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    prefix, suffix = ([], []) if is_rmt else _special_tokens(tokenizer)
 
     # Datasets are built first: a length too short for the task fails before any model time is spent.
     datasets = [
@@ -439,15 +440,16 @@ def evaluate_by_length(
             references: list = []
             seconds = 0.0
             for start in range(0, num_samples, batch_size):
-                samples = [dataset[i] for i in range(start, min(start + batch_size, num_samples))]
-                if generate:
-                    prompts = [s["input_ids"][: s["prompt_length"]] for s in samples]
-                    references += [s["answer"] for s in samples]
-                else:
-                    prompts = [s["input_ids"] for s in samples]
-                    references += [int(s["labels"]) for s in samples]
-                if not is_rmt:
-                    prompts = [tokenizer.build_inputs_with_special_tokens(p) for p in prompts]
+                prompts = []
+                for index in range(start, min(start + batch_size, num_samples)):
+                    # One sample at a time to a tensor: a million-token sample is 8 MB as a tensor, ~40 MB as a list.
+                    sample = dataset[index]
+                    ids = sample["input_ids"][: sample["prompt_length"]] if generate else sample["input_ids"]
+                    if not is_rmt:
+                        ids = [*prefix, *ids, *suffix]
+                    prompts.append(torch.tensor(ids, dtype=torch.long))
+                    references.append(sample["answer"] if generate else int(sample["labels"]))
+                    del sample, ids
                 input_ids, attention_mask = _pad_left(prompts, pad_id, device)
                 began = time.perf_counter()
                 if generate:
@@ -459,12 +461,12 @@ def evaluate_by_length(
                             f"The model predicts {logits.shape[-1]} classes but task {spec.name!r} has "
                             f"{spec.num_labels} labels {list(spec.labels)}; train it with num_labels={spec.num_labels}."
                         )
-                    ids = logits.argmax(-1).tolist()
-                    predictions += [label_map.get(i, -1) for i in ids] if label_map else ids
+                    predicted = logits.argmax(-1).tolist()
+                    predictions += [label_map.get(i, -1) for i in predicted] if label_map else predicted
                 if device.type == "cuda":
                     torch.cuda.synchronize(device)
                 seconds += time.perf_counter() - began
-                bar.update(len(samples))
+                bar.update(len(prompts))
             accuracy = _score(metric, predictions, references)
             segments = math.ceil(length / segment_size) if segment_size else None
             results.append(LengthResult(length, accuracy, num_samples, segments, seconds))
@@ -487,16 +489,26 @@ def evaluate_by_length(
     )
 
 
-def _pad_left(rows: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _special_tokens(tokenizer: Any) -> tuple[list[int], list[int]]:
+    """The ids the tokenizer puts before and after one sequence (`[CLS]` and `[SEP]` for BERT, `<s>` for Llama)."""
+    plain = tokenizer.encode("hello", add_special_tokens=False)
+    full = tokenizer.encode("hello", add_special_tokens=True)
+    for start in range(len(full) - len(plain) + 1):
+        if full[start : start + len(plain)] == plain:
+            return full[:start], full[start + len(plain) :]
+    return [], []
+
+
+def _pad_left(rows: list[torch.Tensor], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Stacks rows, padding on the left (so `generate` continues right after each prompt); no mask when all rows
     have the same length (always the case for task samples of one length)."""
     width = max(len(r) for r in rows)
     if all(len(r) == width for r in rows):
-        return torch.tensor(rows, dtype=torch.long, device=device), None
+        return torch.stack(rows).to(device), None
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, row in enumerate(rows):
-        ids[i, width - len(row) :] = torch.tensor(row, dtype=torch.long)
+        ids[i, width - len(row) :] = row
         mask[i, width - len(row) :] = 1
     return ids.to(device), mask.to(device)
 

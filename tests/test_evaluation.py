@@ -122,6 +122,18 @@ def test_class_ids_are_mapped_by_label_name(tokenizer):
     assert result.accuracies == [1.0]
 
 
+def test_plain_model_gets_special_tokens(tokenizer):
+    # A model that is not an hf_rmt model (a full-attention baseline) gets [CLS] ... [SEP] around each sample.
+    model = StubClassifier()
+    model.config.model_type = "bert"
+    seen = []
+    model.register_forward_pre_hook(lambda module, args, kwargs: seen.append(kwargs["input_ids"]), with_kwargs=True)
+    result = evaluate_by_length(model, tokenizer, "memorize", [40], 3, progress=False)
+    assert seen[0].shape == (3, 42)
+    assert (seen[0][:, 0] == tokenizer.cls_token_id).all() and (seen[0][:, -1] == tokenizer.sep_token_id).all()
+    assert result.segment_size is None and result.results[0].num_segments is None
+
+
 def test_wrong_number_of_classes(tokenizer):
     with pytest.raises(ValueError, match="predicts 3 classes but task 'memorize' has 6 labels"):
         evaluate_by_length(StubClassifier(num_labels=3), tokenizer, "memorize", [40], 2, progress=False)

@@ -11,11 +11,13 @@ hf-rmt main  # the bundled MiniLM-L6 learns `memorize` on short inputs, then is 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,17 +83,26 @@ def _lengths(text: str) -> list[int]:
     return values
 
 
-def _setup_logging(verbose: bool) -> None:
+@contextlib.contextmanager
+def _command_logging(verbose: bool) -> Iterator[None]:
+    """hf_rmt's INFO messages (curriculum stages, noise corpus) on stdout, transformers' only when `verbose`; the
+    previous settings come back afterwards, so that calling `main()` in a notebook or a test leaves logging alone."""
     import transformers
 
+    hf_logger = logging.getLogger("hf_rmt")
+    saved = (hf_logger.level, hf_logger.propagate, transformers.utils.logging.get_verbosity())
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("[hf_rmt] %(message)s"))
-    hf_logger = logging.getLogger("hf_rmt")
-    if not hf_logger.handlers:
-        hf_logger.addHandler(handler)
+    hf_logger.addHandler(handler)
     hf_logger.setLevel(logging.INFO)
-    hf_logger.propagate = False
-    transformers.utils.logging.set_verbosity_info() if verbose else transformers.utils.logging.set_verbosity_error()
+    hf_logger.propagate = False  # no second copy through a root handler
+    transformers.utils.logging.set_verbosity(logging.INFO if verbose else logging.ERROR)
+    try:
+        yield
+    finally:
+        hf_logger.removeHandler(handler)
+        hf_logger.level, hf_logger.propagate = saved[0], saved[1]
+        transformers.utils.logging.set_verbosity(saved[2])
 
 
 def _device(name: str) -> str:
@@ -616,8 +627,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `hf-rmt` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(args.verbose)
-    return args.handler(args)
+    with _command_logging(args.verbose):
+        return args.handler(args)
 
 
 if __name__ == "__main__":

@@ -166,3 +166,15 @@ def test_unknown_task_and_mismatched_steps(backbone_dir, tmp_path):
         main([*base, "--task", "qa9"])
     with pytest.raises(SystemExit, match="gives 2 values for a curriculum of 3 stages"):
         main([*base, "--task", "qa1", "--curriculum", "1,2,3", "--steps-per-stage", "1,2"])
+
+
+def test_logging_settings_are_restored(trained_dir):
+    import logging
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logger = logging.getLogger("hf_rmt")
+    before = (hf_logger.level, hf_logger.propagate, list(hf_logger.handlers), hf_logging.get_verbosity())
+    args = ["eval", "--model", trained_dir, "--lengths", "32", "--num-samples", "1", "--no-plot", "--no-progress"]
+    assert main([*args, "--output", trained_dir + "-logging"]) == 0
+    assert (hf_logger.level, hf_logger.propagate, list(hf_logger.handlers), hf_logging.get_verbosity()) == before

@@ -181,9 +181,11 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         )
     device = _device(settings.device)
     set_seed(settings.seed)
-    tokenizer = AutoTokenizer.from_pretrained(settings.model)
+    # A local backbone is recorded by absolute path, so an adapter-only checkpoint finds it from any folder.
+    source = os.path.abspath(settings.model) if os.path.isdir(settings.model) else settings.model
+    tokenizer = AutoTokenizer.from_pretrained(source)
     backbone = AutoModelForSequenceClassification.from_pretrained(
-        settings.model,
+        source,
         num_labels=spec.num_labels,
         id2label=dict(enumerate(spec.labels)),
         label2id={label: i for i, label in enumerate(spec.labels)},
@@ -251,7 +253,7 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
     tokenizer.save_pretrained(settings.output_dir)
     info = {
         "task": spec.name,
-        "base_model": settings.model,
+        "base_model": source,
         "segment_size": segment_size,
         "num_memory_tokens": settings.num_memory_tokens,
         "curriculum": list(settings.curriculum),
@@ -628,7 +630,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     with _command_logging(args.verbose):
-        return args.handler(args)
+        try:
+            return args.handler(args)
+        except (ValueError, OSError) as error:
+            if args.verbose:
+                raise
+            # Bad input (unknown task, too short a length, a missing checkpoint): the message, not a traceback.
+            print(f"hf-rmt {args.command}: error: {error}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

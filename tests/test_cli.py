@@ -160,12 +160,23 @@ def test_lengths_parser():
     assert cli._lengths("1000, 4k,1M,2043904,1.5k") == [1000, 4000, 1_000_000, 2_043_904, 1500]
 
 
-def test_unknown_task_and_mismatched_steps(backbone_dir, tmp_path):
+def test_unknown_task_and_mismatched_steps(backbone_dir, tmp_path, capsys):
     base = ["train", "--model", backbone_dir, "--output-dir", str(tmp_path / "o"), *TINY_RMT]
-    with pytest.raises(ValueError, match="task must be one of"):
-        main([*base, "--task", "qa9"])
+    assert main([*base, "--task", "qa9"]) == 2
+    assert "hf-rmt train: error: task must be one of" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="task must be one of"):  # --verbose shows the traceback
+        main(["--verbose", *base, "--task", "qa9"])
     with pytest.raises(SystemExit, match="gives 2 values for a curriculum of 3 stages"):
         main([*base, "--task", "qa1", "--curriculum", "1,2,3", "--steps-per-stage", "1,2"])
+    assert main([*base, "--task", "qa1", "--curriculum", "2,1"]) == 2
+    assert "`schedule` must be strictly increasing" in capsys.readouterr().err
+
+
+def test_eval_errors(trained_dir, tmp_path, capsys):
+    assert main(["eval", "--model", str(tmp_path / "missing"), "--lengths", "100"]) == 2
+    assert "hf-rmt eval: error:" in capsys.readouterr().err
+    assert main(["eval", "--model", trained_dir, "--lengths", "3", "--no-progress", "--no-plot"]) == 2
+    assert "target_length=3 is too short" in capsys.readouterr().err
 
 
 def test_logging_settings_are_restored(trained_dir):

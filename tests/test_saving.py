@@ -71,6 +71,19 @@ def test_adapter_holds_memory_and_new_head_only_and_reloads_frozen(tmp_path):
     assert not loaded.training
 
 
+def test_adapter_with_a_new_head_of_another_size_loads_over_its_backbone_checkpoint(tmp_path):
+    """A 3-label backbone checkpoint re-headed for 6 labels: the adapter's classifier replaces the mismatched one."""
+    path = tmp_path / "three-labels"
+    tiny_backbone("bert", "sequence-classification", num_labels=3).save_pretrained(path)
+    backbone = AUTO["sequence-classification"].from_pretrained(path, num_labels=6, ignore_mismatched_sizes=True)
+    model = hf_rmt.get_rmt_model(backbone, rmt_config("bert")).eval()
+    ids = torch.randint(5, 99, (2, 21))
+    model.save_pretrained(tmp_path / "adapter")
+    loaded = AUTO["sequence-classification"].from_pretrained(tmp_path / "adapter")
+    assert loaded.config.base_config.num_labels == 6
+    assert torch.equal(outputs(loaded, ids), outputs(model, ids))
+
+
 def test_trained_backbone_saves_in_full_by_default(tmp_path):
     backbone = pretrained_backbone(tmp_path, "gpt2", "causal-lm")
     model = hf_rmt.get_rmt_model(backbone, rmt_config("gpt2"), train_backbone=True)

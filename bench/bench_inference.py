@@ -28,14 +28,10 @@ from contextlib import nullcontext
 
 import torch
 import transformers
-from transformers import BertConfig, BertForSequenceClassification, LlamaConfig, LlamaForCausalLM
+from _common import bert_config, sync  # noqa: E402  (bench/ is on sys.path when a script runs)
+from transformers import BertForSequenceClassification, LlamaConfig, LlamaForCausalLM
 
 import hf_rmt
-
-
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def measure(fn, device, warmup, repeats):
@@ -60,17 +56,7 @@ def token_range(args):
 
 
 def encoder(args, device, dtype):
-    if args.quick:
-        config = BertConfig(
-            hidden_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            intermediate_size=128,
-            max_position_embeddings=64,
-            num_labels=6,
-        )
-    else:  # BERT-base sizes
-        config = BertConfig(num_labels=6)
+    config = bert_config(args.quick)
     backbone = BertForSequenceClassification(config).to(device=device, dtype=dtype).eval()
     memory = 4 if args.quick else 10
     rmt = hf_rmt.get_rmt_model(

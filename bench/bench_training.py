@@ -32,7 +32,8 @@ import time
 
 import torch
 import transformers
-from transformers import BertConfig, BertForSequenceClassification
+from _common import bert_config, sync  # noqa: E402  (bench/ is on sys.path when a script runs)
+from transformers import BertForSequenceClassification
 from transformers.utils.logging import tqdm
 
 import hf_rmt
@@ -43,24 +44,9 @@ DTYPES.update({"float32": torch.float32, "fp32": torch.float32})
 TARGETS = {"memory_ratio_32_vs_2": 1.2, "checkpointing_cost": 0.35, "ddp_scaling_2_gpus": 1.8}
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def build_model(args, device: torch.device, checkpointing: bool):
     torch.manual_seed(args.seed)
-    if args.quick:
-        config = BertConfig(
-            hidden_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            intermediate_size=128,
-            max_position_embeddings=64,
-            num_labels=6,
-        )
-    else:  # BERT-base sizes
-        config = BertConfig(num_labels=6)
+    config = bert_config(args.quick)
     config._attn_implementation = args.attn_implementation
     backbone = BertForSequenceClassification(config)
     rmt_config = hf_rmt.RMTConfig(

@@ -1,0 +1,45 @@
+"""The benchmark scripts run end to end (tiny models, CPU) and write the JSON they promise."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.parametrize("script", ["bench_inference.py", "bench_training.py"])
+def test_benchmark_smoke_run_writes_json(script, tmp_path):
+    output = tmp_path / "result.json"
+    command = [
+        sys.executable,
+        os.path.join(ROOT, "bench", script),
+        "--quick",
+        "--device",
+        "cpu",
+        "--dtype",
+        "float32",
+        "--output",
+        str(output),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(output.read_text())
+    if script == "bench_inference.py":
+        assert result["torch"] and result["device"]
+        assert len(result["throughput"]) == 2 and all(row["rmt_tok_s"] > 0 for row in result["throughput"])
+        assert len(result["long_inputs"]) == 4 and all(row["seconds"] > 0 for row in result["long_inputs"])
+        assert [row["tokens"] for row in result["versus_full_attention"]] == [128, 256]
+        assert all(row["rmt_s"] > 0 and row["full_s"] > 0 for row in result["versus_full_attention"])
+    else:
+        assert result["environment"]["torch"]
+        assert {(r["segments"], r["segment_checkpointing"]) for r in result["results"]} == {
+            (2, False),
+            (2, True),
+            (4, False),
+            (4, True),
+        }
+        assert all(r["step_time_s"] > 0 for r in result["results"])

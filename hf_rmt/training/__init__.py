@@ -26,7 +26,6 @@ from .checks import (
     config_fingerprint,
     prepare_for_trainer,
     unwrap_rmt,
-    write_adapter_index,
     write_fingerprint,
 )
 from .collator import RMTDataCollator
@@ -50,6 +49,5 @@ __all__ = [
     "prepare_for_trainer",
     "truncate_sample",
     "unwrap_rmt",
-    "write_adapter_index",
     "write_fingerprint",
 ]

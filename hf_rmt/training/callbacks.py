@@ -1,5 +1,5 @@
 # Copyright 2026 The hf_rmt Authors. Licensed under the Apache License, Version 2.0.
-"""`Trainer` callbacks: the segment curriculum, checks and resumable adapter-only checkpoints, a JSON loss log."""
+"""`Trainer` callbacks: the segment curriculum, configuration and dataset checks, a JSON loss log."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from transformers.trainer_callback import ExportableState
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.utils import logging
 
-from .checks import check_dataset_columns, check_same_config, config_fingerprint, unwrap_rmt, write_adapter_index
+from .checks import check_dataset_columns, check_same_config, config_fingerprint, unwrap_rmt
 from .curriculum import CurriculumDataset, SegmentCurriculum
 
 
@@ -167,14 +166,11 @@ class CurriculumCallback(TrainerCallback, ExportableState):
 
 class RMTTrainerCallback(TrainerCallback, ExportableState):
     """
-    Checks and fixes for training hf_rmt models with `Trainer`:
-
-    - at the start of training, raises a clear error when the training dataset lacks `input_ids` or `labels`, and,
-      when resuming, when the checkpoint was written by another hf_rmt configuration (`num_memory_tokens`,
-      `segment_size`, layout, backbone, ...; the configuration is saved in `trainer_state.json`);
-    - after each checkpoint, makes an adapter-only checkpoint (frozen backbone) resumable: `Trainer` recognises only
-      `model.safetensors`, its index and peft adapter files, so a `model.safetensors.index.json` pointing to
-      `rmt_adapter.safetensors` is written next to it.
+    Checks for training hf_rmt models with `Trainer`: at the start of training, raises a clear error when the training
+    dataset lacks `input_ids` or `labels`, and, when resuming, when the checkpoint was written by another hf_rmt
+    configuration (`num_memory_tokens`, `segment_size`, layout, backbone, ...; the configuration is saved in
+    `trainer_state.json`). (Adapter-only checkpoints are resumable by a plain `Trainer` without it: their
+    `save_pretrained` writes the index `Trainer` looks for.)
     """
 
     def __init__(self):
@@ -203,10 +199,6 @@ class RMTTrainerCallback(TrainerCallback, ExportableState):
         if dataset is not None:
             forward = inspect.signature(type(unwrap_rmt(model)).forward).parameters
             check_dataset_columns(dataset, model, need_labels="labels" in forward)
-
-    def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
-        if args.should_save:
-            write_adapter_index(os.path.join(args.output_dir, f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"))
 
 
 class JsonLogCallback(TrainerCallback):

@@ -12,7 +12,6 @@ from torch import nn
 from transformers.utils import logging
 
 from ..modeling_rmt import RMTPreTrainedModel
-from ..saving import ADAPTER_WEIGHTS_NAME
 
 
 logger = logging.get_logger(__name__)
@@ -171,31 +170,6 @@ def prepare_for_trainer(model: nn.Module) -> nn.Module:
     return model
 
 
-def write_adapter_index(directory: str) -> bool:
-    """
-    Makes an adapter-only hf_rmt checkpoint resumable by `Trainer(resume_from_checkpoint=...)`, which only recognises
-    `model.safetensors`, its index or peft adapter files: writes a `model.safetensors.index.json` whose weight map
-    points every adapter tensor to `rmt_adapter.safetensors`. Trainer then loads them with
-    `load_sharded_checkpoint(strict=False)` (the backbone, not in the file, stays as loaded). Returns whether it wrote.
-    """
-    adapter = os.path.join(directory, ADAPTER_WEIGHTS_NAME)
-    index = os.path.join(directory, "model.safetensors.index.json")
-    if (
-        not os.path.isfile(adapter)
-        or os.path.exists(index)
-        or os.path.exists(os.path.join(directory, "model.safetensors"))
-    ):
-        return False
-    from safetensors import safe_open  # noqa: PLC0415
-
-    with safe_open(adapter, framework="pt") as handle:
-        keys = sorted(handle.keys())
-    metadata = {"format": "hf_rmt_adapter", "total_size": os.path.getsize(adapter)}
-    with open(index, "w") as out:
-        json.dump({"metadata": metadata, "weight_map": dict.fromkeys(keys, ADAPTER_WEIGHTS_NAME)}, out, indent=2)
-    return True
-
-
 __all__ = [
     "FINGERPRINT_FILE",
     "STRUCTURAL_FIELDS",
@@ -206,6 +180,5 @@ __all__ = [
     "config_fingerprint",
     "prepare_for_trainer",
     "unwrap_rmt",
-    "write_adapter_index",
     "write_fingerprint",
 ]

@@ -24,3 +24,18 @@ def bert_config(quick: bool) -> BertConfig:
             num_labels=6,
         )
     return BertConfig(num_labels=6)
+
+
+def kernel_seconds(fn, device: torch.device) -> float | None:
+    """GPU time of the kernels that one call of `fn()` launches (from the profiler), or None off CUDA. Set beside
+    the call's wall time, it tells whether a loop is bound by the GPU or by the host that launches its kernels."""
+    if device.type != "cuda":
+        return None
+    from torch.profiler import ProfilerActivity, profile  # noqa: PLC0415
+
+    sync(device)
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        fn()
+        sync(device)
+    events = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    return sum(e.device_time_total for e in events) / 1e6

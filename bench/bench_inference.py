@@ -65,7 +65,7 @@ def encoder(args, device, dtype):
     return backbone, rmt.eval()
 
 
-def decoder(args, device, dtype, max_positions):
+def decoder(args, device, dtype, max_positions, segment=None):
     if args.quick:
         config = LlamaConfig(
             vocab_size=1000,
@@ -86,7 +86,7 @@ def decoder(args, device, dtype, max_positions):
         )
     config._attn_implementation = "sdpa"
     backbone = LlamaForCausalLM(config).to(device=device, dtype=dtype).eval()
-    segment = 32 if args.quick else 512
+    segment = segment or (32 if args.quick else 512)
     memory = 4 if args.quick else 16
     rmt = hf_rmt.get_rmt_model(backbone, hf_rmt.RMTConfig(num_memory_tokens=memory, segment_size=segment))
     return backbone, rmt.eval()
@@ -183,15 +183,24 @@ def long_inputs(args, device, dtype, results):
 
 
 def versus_full_attention(args, device, dtype, results):
+    sizes = args.decoder_segment_sizes
     print("\n4. Causal LM on one long input: RMT vs. the same backbone with full attention (sdpa)")
     print(
-        f"{'tokens':>8} {'full s':>8} {'full MiB':>9} {'RMT s':>8} {'RMT MiB':>8} {'RMT+graphs s':>13} {'speed-up':>9}"
+        f"   RMT segment sizes {sizes}; RMT eager at the first size only; speed-up = full / fastest RMT of that size"
     )
+    header = f"{'tokens':>8} {'full s':>8} {'full MiB':>9}"
+    for size in sizes:
+        header += f" {f'RMT{size} s':>10} {'+graphs s':>9} {'MiB':>6} {'speed-up':>8}"
+    print(header)
     longest = max(args.lengths)
-    backbone, rmt = decoder(args, device, dtype, max_positions=longest)
+    backbone, _ = decoder(args, device, dtype, max_positions=longest)
+    models = {}
+    for size in sizes:  # the same backbone weights under each segment size
+        rmt_config = hf_rmt.RMTConfig(num_memory_tokens=4 if args.quick else 16, segment_size=size)
+        models[size] = hf_rmt.get_rmt_model(backbone, rmt_config).eval()
     for length in args.lengths:
         ids = torch.randint(*token_range(args), (1, length), device=device)
-        entry = {"tokens": length}
+        entry = {"tokens": length, "rmt": []}
         with torch.no_grad():
             try:
                 entry["full_s"], peak = measure(
@@ -202,26 +211,127 @@ def versus_full_attention(args, device, dtype, results):
                 entry["full_s"] = entry["full_peak_mib"] = None
                 entry["full_oom"] = True
                 torch.cuda.empty_cache()
-            entry["rmt_s"], peak = measure(lambda: rmt(ids, logits_to_keep=1), device, 1, args.repeats)
-            entry["rmt_peak_mib"] = peak / 2**20 if peak is not None else None
-            if device.type == "cuda":
-                rmt.enable_cuda_graphs(compile=args.compile)
-                entry["rmt_graphs_s"], _ = measure(lambda: rmt(ids, logits_to_keep=1), device, 1, args.repeats)
-                rmt.disable_cuda_graphs()
-        best = min(v for v in (entry.get("rmt_s"), entry.get("rmt_graphs_s")) if v is not None)
-        entry["speedup"] = entry["full_s"] / best if entry.get("full_s") else None
+            for index, (size, rmt) in enumerate(models.items()):
+                row = {"segment_size": size}
+                if index == 0 or device.type != "cuda":
+                    row["eager_s"], peak = measure(lambda: rmt(ids, logits_to_keep=1), device, 1, args.repeats)
+                    row["eager_peak_mib"] = peak / 2**20 if peak is not None else None
+                if device.type == "cuda":
+                    rmt.enable_cuda_graphs(compile=args.compile)
+                    row["graphs_s"], peak = measure(lambda: rmt(ids, logits_to_keep=1), device, 1, args.repeats)
+                    row["graphs_peak_mib"] = peak / 2**20
+                    rmt.disable_cuda_graphs()
+                best = min(row[k] for k in ("eager_s", "graphs_s") if k in row)
+                row["speedup"] = entry["full_s"] / best if entry.get("full_s") else None
+                entry["rmt"].append(row)
         results["versus_full_attention"].append(entry)
 
-        def fmt(value, spec, oom=False):
-            width = int(spec.split(".")[0].lstrip(">"))
-            return format(value, spec) if value is not None else ("OOM" if oom else "-").rjust(width)
+        def fmt(value, width, spec, oom=False):
+            return format(value, f">{width}{spec}") if value is not None else ("OOM" if oom else "-").rjust(width)
 
         oom = entry.get("full_oom", False)
-        print(
-            f"{length:>8} {fmt(entry.get('full_s'), '>8.3f', oom)} {fmt(entry.get('full_peak_mib'), '>9.0f', oom)} "
-            f"{entry['rmt_s']:>8.3f} {fmt(entry.get('rmt_peak_mib'), '>8.0f')} "
-            f"{fmt(entry.get('rmt_graphs_s'), '>13.3f')} {fmt(entry.get('speedup'), '>9.2f')}"
+        line = (
+            f"{length:>8} {fmt(entry.get('full_s'), 8, '.3f', oom)} {fmt(entry.get('full_peak_mib'), 9, '.0f', oom)}"
         )
+        for row in entry["rmt"]:
+            peak = row.get("graphs_peak_mib", row.get("eager_peak_mib"))
+            line += (
+                f" {fmt(row.get('eager_s'), 10, '.3f')} {fmt(row.get('graphs_s'), 9, '.3f')} {fmt(peak, 6, '.0f')}"
+                f" {fmt(row.get('speedup'), 8, '.2f')}"
+            )
+        print(line)
+
+
+def _time_per_call(fn, device, calls):
+    """Median over 3 runs of `calls` back-to-back calls, divided by `calls` (seconds per call)."""
+    fn()
+    times = []
+    for _ in range(3):
+        sync(device)
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        sync(device)
+        times.append((time.perf_counter() - start) / calls)
+    return statistics.median(times)
+
+
+def step_anatomy(args, device, dtype, results):
+    """Where one batch-1 segment step of the BERT-base-sized encoder spends its time: the backbone alone and the RMT
+    memory-only step under each execution mode, against the GEMMs' own speed on this card."""
+    if device.type != "cuda":
+        print("\n5. Segment step anatomy: needs CUDA (skipped)")
+        return
+    from torch.profiler import ProfilerActivity, profile  # noqa: PLC0415
+
+    print("\n5. One batch-1 segment step of the BERT-base-sized encoder (512 positions)")
+    anatomy = results["step_anatomy"]
+    # The step's matrix products at batch 1: (tokens x in) @ (in x out), per layer.
+    gemms = {"qkv": (512, 768, 2304), "out": (512, 768, 768), "ffn_up": (512, 768, 3072), "ffn_down": (512, 3072, 768)}
+    anatomy["gemm"] = {}
+    for name, (m, k, n) in gemms.items():
+        a = torch.randn(m, k, device=device, dtype=dtype)
+        b = torch.randn(k, n, device=device, dtype=dtype)
+        seconds = _time_per_call(lambda: a @ b, device, 500)
+        anatomy["gemm"][name] = {"shape": [m, k, n], "us": seconds * 1e6, "tflops": 2 * m * k * n / seconds / 1e12}
+        print(f"   GEMM {name:>9} {m}x{k}x{n}: {seconds * 1e6:7.1f} us  {2 * m * k * n / seconds / 1e12:6.1f} TFLOP/s")
+    q = torch.randn(1, 12, 512, 64, device=device, dtype=dtype)
+    seconds = _time_per_call(lambda: torch.nn.functional.scaled_dot_product_attention(q, q, q), device, 500)
+    anatomy["sdpa_us"] = seconds * 1e6
+    gemm_us = sum(v["us"] for v in anatomy["gemm"].values()) + anatomy["sdpa_us"]
+    anatomy["gemm_and_attention_floor_ms"] = 12 * gemm_us / 1e3
+    print(
+        f"   SDPA 1x12x512x64: {seconds * 1e6:.1f} us; 12 layers of these kernels alone: {12 * gemm_us / 1e3:.3f} ms"
+    )
+
+    backbone, rmt = encoder(args, device, dtype)
+    body = backbone.bert
+    ids = torch.randint(*token_range(args), (1, 512), device=device)
+    seg_ids = ids[:, : rmt.config.segment_size].contiguous()
+    memory = rmt.memory.initial_state(1).to(dtype)
+    modes = [("eager", None), ("graphs", False), ("compiled", True)]
+    if args.compile == "max-autotune-no-cudagraphs":
+        modes.append(("max-autotune", "max-autotune-no-cudagraphs"))
+    print(f"   {'mode':>13} {'backbone ms':>12} {'RMT step ms':>12} {'kernels/step':>13} {'kernel ms':>10}")
+    anatomy["modes"] = {}
+    with torch.no_grad():
+        for mode, compile in modes:
+            backbone_step = lambda m, x: body(input_ids=x).last_hidden_state[:, :1]  # noqa: E731
+            rmt_step = rmt._memory_only_step
+            if compile is None:
+                run_backbone, run_rmt = (lambda: backbone_step(memory, ids)), (lambda: rmt_step(memory, seg_ids))
+            else:
+                if compile:
+                    kind = "default" if compile is True else compile
+                    backbone_step = torch.compile(backbone_step, dynamic=False, mode=kind)
+                    rmt_step = torch.compile(rmt_step, dynamic=False, mode=kind)
+                graph_backbone = hf_rmt.fast_path.SegmentGraphs(backbone_step)
+                graph_rmt = hf_rmt.fast_path.SegmentGraphs(rmt_step)
+                run_backbone, run_rmt = (lambda: graph_backbone(memory, ids)), (lambda: graph_rmt(memory, seg_ids))
+            t_backbone = _time_per_call(run_backbone, device, 200)
+            t_rmt = _time_per_call(run_rmt, device, 200)
+            # Kernel count and GPU time of one RMT step run outside a graph (the graph replays the same kernels).
+            plain = rmt_step if compile is not False else rmt._memory_only_step
+            plain(memory, seg_ids)
+            sync(device)
+            with profile(activities=[ProfilerActivity.CUDA]) as prof:
+                plain(memory, seg_ids)
+                sync(device)
+            kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+            kernel_ms = sum(e.device_time_total for e in kernels) / 1e3
+            anatomy["modes"][mode] = {
+                "backbone_ms": t_backbone * 1e3,
+                "rmt_step_ms": t_rmt * 1e3,
+                "kernels_per_step": len(kernels),
+                "kernel_ms": kernel_ms,
+                "rmt_2043904_tokens_s": 4096 * t_rmt,
+            }
+            print(
+                f"   {mode:>13} {t_backbone * 1e3:>12.3f} {t_rmt * 1e3:>12.3f} {len(kernels):>13} {kernel_ms:>10.3f}"
+            )
+            top = sorted(kernels, key=lambda e: -e.device_time_total)[:6]
+            for e in top:
+                print(f"{'':>19}{e.device_time_total:8.1f} us  {e.name[:90]}")
 
 
 def main():
@@ -230,20 +340,37 @@ def main():
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
     parser.add_argument("--quick", action="store_true", help="tiny models and sizes (a smoke test)")
-    parser.add_argument("--sections", default="1,2,4", help="comma-separated sections to run")
-    parser.add_argument("--compile", action="store_true", help="also torch.compile the captured segment step")
+    parser.add_argument("--sections", default="1,2,4,5", help="comma-separated sections to run")
+    parser.add_argument(
+        "--compile",
+        nargs="?",
+        const=True,
+        default=False,
+        choices=[True, "default", "max-autotune-no-cudagraphs"],
+        help="also torch.compile the captured segment step (optionally: the inductor mode)",
+    )
+    parser.add_argument(
+        "--decoder_segment_sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        help="segment sizes of the RMT decoder in section 4 (default: 512; quick: 32)",
+    )
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     args.batches = [1, 2] if args.quick else [1, 8, 32]
     args.segments = [2, 8] if args.quick else [8, 64, 512, 4096]
     args.lengths = [128, 256] if args.quick else [4096, 16384, 65536, 131072]
+    if args.decoder_segment_sizes is None:
+        args.decoder_segment_sizes = [32] if args.quick else [512]
     if args.quick:
         args.warmup, args.repeats = 1, 1
     device, dtype = torch.device(args.device), getattr(torch, args.dtype)
     torch.manual_seed(0)
     results = {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "compile": args.compile,
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "hf_rmt": hf_rmt.__version__,
@@ -254,6 +381,7 @@ def main():
         "throughput": [],
         "long_inputs": [],
         "versus_full_attention": [],
+        "step_anatomy": {},
     }
     print(
         f"device: {results['device']}, torch {torch.__version__}, transformers {transformers.__version__}, "
@@ -267,6 +395,8 @@ def main():
             long_inputs(args, device, dtype, results)
         if 4 in sections:
             versus_full_attention(args, device, dtype, results)
+        if 5 in sections:
+            step_anatomy(args, device, dtype, results)
     if args.output:
         with open(args.output, "w") as handle:
             json.dump(results, handle, indent=2)

@@ -32,7 +32,7 @@ import time
 
 import torch
 import transformers
-from _common import bert_config, sync  # noqa: E402  (bench/ is on sys.path when a script runs)
+from _common import bert_config, kernel_seconds, sync  # noqa: E402  (bench/ is on sys.path when a script runs)
 from transformers import BertForSequenceClassification
 from transformers.utils.logging import tqdm
 
@@ -111,6 +111,7 @@ def measure(step, device: torch.device, warmup: int, repeats: int) -> dict:
     peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
     return {
         "step_time_s": statistics.median(times),
+        "gpu_kernel_s": kernel_seconds(step, device),
         "step_times_s": times,
         "peak_memory_bytes": peak,
         "static_memory_bytes": static,
@@ -164,16 +165,22 @@ def gib(value) -> str:
     return "-" if value is None else f"{value / 2**30:.2f}"
 
 
+def busy(r: dict) -> str:
+    """Kernel time / step time: well below 100% means the host, not the GPU, bounds the step."""
+    return "-" if r.get("gpu_kernel_s") is None else f"{100 * r['gpu_kernel_s'] / r['step_time_s']:.0f}%"
+
+
 def print_table(results: list[dict]) -> None:
     print(
-        f"{'segments':>8} {'ckpt':>5} {'step s':>8} {'samples/s':>10} {'tokens/s':>10} {'peak GiB':>9} {'static GiB':>10}"
+        f"{'segments':>8} {'ckpt':>5} {'step s':>8} {'GPU busy':>8} {'samples/s':>10} {'tokens/s':>10} {'peak GiB':>9} "
+        f"{'static GiB':>10}"
     )
     for r in results:
         if r.get("oom"):
             print(f"{r['segments']:>8} {str(r['segment_checkpointing']):>5} {'OOM':>8}")
             continue
         print(
-            f"{r['segments']:>8} {str(r['segment_checkpointing']):>5} {r['step_time_s']:>8.3f} "
+            f"{r['segments']:>8} {str(r['segment_checkpointing']):>5} {r['step_time_s']:>8.3f} {busy(r):>8} "
             f"{r['samples_per_s']:>10.2f} {r['tokens_per_s']:>10.0f} {gib(r['peak_memory_bytes']):>9} "
             f"{gib(r['static_memory_bytes']):>10}"
         )

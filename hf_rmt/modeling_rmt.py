@@ -18,7 +18,6 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 from transformers import (
     AutoModel,
     AutoModelForCausalLM,
@@ -36,6 +35,7 @@ from .fast_path import SegmentGraphs
 from .layout import get_layout
 from .memory import RMTMemory
 from .outputs import RMTModelOutput, RMTSequenceClassifierOutput, RMTTokenOutput
+from .recompute import recompute_segment
 from .saving import RMTSavingMixin
 from .segments import SegmentPlan, StepIndex
 
@@ -233,12 +233,13 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
         plan: SegmentPlan,
         step: StepIndex,
         t: int,
-        source: torch.Tensor,
         head_kwargs: dict[str, Any] | None,
         extract: StepExtract,
         memory: torch.Tensor,
+        source: torch.Tensor,
     ) -> tuple[torch.Tensor, ...]:
-        """One segment: a pure function of `memory` (and the inputs), so that it can be recomputed in backward."""
+        """One segment: a pure function of `memory`, `source` and the parameters, so that it can be recomputed in
+        backward."""
         positions, _ = plan.original_positions(step, self.layout.padding_side)
         rows = source if step.rows is None else source[step.rows]
         embeddings = self.backbone.get_input_embeddings()
@@ -276,22 +277,28 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
         hidden, _ = self._call_backbone(embeds, None, None, None)
         return self.layout.read_memory(hidden)
 
-    def enable_cuda_graphs(self, compile: bool = False) -> None:
+    def enable_cuda_graphs(self, compile: bool | str = False) -> None:
         """
         Replays the memory-only segment step from CUDA graphs during inference (no grad, CUDA, `input_ids`, full
         segments without padding), captured once per batch shape. At batch 1 this removes the kernel-launch overhead
         that bounds a long input's segment loop. Call `disable_cuda_graphs()` to free the graphs.
 
         Args:
-            compile (`bool`, *optional*, defaults to `False`): Compile the step with `torch.compile` (inductor)
-                before capturing it, which fuses the backbone's elementwise kernels (fewer, larger kernels per
-                segment). The first call then takes a compilation (tens of seconds).
+            compile (`bool` or `str`, *optional*, defaults to `False`): Compile the step with `torch.compile`
+                (inductor) before capturing it, which fuses the backbone's elementwise kernels (fewer, larger kernels
+                per segment). `True` uses inductor's default mode; `"max-autotune-no-cudagraphs"` also benchmarks GEMM
+                kernels for the step's shapes (minutes of compilation, faster small GEMMs). The first call then takes
+                the compilation.
         """
+        modes = ("default", "max-autotune-no-cudagraphs")
+        if not isinstance(compile, bool) and compile not in modes:
+            # Modes that capture CUDA graphs themselves cannot run inside our capture.
+            raise ValueError(f"`compile` must be a bool or one of {modes}, got {compile!r}.")
         if not torch.cuda.is_available():
             raise RuntimeError("`enable_cuda_graphs` needs a CUDA device.")
         step = self._memory_only_step
         if compile:
-            step = torch.compile(step, dynamic=False)
+            step = torch.compile(step, dynamic=False, mode="default" if compile is True else compile)
         self._graphs = SegmentGraphs(step)
 
     def disable_cuda_graphs(self) -> None:
@@ -350,9 +357,9 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
             self._warned_bptt = True
         recompute = grad and config.segment_checkpointing
         if recompute:
-            # Saving and restoring the RNG state around each segment is only needed to replay dropout masks; the
-            # shape/dtype check of recomputed tensors is skipped (the step is a pure function of its inputs).
-            recompute_kwargs = {"preserve_rng_state": self._has_dropout(), "determinism_check": "none"}
+            # Saving and restoring the RNG state around each segment is only needed to replay dropout masks.
+            preserve_rng = self._has_dropout()
+            params = [p for p in self.parameters() if p.requires_grad]
         results = []
         for t in range(len(plan)):
             step = plan.step(t)
@@ -368,11 +375,13 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
                 start = plan.shared_start(t)  # no padding and equal lengths: the step is one slice of the input
                 outputs = (self._graphs(step_memory, source[:, start : start + step.max_length]),)
             else:
-                fn = partial(self._segment_step, plan, step, t, source, head, extract if keep else None)
-                if recompute:
-                    outputs = checkpoint(fn, step_memory, use_reentrant=False, **recompute_kwargs)
+                fn = partial(self._segment_step, plan, step, t, head, extract if keep else None)
+                if recompute and t < len(plan) - 1:
+                    # The last step is not recomputed: backward starts with it, so keeping its activations costs
+                    # no more than the recomputation of any one step would hold at that point.
+                    outputs = recompute_segment(fn, (step_memory, source), params, preserve_rng)
                 else:
-                    outputs = fn(step_memory)
+                    outputs = fn(step_memory, source)
             new_memory = outputs[0].to(memory.dtype)
             memory = new_memory if step.rows is None else memory.index_copy(0, step.rows, new_memory)
             results.append((step, outputs[1:]))

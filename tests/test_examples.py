@@ -124,7 +124,8 @@ def test_train_trainer_under_torchrun_matches_one_process(tiny_dir, tmp_path):
     """Two processes (gloo on CPU) with half the per-device batch see the same global batches as one process."""
 
     def args(output, batch):
-        options = {**COMMON, "per_device_train_batch_size": batch, "max_steps": 3}
+        # Segment checkpointing on: DDP must see each parameter's gradient once although every segment uses it.
+        options = {**COMMON, "per_device_train_batch_size": batch, "max_steps": 4, "segment_checkpointing": True}
         flags = [os.path.join(EXAMPLES, "train_trainer.py"), "--model_name_or_path", str(tiny_dir)]
         flags += ["--noise_file", str(tiny_dir / "noise.txt"), "--output_dir", str(output), "--do_train"]
         flags += ["--use_cpu", "--report_to", "none", "--disable_tqdm", "true", "--logging_steps", "1"]
@@ -137,6 +138,6 @@ def test_train_trainer_under_torchrun_matches_one_process(tiny_dir, tmp_path):
     torchrun = (sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517")
     run(args(tmp_path / "two", 2), cwd=tmp_path, launcher=torchrun)
     one, two = read_losses(tmp_path / "one" / "loss_log.json"), read_losses(tmp_path / "two" / "loss_log.json")
-    assert sorted(one) == sorted(two) == [1, 2, 3]
+    assert sorted(one) == sorted(two) == [1, 2, 3, 4]
     for step in one:
         assert two[step] == pytest.approx(one[step], rel=1e-4), step

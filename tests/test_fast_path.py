@@ -35,14 +35,22 @@ def test_memory_only_steps_skip_the_head_and_keep_nothing():
     assert len(calls) == 1 and out.logits.shape == (1, 1, 99)
 
 
+def test_cuda_graph_compile_mode_is_checked():
+    model = hf_rmt.get_rmt_model(tiny_backbone("bert", "base"), rmt_config("bert"))
+    with pytest.raises(ValueError, match=r"`compile` must be a bool or one of .*got 'reduce-overhead'"):
+        model.enable_cuda_graphs(compile="reduce-overhead")
+    assert model._graphs is None
+
+
 @pytest.mark.gpu
+@pytest.mark.parametrize("compile", [False, True, "max-autotune-no-cudagraphs"])
 @pytest.mark.parametrize("arch, task", [("bert", "sequence-classification"), ("llama", "causal-lm")])
-def test_cuda_graph_replay_equals_eager(arch, task):
+def test_cuda_graph_replay_equals_eager(arch, task, compile):
     model = hf_rmt.get_rmt_model(tiny_backbone(arch, task), rmt_config(arch)).eval().cuda()
     ids = torch.randint(5, 99, (2, 8 * 40), device="cuda")
     with torch.no_grad():
         eager = model(ids)
-        model.enable_cuda_graphs()
+        model.enable_cuda_graphs(compile=compile)
         graphed = model(ids)
         again = model(ids)
         model.disable_cuda_graphs()

@@ -57,7 +57,19 @@ def build_model(args, device: torch.device, checkpointing: bool):
         sep_token_id=102 if not args.quick else 2,
     )
     model = hf_rmt.get_rmt_model(backbone, rmt_config, train_backbone=not args.freeze_backbone)
+    if args.compile_layers:
+        compile_layers(model.backbone)
     return model.to(device).train()
+
+
+def compile_layers(backbone: torch.nn.Module) -> int:
+    """`torch.compile`s each block of the backbone's layer stack (its largest `nn.ModuleList`): the blocks fuse their
+    elementwise kernels, forward and backward, while the segment loop, the memory and the hooks stay eager."""
+    stacks = [m for m in backbone.modules() if isinstance(m, torch.nn.ModuleList)]
+    stack = max(stacks, key=lambda m: sum(p.numel() for p in m.parameters()))
+    for block in stack:
+        block.compile(dynamic=False)
+    return len(stack)
 
 
 class Stepper:
@@ -152,6 +164,7 @@ def environment(args, device, dtype) -> dict:
         "segment_size": args.segment_size,
         "num_memory_tokens": args.num_memory_tokens,
         "train_backbone": not args.freeze_backbone,
+        "compile_layers": args.compile_layers,
         "model": "tiny BERT (quick)" if args.quick else "BERT-base-sized random encoder (12 x 768)",
     }
     if device.type == "cuda":
@@ -317,6 +330,9 @@ def main():
     parser.add_argument("--num_memory_tokens", type=int, default=None, help="Default: 10 (quick: 4).")
     parser.add_argument("--attn_implementation", default="sdpa", choices=["sdpa", "eager"])
     parser.add_argument("--freeze_backbone", action="store_true", help="Train memory and head only.")
+    parser.add_argument(
+        "--compile_layers", action="store_true", help="torch.compile each backbone block (fewer kernel launches)."
+    )
     parser.add_argument("--warmup", type=int, default=None, help="Default: 3 (quick: 2).")
     parser.add_argument("--repeats", type=int, default=None, help="Default: 10 (quick: 2).")
     parser.add_argument("--ddp", action="store_true", help="Data-parallel mode; launch with torchrun.")

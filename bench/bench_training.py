@@ -12,7 +12,9 @@ medians over `--repeats` steps after `--warmup` steps; peak memory is `torch.cud
 steps (weights, gradients and AdamW state included). Configurations that run out of memory are reported as OOM.
 
 Sections:
-  1. (one process) 2, 8, 32 segments x segment checkpointing off/on.
+  1. (one process) 2, 8, 32 segments x segment checkpointing off/on: one model per segment count, its plain and
+     checkpointed steps alternating (so that a shared host's drifts fall on both alike). The "GPU busy" column is
+     the kernel time of a step over its wall time: well below 100%, the step is bound by the host launching kernels.
   2. (`--ddp`, under torchrun) for 8 and 32 segments (checkpointing on): the one-GPU throughput on rank 0 alone, then
      DDP over every rank with the same per-GPU batch: global samples/s and the scaling factor (DDP global throughput /
      one-GPU throughput); a step's time is that of its slowest rank.
@@ -148,6 +150,65 @@ def run_config(args, device, dtype, segments: int, checkpointing: bool) -> dict:
     return result
 
 
+def run_interleaved(args, device, dtype, segments: int, modes: list[bool]) -> list[dict]:
+    """Plain and checkpointed steps of one model, alternating (A B B A ...), so that drifts of a shared host's speed
+    fall on both modes alike; per mode: median step time, kernel time and peak memory over its own steps."""
+    results = {
+        c: {"segments": segments, "segment_checkpointing": c, "tokens": segments * args.segment_size} for c in modes
+    }
+    model = step = None
+    try:
+        model = build_model(args, device, checkpointing=False)
+        step = Stepper(model, args, device, segments, dtype)
+        live = []
+        for mode in modes:  # warm-up (also allocates the optimizer state); a mode that runs out of memory drops out
+            model.config.segment_checkpointing = mode
+            try:
+                for _ in range(args.warmup):
+                    step()
+                live.append(mode)
+            except torch.OutOfMemoryError:
+                results[mode]["oom"] = True
+                step.optimizer.zero_grad(set_to_none=True)
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+        sync(device)
+        static = torch.cuda.memory_allocated(device) if device.type == "cuda" else None
+        times = {mode: [] for mode in live}
+        peaks = {mode: 0 for mode in live}
+        for repeat in range(args.repeats):
+            for mode in live if repeat % 2 == 0 else live[::-1]:
+                model.config.segment_checkpointing = mode
+                if device.type == "cuda":
+                    torch.cuda.reset_peak_memory_stats(device)
+                sync(device)
+                start = time.perf_counter()
+                loss = step()
+                sync(device)
+                times[mode].append(time.perf_counter() - start)
+                if device.type == "cuda":
+                    peaks[mode] = max(peaks[mode], torch.cuda.max_memory_allocated(device))
+                if not torch.isfinite(loss.detach()):
+                    raise FloatingPointError(f"non-finite loss {loss.item()}")
+        for mode in live:
+            model.config.segment_checkpointing = mode
+            median = statistics.median(times[mode])
+            results[mode].update(
+                step_time_s=median,
+                gpu_kernel_s=kernel_seconds(step, device),
+                step_times_s=times[mode],
+                peak_memory_bytes=peaks[mode] if device.type == "cuda" else None,
+                static_memory_bytes=static,
+                samples_per_s=args.batch_size / median,
+                tokens_per_s=args.batch_size * segments * args.segment_size / median,
+            )
+    finally:
+        del model, step
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    return [results[mode] for mode in modes]
+
+
 def environment(args, device, dtype) -> dict:
     info = {
         "torch": torch.__version__,
@@ -223,10 +284,9 @@ def summarize(results: list[dict]) -> dict:
 
 def single_process(args, device, dtype) -> dict:
     checkpointing = {"both": [False, True], "on": [True], "off": [False]}[args.checkpointing]
-    configs = [(n, c) for n in args.segments for c in checkpointing]
     results = []
-    for segments, ckpt in tqdm(configs, desc="configurations"):
-        results.append(run_config(args, device, dtype, segments, ckpt))
+    for segments in tqdm(args.segments, desc="segment counts"):
+        results.extend(run_interleaved(args, device, dtype, segments, checkpointing))
     print_table(results)
     summary = summarize(results)
     for key, value in summary.items():

@@ -32,6 +32,7 @@ from _common import bert_config, sync  # noqa: E402  (bench/ is on sys.path when
 from transformers import BertForSequenceClassification, LlamaConfig, LlamaForCausalLM
 
 import hf_rmt
+from hf_rmt.backbone import layer_blocks
 
 
 def measure(fn, device, warmup, repeats):
@@ -294,29 +295,38 @@ def step_anatomy(args, device, dtype, results):
         modes.append(("max-autotune", "max-autotune-no-cudagraphs"))
     print(f"   {'mode':>13} {'backbone ms':>12} {'RMT step ms':>12} {'kernels/step':>13} {'kernel ms':>10}")
     anatomy["modes"] = {}
+    blocks = layer_blocks(body)
+
+    def backbone_step(memory, x):
+        return body(input_ids=x).last_hidden_state[:, :1]
+
     with torch.no_grad():
         for mode, compile in modes:
-            backbone_step = lambda m, x: body(input_ids=x).last_hidden_state[:, :1]  # noqa: E731
-            rmt_step = rmt._memory_only_step
             if compile is None:
-                run_backbone, run_rmt = (lambda: backbone_step(memory, ids)), (lambda: rmt_step(memory, seg_ids))
+                run_backbone, run_rmt = (
+                    (lambda: backbone_step(memory, ids)),
+                    (lambda: rmt._memory_only_step(memory, seg_ids)),
+                )
             else:
-                if compile:
-                    kind = "default" if compile is True else compile
-                    backbone_step = torch.compile(backbone_step, dynamic=False, mode=kind)
-                    rmt_step = torch.compile(rmt_step, dynamic=False, mode=kind)
-                graph_backbone = hf_rmt.fast_path.SegmentGraphs(backbone_step)
-                graph_rmt = hf_rmt.fast_path.SegmentGraphs(rmt_step)
+                # The library's fast path for RMT; the same regional compilation and capture for the backbone alone.
+                kind = "default" if compile is True else compile
+                graph_backbone = hf_rmt.fast_path.SegmentGraphs(
+                    backbone_step, compile_modules=blocks if compile else None, compile_mode=kind or "default"
+                )
+                rmt.enable_cuda_graphs(compile=compile)
+                graph_rmt = rmt._graphs
                 run_backbone, run_rmt = (lambda: graph_backbone(memory, ids)), (lambda: graph_rmt(memory, seg_ids))
             t_backbone = _time_per_call(run_backbone, device, 200)
             t_rmt = _time_per_call(run_rmt, device, 200)
             # Kernel count and GPU time of one RMT step run outside a graph (the graph replays the same kernels).
-            plain = rmt_step if compile is not False else rmt._memory_only_step
-            plain(memory, seg_ids)
-            sync(device)
-            with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            plain = rmt._memory_only_step
+            with graph_rmt._compiled_modules() if compile else nullcontext():
                 plain(memory, seg_ids)
                 sync(device)
+                with profile(activities=[ProfilerActivity.CUDA]) as prof:
+                    plain(memory, seg_ids)
+                    sync(device)
+            rmt.disable_cuda_graphs()
             kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
             kernel_ms = sum(e.device_time_total for e in kernels) / 1e3
             anatomy["modes"][mode] = {

@@ -125,6 +125,15 @@ def is_decoder_backbone(model: PreTrainedModel) -> bool:
     return model_type in causal and model_type not in masked
 
 
+def layer_blocks(model: nn.Module) -> list[nn.Module]:
+    """The backbone's repeated blocks: the children of its largest `nn.ModuleList` (BERT's `encoder.layer`, Llama's
+    `model.layers`, GPT-2's `h`), or `[]` if it has none."""
+    stacks = [m for m in model.modules() if isinstance(m, nn.ModuleList) and len(m) > 0]
+    if not stacks:
+        return []
+    return list(max(stacks, key=lambda m: sum(p.numel() for p in m.parameters())))
+
+
 def max_positions(config: Any) -> int | None:
     """Largest number of positions the backbone was built for (RoBERTa's padding offset removed)."""
     for name in ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length"):

@@ -29,7 +29,7 @@ from transformers import (
 )
 from transformers.utils import logging
 
-from .backbone import resolve_config
+from .backbone import layer_blocks, resolve_config
 from .config import RMTConfig
 from .fast_path import SegmentGraphs
 from .layout import get_layout
@@ -284,11 +284,11 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
         that bounds a long input's segment loop. Call `disable_cuda_graphs()` to free the graphs.
 
         Args:
-            compile (`bool` or `str`, *optional*, defaults to `False`): Compile the step with `torch.compile`
-                (inductor) before capturing it, which fuses the backbone's elementwise kernels (fewer, larger kernels
-                per segment). `True` uses inductor's default mode; `"max-autotune-no-cudagraphs"` also benchmarks GEMM
-                kernels for the step's shapes (minutes of compilation, faster small GEMMs). The first call then takes
-                the compilation.
+            compile (`bool` or `str`, *optional*, defaults to `False`): Compile the backbone's blocks with
+                `torch.compile` (inductor) for the captured step, which fuses their elementwise kernels (fewer, larger
+                kernels per segment); the model's modules are left uncompiled outside the graphs. `True` uses
+                inductor's default mode; `"max-autotune-no-cudagraphs"` also benchmarks GEMM kernels for the step's
+                shapes (minutes of compilation). The first call then takes the compilation.
         """
         modes = ("default", "max-autotune-no-cudagraphs")
         if not isinstance(compile, bool) and compile not in modes:
@@ -296,10 +296,12 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
             raise ValueError(f"`compile` must be a bool or one of {modes}, got {compile!r}.")
         if not torch.cuda.is_available():
             raise RuntimeError("`enable_cuda_graphs` needs a CUDA device.")
+        mode = "default" if compile is True else compile
+        blocks = layer_blocks(self.backbone) if compile else []
         step = self._memory_only_step
-        if compile:
-            step = torch.compile(step, dynamic=False, mode="default" if compile is True else compile)
-        self._graphs = SegmentGraphs(step)
+        if compile and not blocks:  # no block stack to compile: compile the whole step
+            step = torch.compile(step, dynamic=False, mode=mode)
+        self._graphs = SegmentGraphs(step, compile_modules=blocks, compile_mode=mode or "default")
 
     def disable_cuda_graphs(self) -> None:
         self._graphs = None
@@ -360,6 +362,8 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
             # Saving and restoring the RNG state around each segment is only needed to replay dropout masks.
             preserve_rng = self._has_dropout()
             params = [p for p in self.parameters() if p.requires_grad]
+        if self._graphs is not None and not grad:
+            self._graphs.check_storage([*self.parameters(), *self.buffers()])
         results = []
         for t in range(len(plan)):
             step = plan.step(t)

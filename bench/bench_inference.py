@@ -298,7 +298,9 @@ def step_anatomy(args, device, dtype, results):
     blocks = layer_blocks(body)
 
     def backbone_step(memory, x):
-        return body(input_ids=x).last_hidden_state[:, :1]
+        # inputs_embeds, as RMT passes them (with `input_ids` and no mask, transformers 5.17's BERT checks an all-ones
+        # mask on the host, which a CUDA graph capture does not allow); the embedding layer still adds positions.
+        return body(inputs_embeds=body.embeddings.word_embeddings(x)).last_hidden_state[:, :1]
 
     with torch.no_grad():
         for mode, compile in modes:

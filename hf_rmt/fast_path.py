@@ -90,7 +90,9 @@ class SegmentGraphs:
             with torch.cuda.stream(side):
                 for _ in range(self.warmup):
                     self.step(static_memory, static_ids)
-            with torch.cuda.graph(graph, stream=side):
+            # Nothing may compile during capture (compilation copies to the device and synchronises): a block whose
+            # guards fail there (seen with transformers 5.17's BERT) runs its eager kernels inside the graph instead.
+            with torch.compiler.set_stance("eager_on_recompile"), torch.cuda.graph(graph, stream=side):
                 out = self.step(static_memory, static_ids)
         torch.cuda.current_stream(memory.device).wait_stream(side)
         return _Graph(graph, static_memory, static_ids, out)

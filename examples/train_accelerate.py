@@ -37,6 +37,7 @@ from hf_rmt.training import (
     CurriculumDataset,
     RMTDataCollator,
     check_checkpoint_config,
+    disable_dropout,
     write_fingerprint,
 )
 
@@ -130,9 +131,7 @@ def training_function(args):
     model = hf_rmt.get_rmt_model(backbone, config, tokenizer=tokenizer, train_backbone=args.train_backbone)
     if args.disable_dropout:
         # Ranks share the seed, so with dropout the second half of a global batch gets other masks on 2 GPUs than on 1.
-        for module in model.modules():
-            if isinstance(module, torch.nn.Dropout):
-                module.p = 0.0
+        disable_dropout(model)
     curriculum = CurriculumArguments(
         curriculum=args.curriculum,
         max_segments=args.max_segments,

@@ -22,7 +22,6 @@ import sys
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 import transformers
 from transformers import (
     AutoModelForSequenceClassification,
@@ -43,6 +42,7 @@ from hf_rmt.training import (
     RMTArguments,
     RMTDataCollator,
     RMTTrainerCallback,
+    disable_dropout,
     prepare_for_trainer,
 )
 
@@ -139,9 +139,7 @@ def main():
     segment_size = model.config.segment_size
     if model_args.disable_dropout:
         # Ranks share the seed, so with dropout the second half of a global batch gets other masks on 2 GPUs than on 1.
-        for module in model.modules():
-            if isinstance(module, torch.nn.Dropout):
-                module.p = 0.0
+        disable_dropout(model)
     if model_args.gradient_checkpointing_backbone:
         enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
         enable()

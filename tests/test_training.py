@@ -601,3 +601,14 @@ def test_fingerprint_names_the_structure(backbone_dir):
     fingerprint = config_fingerprint(make_model(backbone_dir))
     assert fingerprint["class"] == "RMTForSequenceClassification" and fingerprint["segment_size"] == SEGMENT
     assert fingerprint["num_memory_tokens"] == 4 and fingerprint["backbone_type"] == "bert"
+
+
+def test_disable_dropout_makes_training_forwards_deterministic():
+    from hf_rmt.training import disable_dropout
+
+    model = gradient_model("bert")  # dropout 0.1, including BERT's SDPA attention dropout (a float, not an nn.Dropout)
+    assert model._has_dropout()
+    disable_dropout(model)
+    assert not model._has_dropout() and model.training
+    ids = torch.randint(3, 99, (2, 30))
+    torch.testing.assert_close(model(ids).logits, model(ids).logits, rtol=0, atol=0)

@@ -182,3 +182,25 @@ __all__ = [
     "unwrap_rmt",
     "write_fingerprint",
 ]
+
+
+def disable_dropout(model: nn.Module) -> None:
+    """
+    Sets every dropout probability in `model` to 0, for exact comparisons of runs (one GPU against several: ranks
+    share the seed, so a global batch split over two GPUs draws other dropout masks than on one).
+
+    Covers `nn.Dropout` modules, and the float probabilities that attention implementations read from module
+    attributes and configs (BERT's SDPA path reads `dropout_prob`, not an `nn.Dropout`).
+
+    Args:
+        model (`nn.Module`): The model, changed in place.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+        for owner in (module, getattr(module, "config", None)):
+            if owner is None:
+                continue
+            for name, value in list(vars(owner).items()):
+                if "dropout" in name and isinstance(value, float):
+                    setattr(owner, name, 0.0)

@@ -150,7 +150,10 @@ def training_function(args):
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=args.learning_rate, weight_decay=args.weight_decay
     )
-    scheduler = get_linear_schedule_with_warmup(optimizer, args.warmup_steps, args.max_steps)
+    # A prepared scheduler steps once per process at each optimizer step (accelerate scales it for the larger global
+    # batch), so its schedule is laid out in process-steps, as transformers' no_trainer examples do.
+    scale = accelerator.num_processes
+    scheduler = get_linear_schedule_with_warmup(optimizer, args.warmup_steps * scale, args.max_steps * scale)
     model, optimizer, train_loader, eval_loader, scheduler = accelerator.prepare(
         model, optimizer, train_loader, eval_loader, scheduler
     )

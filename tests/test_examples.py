@@ -141,3 +141,23 @@ def test_train_trainer_under_torchrun_matches_one_process(tiny_dir, tmp_path):
     assert sorted(one) == sorted(two) == [1, 2, 3, 4]
     for step in one:
         assert two[step] == pytest.approx(one[step], rel=1e-4), step
+
+
+@pytest.mark.slow
+def test_train_accelerate_under_torchrun_matches_one_process(tiny_dir, tmp_path):
+    """The Accelerate loop on two processes (gloo on CPU) follows the one-process run: same global batches, and the
+    learning-rate schedule laid out in process-steps (a prepared scheduler steps once per process)."""
+    extra = {"max_steps": 4, "warmup_steps": 1, "learning_rate": 3e-3, "disable_dropout": ""}
+    extra["segment_checkpointing"] = ""
+
+    def args(output, batch):
+        flags = accelerate_args(tiny_dir, output, per_device_train_batch_size=batch, **extra)
+        return [flag for flag in flags if flag != ""]  # bare flags
+
+    run(args(tmp_path / "one", 4), cwd=tmp_path)
+    torchrun = (sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29518")
+    run(args(tmp_path / "two", 2), cwd=tmp_path, launcher=torchrun)
+    one, two = read_losses(tmp_path / "one" / "loss_log.json"), read_losses(tmp_path / "two" / "loss_log.json")
+    assert sorted(one) == sorted(two) == [1, 2, 3, 4]
+    for step in one:
+        assert two[step] == pytest.approx(one[step], rel=1e-5), step

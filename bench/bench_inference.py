@@ -139,7 +139,7 @@ def throughput(args, device, dtype, results):
 def long_inputs(args, device, dtype, results):
     print("\n2. Long inputs at batch 1: latency and peak memory")
     print(f"{'model':>8} {'segments':>9} {'tokens':>10} {'mode':>7} {'seconds':>9} {'tok/s':>11} {'peak MiB':>9}")
-    for name in ("encoder", "decoder"):
+    for name in args.long_models:
         if name == "encoder":
             _, rmt = encoder(args, device, dtype)
         else:
@@ -360,6 +360,9 @@ def main():
         default=False,
         choices=[True, "default", "max-autotune-no-cudagraphs"],
         help="also torch.compile the captured segment step (optionally: the inductor mode)",
+    )
+    parser.add_argument(
+        "--long_models", nargs="+", default=["encoder", "decoder"], help="models of section 2 (encoder, decoder)"
     )
     parser.add_argument(
         "--decoder_segment_sizes",

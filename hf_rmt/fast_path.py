@@ -7,11 +7,12 @@ so the loop is bound by kernel launches, not by the GPU. Capturing the step once
 replaying it removes that overhead; the arithmetic is the same kernels on the same data, so results match the eager
 step (tests/test_fast_path.py).
 
-With compilation, the backbone's repeated blocks are compiled (regional compilation), not the whole step: the code
+With compilation, an encoder's repeated blocks are compiled (regional compilation), not its whole step: the code
 around them (masks, embeddings, the memory layout) stays eager. Compiling the whole step made transformers build an
 explicit all-ones attention mask while tracing, which turned SDPA's flash kernel into a decomposed fp32 attention
 (1.17 vs 0.69 ms a segment for a BERT-base step on an H200, bench/bench_inference.py section 5). The blocks are
-compiled only while the step is captured; the model's modules are left as they were.
+compiled only while the step is captured; the model's modules are left as they were. A decoder's whole step is
+compiled (`RMTPreTrainedModel.enable_cuda_graphs` chooses).
 """
 
 from __future__ import annotations

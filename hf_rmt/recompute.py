@@ -10,7 +10,8 @@ Why not `torch.utils.checkpoint`: its non-reentrant mode builds the full graph i
 hooks for every tensor the graph saves (thousands per segment for a 12-layer backbone), which made a checkpointed
 training step up to 2x slower than the plain one when the loop is bound by the host (measured on H200,
 bench/bench_training.py). Its reentrant mode accumulates parameter gradients from a nested backward, once per
-segment, which DistributedDataParallel rejects ("marked ready twice") for parameters shared across segments.
+segment, which DistributedDataParallel rejects for parameters shared across segments ("Expected to mark a
+variable ready only once").
 Here the parameters are explicit inputs of the recomputed step and their gradients are *returned*: autograd sums
 the contributions of all segments before the parameter's `AccumulateGrad` runs, once, as in the plain path, so
 DDP's hooks fire once per parameter and gradient accumulation behaves as usual.

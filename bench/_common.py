@@ -26,16 +26,22 @@ def bert_config(quick: bool) -> BertConfig:
     return BertConfig(num_labels=6)
 
 
-def kernel_seconds(fn, device: torch.device) -> float | None:
-    """GPU time of the kernels that one call of `fn()` launches (from the profiler), or None off CUDA. Set beside
-    the call's wall time, it tells whether a loop is bound by the GPU or by the host that launches its kernels."""
+def kernel_events(fn, device: torch.device) -> list:
+    """The GPU kernels (profiler events) that one call of `fn()` launches; [] off CUDA."""
     if device.type != "cuda":
-        return None
+        return []
     from torch.profiler import ProfilerActivity, profile  # noqa: PLC0415
 
     sync(device)
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         fn()
         sync(device)
-    events = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
-    return sum(e.device_time_total for e in events) / 1e6
+    return [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+
+
+def kernel_seconds(fn, device: torch.device) -> float | None:
+    """GPU time of the kernels that one call of `fn()` launches, or None off CUDA. Set beside the call's wall time,
+    it tells whether a loop is bound by the GPU or by the host that launches its kernels."""
+    if device.type != "cuda":
+        return None
+    return sum(e.device_time_total for e in kernel_events(fn, device)) / 1e6

@@ -28,7 +28,7 @@ from contextlib import nullcontext
 
 import torch
 import transformers
-from _common import bert_config, sync  # noqa: E402  (bench/ is on sys.path when a script runs)
+from _common import bert_config, kernel_events, sync  # noqa: E402  (bench/ is on sys.path when a script runs)
 from transformers import BertForSequenceClassification, LlamaConfig, LlamaForCausalLM
 
 import hf_rmt
@@ -263,8 +263,6 @@ def step_anatomy(args, device, dtype, results):
     if device.type != "cuda":
         print("\n5. Segment step anatomy: needs CUDA (skipped)")
         return
-    from torch.profiler import ProfilerActivity, profile  # noqa: PLC0415
-
     print("\n5. One batch-1 segment step of the BERT-base-sized encoder (512 positions)")
     anatomy = results["step_anatomy"]
     # The step's matrix products at batch 1: (tokens x in) @ (in x out), per layer.
@@ -321,15 +319,10 @@ def step_anatomy(args, device, dtype, results):
             t_backbone = _time_per_call(run_backbone, device, 200)
             t_rmt = _time_per_call(run_rmt, device, 200)
             # Kernel count and GPU time of one RMT step run outside a graph (the graph replays the same kernels).
-            plain = rmt._memory_only_step
             with graph_rmt._compiled_modules() if compile else nullcontext():
-                plain(memory, seg_ids)
-                sync(device)
-                with profile(activities=[ProfilerActivity.CUDA]) as prof:
-                    plain(memory, seg_ids)
-                    sync(device)
+                rmt._memory_only_step(memory, seg_ids)
+                kernels = kernel_events(lambda: rmt._memory_only_step(memory, seg_ids), device)
             rmt.disable_cuda_graphs()
-            kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
             kernel_ms = sum(e.device_time_total for e in kernels) / 1e3
             anatomy["modes"][mode] = {
                 "backbone_ms": t_backbone * 1e3,

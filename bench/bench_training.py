@@ -39,6 +39,7 @@ from transformers import BertForSequenceClassification
 from transformers.utils.logging import tqdm
 
 import hf_rmt
+from hf_rmt.backbone import layer_blocks
 
 
 DTYPES = {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
@@ -65,13 +66,12 @@ def build_model(args, device: torch.device, checkpointing: bool):
 
 
 def compile_layers(backbone: torch.nn.Module) -> int:
-    """`torch.compile`s each block of the backbone's layer stack (its largest `nn.ModuleList`): the blocks fuse their
-    elementwise kernels, forward and backward, while the segment loop, the memory and the hooks stay eager."""
-    stacks = [m for m in backbone.modules() if isinstance(m, torch.nn.ModuleList)]
-    stack = max(stacks, key=lambda m: sum(p.numel() for p in m.parameters()))
-    for block in stack:
+    """`torch.compile`s each block of the backbone's layer stack: the blocks fuse their elementwise kernels, forward
+    and backward, while the segment loop, the memory and the hooks stay eager."""
+    blocks = layer_blocks(backbone)
+    for block in blocks:
         block.compile(dynamic=False)
-    return len(stack)
+    return len(blocks)
 
 
 class Stepper:
@@ -130,24 +130,6 @@ def measure(step, device: torch.device, warmup: int, repeats: int) -> dict:
         "peak_memory_bytes": peak,
         "static_memory_bytes": static,
     }
-
-
-def run_config(args, device, dtype, segments: int, checkpointing: bool) -> dict:
-    result = {"segments": segments, "segment_checkpointing": checkpointing, "tokens": segments * args.segment_size}
-    model = step = None
-    try:
-        model = build_model(args, device, checkpointing)
-        step = Stepper(model, args, device, segments, dtype)
-        result.update(measure(step, device, args.warmup, args.repeats))
-        result["samples_per_s"] = args.batch_size / result["step_time_s"]
-        result["tokens_per_s"] = args.batch_size * result["tokens"] / result["step_time_s"]
-    except torch.OutOfMemoryError:
-        result["oom"] = True
-    finally:
-        del model, step
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
-    return result
 
 
 def run_interleaved(args, device, dtype, segments: int, modes: list[bool]) -> list[dict]:
@@ -312,7 +294,7 @@ def data_parallel(args, dtype) -> dict | None:
     ckpt = args.checkpointing != "off"
     rows = []
     for segments in args.ddp_segments:
-        single = run_config(args, device, dtype, segments, ckpt) if rank == 0 else None
+        single = run_interleaved(args, device, dtype, segments, [ckpt])[0] if rank == 0 else None
         dist.barrier()
         model = build_model(args, device, ckpt)
         ddp = torch.nn.parallel.DistributedDataParallel(

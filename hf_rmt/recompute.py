@@ -25,11 +25,6 @@ from contextlib import ExitStack
 import torch
 
 
-def _device_module(device: torch.device):
-    """`torch.cuda` (or `torch.xpu`, ...) for a device's RNG state."""
-    return getattr(torch, device.type)
-
-
 class _SegmentRecompute(torch.autograd.Function):
     """`step(*inputs)` run without a graph; recomputed and differentiated in backward. The parameters are inputs too
     (not used by name here: `step` reaches them through its module), so their gradients are returned, not
@@ -50,7 +45,7 @@ class _SegmentRecompute(torch.autograd.Function):
         if preserve_rng:
             # Dropout must draw the same masks when the step is recomputed.
             devices = [device] if device.type != "cpu" else []
-            ctx.rng = (torch.get_rng_state(), devices, [_device_module(d).get_rng_state(d) for d in devices])
+            ctx.rng = (torch.get_rng_state(), devices, [torch.get_device_module(d).get_rng_state(d) for d in devices])
         # Saved (not stored on ctx) so that an in-place change before backward, such as an optimizer step, raises.
         ctx.save_for_backward(*tensors)
         ctx.set_materialize_grads(False)
@@ -60,13 +55,13 @@ class _SegmentRecompute(torch.autograd.Function):
     def backward(ctx, *grad_outputs):
         saved = ctx.saved_tensors
         inputs = [t.detach().requires_grad_(t.requires_grad) for t in saved[: ctx.n_inputs]]
-        params = [p for p in saved[ctx.n_inputs :]]
+        params = list(saved[ctx.n_inputs :])
         rng_devices = ctx.rng[1] if ctx.rng is not None else []
         with torch.random.fork_rng(rng_devices, enabled=ctx.rng is not None, device_type=ctx.device_type):
             if ctx.rng is not None:
                 torch.set_rng_state(ctx.rng[0])
                 for device, state in zip(ctx.rng[1], ctx.rng[2]):
-                    _device_module(device).set_rng_state(state, device)
+                    torch.get_device_module(device).set_rng_state(state, device)
             with torch.enable_grad(), ExitStack() as stack:
                 for kind, enabled, dtype in ctx.autocast:
                     stack.enter_context(

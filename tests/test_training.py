@@ -512,7 +512,7 @@ def gradient_model(arch, **config):
     return model.train()
 
 
-def gradients(model, arch, seed=0, autocast=None):
+def gradients(model, arch, seed=0, autocast=None, autocast_cache=True):
     device = model.device
     torch.manual_seed(seed)
     ids = torch.randint(3, 99, (3, 30))
@@ -520,7 +520,7 @@ def gradients(model, arch, seed=0, autocast=None):
     mask[1, :9] = 0  # one shorter sample: fewer segments, skipped steps
     labels = torch.tensor([0, 2, 1]) if arch == "bert" else ids
     model.zero_grad()
-    with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
+    with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None, cache_enabled=autocast_cache):
         loss = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device)).loss
     loss.backward()
     return {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
@@ -550,16 +550,21 @@ def test_segment_checkpointing_gives_the_same_gradients(arch, bptt_depth):
 @pytest.mark.parametrize("autocast", [None, torch.bfloat16])
 @pytest.mark.parametrize("arch", ["bert", "gpt2"])
 def test_segment_checkpointing_gives_the_same_gradients_on_cuda(arch, autocast):
-    """CUDA dropout masks are replayed in the recomputation, also under bf16 autocast."""
+    """CUDA dropout masks are replayed in the recomputation, also under bf16 autocast.
+
+    Without autocast's cast cache: with it, the plain path casts each weight to bf16 once for all segments and sums
+    the segments' gradients of that bf16 copy in bf16, while each recomputed segment casts anew and its gradient
+    reaches the fp32 weight on its own (summed in fp32). The cache changes the rounding, not what is computed."""
     model = gradient_model(arch).cuda()
-    plain = gradients(model, arch, autocast=autocast)
+    plain = gradients(model, arch, autocast=autocast, autocast_cache=False)
     model.config.segment_checkpointing = True
-    recomputed = gradients(model, arch, autocast=autocast)
+    recomputed = gradients(model, arch, autocast=autocast, autocast_cache=False)
     assert set(plain) == set(recomputed) and len(plain) > 10
     # The recomputation runs the same kernels; only the order in which segments' gradients are summed differs.
-    tolerance = {"rtol": 1e-4, "atol": 1e-6} if autocast is None else {"rtol": 2e-2, "atol": 1e-4}
+    tolerance = {"rtol": 1e-4, "atol": 1e-6} if autocast is None else {"rtol": 1e-2, "atol": 1e-5}
     for name, grad in plain.items():
-        torch.testing.assert_close(recomputed[name], grad, **tolerance, msg=name)
+        error = (recomputed[name] - grad).abs().max().item()
+        torch.testing.assert_close(recomputed[name], grad, **tolerance, msg=f"{name}: max abs difference {error:.3g}")
 
 
 def test_segment_checkpointing_composes_with_backbone_gradient_checkpointing():

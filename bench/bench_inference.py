@@ -14,6 +14,10 @@ medians over the repeats):
   3. (training: bench/bench_training.py)
   4. a causal model with RMT against the same backbone with full attention (sdpa) on one input of 4k..128k tokens:
      time, peak memory, and where full attention runs out of memory.
+  5. one batch-1 BERT-base segment step: the GEMMs' and attention's own kernel time, then per mode (eager, graphs,
+     compiled, compiled with frozen weights) the step's time, kernel count, GPU time and heaviest kernels.
+`--compile [MODE]` adds a compiled mode to section 2 and compiles the graphs of sections 1 and 4; `--freeze_weights`
+adds a frozen mode to section 2 and freezes the weights there too.
 Random weights: timing does not depend on them.
 """
 
@@ -24,7 +28,6 @@ import json
 import platform
 import statistics
 import time
-from contextlib import nullcontext
 
 import torch
 import transformers
@@ -116,7 +119,7 @@ def throughput(args, device, dtype, results):
             t_rmt, _ = measure(lambda: rmt(ids), device, args.warmup, args.repeats)
             t_graph = None
             if device.type == "cuda":
-                rmt.enable_cuda_graphs(compile=args.compile)
+                rmt.enable_cuda_graphs(**fast_path(args))
                 t_graph, _ = measure(lambda: rmt(ids), device, args.warmup, args.repeats)
                 rmt.disable_cuda_graphs()
         n = batch * tokens
@@ -148,9 +151,12 @@ def long_inputs(args, device, dtype, results):
         modes = ["eager", "graphs"] if device.type == "cuda" else ["eager"]
         if device.type == "cuda" and args.compile:
             modes.append("compiled")
+        if device.type == "cuda" and args.freeze_weights:
+            modes.append("frozen")
         for mode in modes:  # one mode at a time, so each mode's peaks are not inflated by another's graph pools
             if mode != "eager":
-                rmt.enable_cuda_graphs(compile=mode == "compiled")
+                compile = (args.compile or True) if mode in ("compiled", "frozen") else False
+                rmt.enable_cuda_graphs(compile=compile, freeze_weights=mode == "frozen")
             for segments in args.segments:
                 ids = torch.randint(*token_range(args), (1, segments * segment), device=device)
                 repeats = 1 if (mode == "eager" and segments >= 1024) else args.repeats
@@ -218,7 +224,7 @@ def versus_full_attention(args, device, dtype, results):
                     row["eager_s"], peak = measure(lambda: rmt(ids, logits_to_keep=1), device, 1, args.repeats)
                     row["eager_peak_mib"] = peak / 2**20 if peak is not None else None
                 if device.type == "cuda":
-                    rmt.enable_cuda_graphs(compile=args.compile)
+                    rmt.enable_cuda_graphs(**fast_path(args))
                     row["graphs_s"], peak = measure(lambda: rmt(ids, logits_to_keep=1), device, 1, args.repeats)
                     row["graphs_peak_mib"] = peak / 2**20
                     rmt.disable_cuda_graphs()
@@ -241,6 +247,18 @@ def versus_full_attention(args, device, dtype, results):
                 f" {fmt(row.get('speedup'), 8, '.2f')}"
             )
         print(line)
+
+
+def fast_path(args) -> dict:
+    """`enable_cuda_graphs` arguments of the run's fast path (`--compile`, `--freeze_weights`)."""
+    return {"compile": args.compile or args.freeze_weights, "freeze_weights": args.freeze_weights}
+
+
+def _kernel_us(fn, device, calls=20):
+    """GPU time of the kernels of one `fn()` call (profiler, averaged over `calls`): the kernels' own speed, which
+    timing the calls from the host would hide under their launch cost."""
+    fn()
+    return sum(e.device_time_total for e in kernel_events(lambda: [fn() for _ in range(calls)], device)) / calls
 
 
 def _time_per_call(fn, device, calls):
@@ -271,11 +289,11 @@ def step_anatomy(args, device, dtype, results):
     for name, (m, k, n) in gemms.items():
         a = torch.randn(m, k, device=device, dtype=dtype)
         b = torch.randn(k, n, device=device, dtype=dtype)
-        seconds = _time_per_call(lambda: a @ b, device, 500)
+        seconds = _kernel_us(lambda: a @ b, device) / 1e6
         anatomy["gemm"][name] = {"shape": [m, k, n], "us": seconds * 1e6, "tflops": 2 * m * k * n / seconds / 1e12}
         print(f"   GEMM {name:>9} {m}x{k}x{n}: {seconds * 1e6:7.1f} us  {2 * m * k * n / seconds / 1e12:6.1f} TFLOP/s")
     q = torch.randn(1, 12, 512, 64, device=device, dtype=dtype)
-    seconds = _time_per_call(lambda: torch.nn.functional.scaled_dot_product_attention(q, q, q), device, 500)
+    seconds = _kernel_us(lambda: torch.nn.functional.scaled_dot_product_attention(q, q, q), device) / 1e6
     anatomy["sdpa_us"] = seconds * 1e6
     gemm_us = sum(v["us"] for v in anatomy["gemm"].values()) + anatomy["sdpa_us"]
     anatomy["gemm_and_attention_floor_ms"] = 12 * gemm_us / 1e3
@@ -288,9 +306,9 @@ def step_anatomy(args, device, dtype, results):
     ids = torch.randint(*token_range(args), (1, 512), device=device)
     seg_ids = ids[:, : rmt.config.segment_size].contiguous()
     memory = rmt.memory.initial_state(1).to(dtype)
-    modes = [("eager", None), ("graphs", False), ("compiled", True)]
+    modes = [("eager", None, False), ("graphs", False, False), ("compiled", True, False), ("frozen", True, True)]
     if args.compile == "max-autotune-no-cudagraphs":
-        modes.append(("max-autotune", "max-autotune-no-cudagraphs"))
+        modes.append(("max-autotune", "max-autotune-no-cudagraphs", False))
     print(f"   {'mode':>13} {'backbone ms':>12} {'RMT step ms':>12} {'kernels/step':>13} {'kernel ms':>10}")
     anatomy["modes"] = {}
     blocks = layer_blocks(body)
@@ -301,7 +319,7 @@ def step_anatomy(args, device, dtype, results):
         return body(inputs_embeds=body.embeddings.word_embeddings(x)).last_hidden_state[:, :1]
 
     with torch.no_grad():
-        for mode, compile in modes:
+        for mode, compile, freeze in modes:
             if compile is None:
                 run_backbone, run_rmt = (
                     (lambda: backbone_step(memory, ids)),
@@ -311,17 +329,21 @@ def step_anatomy(args, device, dtype, results):
                 # The library's fast path for RMT; the same regional compilation and capture for the backbone alone.
                 kind = "default" if compile is True else compile
                 graph_backbone = hf_rmt.fast_path.SegmentGraphs(
-                    backbone_step, compile_modules=blocks if compile else None, compile_mode=kind or "default"
+                    backbone_step,
+                    compile_modules=blocks if compile else None,
+                    compile_mode=kind or "default",
+                    freeze_weights=freeze,
                 )
-                rmt.enable_cuda_graphs(compile=compile)
+                rmt.enable_cuda_graphs(compile=compile, freeze_weights=freeze)
                 graph_rmt = rmt._graphs
                 run_backbone, run_rmt = (lambda: graph_backbone(memory, ids)), (lambda: graph_rmt(memory, seg_ids))
             t_backbone = _time_per_call(run_backbone, device, 200)
             t_rmt = _time_per_call(run_rmt, device, 200)
-            # Kernel count and GPU time of one RMT step run outside a graph (the graph replays the same kernels).
-            with graph_rmt._compiled_modules() if compile else nullcontext():
-                rmt._memory_only_step(memory, seg_ids)
-                kernels = kernel_events(lambda: rmt._memory_only_step(memory, seg_ids), device)
+            # Kernel count and GPU time of one RMT step: the graph's replay, or the eager step.
+            if compile is None:
+                kernels = kernel_events(run_rmt, device)
+            else:
+                kernels = kernel_events(next(iter(graph_rmt.graphs.values())).graph.replay, device)
             rmt.disable_cuda_graphs()
             kernel_ms = sum(e.device_time_total for e in kernels) / 1e3
             anatomy["modes"][mode] = {
@@ -334,9 +356,17 @@ def step_anatomy(args, device, dtype, results):
             print(
                 f"   {mode:>13} {t_backbone * 1e3:>12.3f} {t_rmt * 1e3:>12.3f} {len(kernels):>13} {kernel_ms:>10.3f}"
             )
-            top = sorted(kernels, key=lambda e: -e.device_time_total)[:6]
-            for e in top:
-                print(f"{'':>19}{e.device_time_total:8.1f} us  {e.name[:90]}")
+            by_name: dict[str, list] = {}
+            for e in kernels:
+                entry = by_name.setdefault(e.name[:80], [0, 0.0])
+                entry[0] += 1
+                entry[1] += e.device_time_total
+            anatomy["modes"][mode]["top_kernels"] = [
+                {"name": name, "count": n, "us": us}
+                for name, (n, us) in sorted(by_name.items(), key=lambda kv: -kv[1][1])
+            ][:8]
+            for row in anatomy["modes"][mode]["top_kernels"][:6]:
+                print(f"{'':>19}{row['count']:>4} x {row['us'] / row['count']:6.1f} us  {row['name']}")
 
 
 def main():
@@ -353,6 +383,11 @@ def main():
         default=False,
         choices=[True, "default", "max-autotune-no-cudagraphs"],
         help="also torch.compile the captured segment step (optionally: the inductor mode)",
+    )
+    parser.add_argument(
+        "--freeze_weights",
+        action="store_true",
+        help="fast path with the weights folded into the compiled step (section 2: an extra 'frozen' mode)",
     )
     parser.add_argument(
         "--long_models", nargs="+", default=["encoder", "decoder"], help="models of section 2 (encoder, decoder)"
@@ -379,6 +414,7 @@ def main():
     results = {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
         "compile": args.compile,
+        "freeze_weights": args.freeze_weights,
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "hf_rmt": hf_rmt.__version__,
@@ -396,15 +432,14 @@ def main():
         f"dtype {args.dtype}, warm-up {args.warmup}, repeats {args.repeats} (medians)"
     )
     sections = {int(s) for s in args.sections.split(",")}
-    with nullcontext():
-        if 1 in sections:
-            throughput(args, device, dtype, results)
-        if 2 in sections:
-            long_inputs(args, device, dtype, results)
-        if 4 in sections:
-            versus_full_attention(args, device, dtype, results)
-        if 5 in sections:
-            step_anatomy(args, device, dtype, results)
+    if 1 in sections:
+        throughput(args, device, dtype, results)
+    if 2 in sections:
+        long_inputs(args, device, dtype, results)
+    if 4 in sections:
+        versus_full_attention(args, device, dtype, results)
+    if 5 in sections:
+        step_anatomy(args, device, dtype, results)
     if args.output:
         with open(args.output, "w") as handle:
             json.dump(results, handle, indent=2)

@@ -19,9 +19,10 @@ are copies, so a change of any weight compiles again.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import torch
@@ -207,6 +208,19 @@ def _version(tensor: torch.Tensor) -> int:
         return 0
 
 
+@cache
+def _tracing_unless_nothing_to_read(original: Callable[..., bool]) -> Callable[..., bool]:
+    """transformers' `is_tracing`, answering `False` under CUDA capture when there is no tensor to read. One object
+    per original: compiled code guards on the functions it called, so every capture must see the same one."""
+
+    def is_tracing(tensor: torch.Tensor | None = None) -> bool:
+        if tensor is None:  # nothing to read: only compilation and jit tracing still count
+            return torch.compiler.is_compiling() or torch.jit.is_tracing()
+        return original(tensor)
+
+    return is_tracing
+
+
 @contextmanager
 def _mask_skip_while_capturing() -> Iterator[None]:
     """
@@ -227,13 +241,7 @@ def _mask_skip_while_capturing() -> Iterator[None]:
     if original is None:
         yield
         return
-
-    def is_tracing(tensor: torch.Tensor | None = None) -> bool:
-        if tensor is None:  # nothing to read: only compilation and jit tracing still count
-            return torch.compiler.is_compiling() or torch.jit.is_tracing()
-        return original(tensor)
-
-    masking_utils.is_tracing = is_tracing
+    masking_utils.is_tracing = _tracing_unless_nothing_to_read(original)
     try:
         yield
     finally:

@@ -291,7 +291,7 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
                 compilation). The first call then takes the compilation.
             freeze_weights (`bool`, *optional*, defaults to `False`): With `compile`, fold the weights into the
                 compiled step as constants (inductor's freezing), which fuses, for example, the query, key and value
-                projections into one GEMM (BERT-base on an H200: 0.60 instead of 0.69 ms a segment). For weights
+                projections into one GEMM (BERT-base on an H200: 0.62 instead of 0.70 ms a segment). For weights
                 that stay fixed: if they change in place or move, the next call compiles the step again.
         """
         modes = ("default", "max-autotune-no-cudagraphs")

@@ -1,4 +1,5 @@
-"""Pieces the benchmark scripts share: the BERT-base-sized encoder they time, and a device sync."""
+"""Pieces the benchmark scripts share: the BERT-base-sized encoder they time, a device sync, and GPU kernel
+profiling."""
 
 from __future__ import annotations
 
@@ -39,9 +40,11 @@ def kernel_events(fn, device: torch.device) -> list:
     return [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
 
 
-def kernel_seconds(fn, device: torch.device) -> float | None:
-    """GPU time of the kernels that one call of `fn()` launches, or None off CUDA. Set beside the call's wall time,
-    it tells whether a loop is bound by the GPU or by the host that launches its kernels."""
+def kernel_seconds(fn, device: torch.device, calls: int = 1) -> float | None:
+    """GPU time of the kernels that one call of `fn()` launches (averaged over `calls` calls), or None off CUDA. Set
+    beside the call's wall time, it tells whether a loop is bound by the GPU or by the host that launches its
+    kernels; for a single small kernel it is the kernel's own speed, which host timing hides under launch cost."""
     if device.type != "cuda":
         return None
-    return sum(e.device_time_total for e in kernel_events(fn, device)) / 1e6
+    events = kernel_events(lambda: [fn() for _ in range(calls)], device)
+    return sum(e.device_time_total for e in events) / calls / 1e6

@@ -31,7 +31,7 @@ import time
 
 import torch
 import transformers
-from _common import bert_config, kernel_events, sync  # noqa: E402  (bench/ is on sys.path when a script runs)
+from _common import bert_config, kernel_events, kernel_seconds, sync  # noqa: E402  (bench/ is on sys.path when a script runs)
 from transformers import BertForSequenceClassification, LlamaConfig, LlamaForCausalLM
 
 import hf_rmt
@@ -254,13 +254,6 @@ def fast_path(args) -> dict:
     return {"compile": args.compile or args.freeze_weights, "freeze_weights": args.freeze_weights}
 
 
-def _kernel_us(fn, device, calls=20):
-    """GPU time of the kernels of one `fn()` call (profiler, averaged over `calls`): the kernels' own speed, which
-    timing the calls from the host would hide under their launch cost."""
-    fn()
-    return sum(e.device_time_total for e in kernel_events(lambda: [fn() for _ in range(calls)], device)) / calls
-
-
 def _time_per_call(fn, device, calls):
     """Median over 3 runs of `calls` back-to-back calls, divided by `calls` (seconds per call)."""
     fn()
@@ -289,11 +282,14 @@ def step_anatomy(args, device, dtype, results):
     for name, (m, k, n) in gemms.items():
         a = torch.randn(m, k, device=device, dtype=dtype)
         b = torch.randn(k, n, device=device, dtype=dtype)
-        seconds = _kernel_us(lambda: a @ b, device) / 1e6
+        a @ b  # cuBLAS picks and loads its kernel outside the profile
+        seconds = kernel_seconds(lambda: a @ b, device, calls=20)
         anatomy["gemm"][name] = {"shape": [m, k, n], "us": seconds * 1e6, "tflops": 2 * m * k * n / seconds / 1e12}
         print(f"   GEMM {name:>9} {m}x{k}x{n}: {seconds * 1e6:7.1f} us  {2 * m * k * n / seconds / 1e12:6.1f} TFLOP/s")
     q = torch.randn(1, 12, 512, 64, device=device, dtype=dtype)
-    seconds = _kernel_us(lambda: torch.nn.functional.scaled_dot_product_attention(q, q, q), device) / 1e6
+    attention = lambda: torch.nn.functional.scaled_dot_product_attention(q, q, q)  # noqa: E731
+    attention()
+    seconds = kernel_seconds(attention, device, calls=20)
     anatomy["sdpa_us"] = seconds * 1e6
     gemm_us = sum(v["us"] for v in anatomy["gemm"].values()) + anatomy["sdpa_us"]
     anatomy["gemm_and_attention_floor_ms"] = 12 * gemm_us / 1e3

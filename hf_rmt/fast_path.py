@@ -196,9 +196,6 @@ class SegmentGraphs:
         self.graphs.clear()
         self._weights = weights
 
-    def clear(self) -> None:
-        self.graphs.clear()
-
 
 def _version(tensor: torch.Tensor) -> int:
     """The tensor's version counter (bumped by every in-place change); inference tensors have none."""

@@ -375,7 +375,7 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
         if recompute:
             # Saving and restoring the RNG state around each segment is only needed to replay dropout masks.
             preserve_rng = self._has_dropout()
-            params = [p for p in self.parameters() if p.requires_grad]
+            params = list(self.parameters())  # `recompute_segment` keeps those that require grad
         if self._graphs is not None and not grad:
             self._graphs.check_weights([*self.parameters(), *self.buffers()])
         results = []

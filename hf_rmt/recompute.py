@@ -94,7 +94,7 @@ def recompute_segment(
         step: A pure function of `inputs` and of the module parameters `params` (dropout aside, which
             `preserve_rng_state` replays), returning a tuple of tensors.
         inputs: The tensors the step reads that may need gradients (the memory; `inputs_embeds`).
-        params: Every parameter the step may use that requires grad; they receive gradients.
+        params: Every parameter the step may use; those that require grad receive gradients.
         preserve_rng_state: Save the RNG state and restore it for the recomputation (needed with dropout).
 
     Returns:

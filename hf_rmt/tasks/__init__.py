@@ -6,7 +6,7 @@ stories come from a seeded world simulator ([`hf_rmt.tasks.babi`]), the noise fr
 """
 
 from .babi import Story
-from .dataset import OUTPUT_FORMATS, SAMPLE_FIELDS, TaskDataset, make_dataset
+from .dataset import OUTPUT_FORMATS, SAMPLE_FIELDS, TaskDataset, make_dataset, min_target_length
 from .haystack import PLACEMENTS, SEGMENT_ALIGNMENTS
 from .metric import get_metric_path
 from .noise import SPLITS, NoiseCorpus, split_sentences
@@ -29,5 +29,6 @@ __all__ = [
     "get_metric_path",
     "get_task",
     "make_dataset",
+    "min_target_length",
     "split_sentences",
 ]

@@ -57,6 +57,27 @@ def _check_positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def _sample_rng(seed: int, split: str, task: str, index: int) -> np.random.Generator:
+    """The random generator of sample `index`: a function of `(seed, split, task, index)` only."""
+    return np.random.default_rng([seed, _SPLIT_IDS[split], zlib.crc32(task.encode("utf-8")), index])
+
+
+def _stories(
+    spec: TaskSpec, text_cache: TextCache, rng: np.random.Generator, attempts: int
+) -> Iterator[tuple[Story, list[np.ndarray], np.ndarray, int]]:
+    """Up to `attempts` stories drawn from `rng`, each with its fact ids, question ids and the tokens they need."""
+    for _ in range(attempts):
+        story = spec.make_story(rng)
+        *facts, question = text_cache.encode([*story.facts, story.question])
+        yield story, facts, question, sum(len(f) for f in facts) + len(question)
+
+
 def _check_target_lengths(value: Any) -> tuple[int, ...]:
     if isinstance(value, Sequence) and not isinstance(value, str):
         if not value:
@@ -150,9 +171,7 @@ class TaskDataset(torch.utils.data.Dataset):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
         self.split = split
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-        self.seed = int(seed)
+        self.seed = _check_seed(seed)
         self.segment_size = None if segment_size is None else _check_positive_int("segment_size", segment_size)
         self.placement = self._resolve_placement(placement)
         if output_format not in OUTPUT_FORMATS:
@@ -248,15 +267,11 @@ class TaskDataset(torch.utils.data.Dataset):
         return {**self.__dict__, "_pool": None, "_text": None}
 
     def _rng(self, index: int) -> np.random.Generator:
-        task_id = zlib.crc32(self.spec.name.encode("utf-8"))
-        return np.random.default_rng([self.seed, _SPLIT_IDS[self.split], task_id, index])
+        return _sample_rng(self.seed, self.split, self.spec.name, index)
 
     def _draw_story(self, rng: np.random.Generator, target: int) -> tuple[Story, list[np.ndarray], np.ndarray]:
         shortest = None
-        for _ in range(self.max_story_attempts):
-            story = self.spec.make_story(rng)
-            *facts, question = self.text_cache.encode([*story.facts, story.question])
-            needed = sum(len(f) for f in facts) + len(question)
+        for story, facts, question, needed in _stories(self.spec, self.text_cache, rng, self.max_story_attempts):
             if needed <= target:
                 return story, facts, question
             shortest = needed if shortest is None else min(shortest, needed)
@@ -367,6 +382,42 @@ def _generate(dataset: TaskDataset, shards: list[range]) -> Iterator[dict[str, A
     for shard in shards:
         for index in shard:
             yield dataset.sample(index)
+
+
+def min_target_length(
+    task: str | TaskSpec,
+    tokenizer: PreTrainedTokenizerBase,
+    split: str = "train",
+    seed: int = 0,
+    *,
+    max_story_attempts: int = 100,
+) -> int:
+    """The shortest `target_length` that [`make_dataset`] accepts for `task` with this tokenizer, split and seed.
+
+    A sample must hold its story's facts and question; a dataset checks, when it is built, that one of the stories
+    drawn for sample 0 fits its shortest length. This returns the fewest tokens any of those stories needs, so
+    `make_dataset(task, tokenizer, n, length, split, seed)` raises for `length < min_target_length(...)` and not for
+    `length >= min_target_length(...)` (later samples draw their own stories and redraw long ones, up to
+    `max_story_attempts` times). Use it to check lengths before building datasets, e.g. in a CLI.
+
+    Args:
+        task (`str` or [`TaskSpec`]): A registered task name or a custom spec.
+        tokenizer ([`~transformers.PreTrainedTokenizerBase`]): Lengths are counted in its tokens.
+        split (`str`, defaults to `"train"`), seed (`int`, defaults to 0): As for [`make_dataset`].
+        max_story_attempts (`int`, defaults to 100): As for [`TaskDataset`].
+
+    Raises:
+        `ValueError`: Unknown task or split, a negative seed.
+        `TypeError`: A tokenizer that is not a HF tokenizer.
+    """
+    spec = task if isinstance(task, TaskSpec) else get_task(task)
+    if not isinstance(tokenizer, PreTrainedTokenizerBase):
+        raise TypeError(f"tokenizer must be a transformers PreTrainedTokenizerBase, got {type(tokenizer).__name__}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
+    rng = _sample_rng(_check_seed(seed), split, spec.name, 0)
+    attempts = _check_positive_int("max_story_attempts", max_story_attempts)
+    return min(needed for *_, needed in _stories(spec, get_text_cache(tokenizer), rng, attempts))
 
 
 def make_dataset(

@@ -57,6 +57,8 @@ class TextCache:
             add_special_tokens=False,
             return_attention_mask=False,
             return_token_type_ids=False,
+            # No "Token indices sequence length is longer than the specified maximum sequence length" warning (per
+            # call; the tokenizer's warn-once flag stays unset): an RMT model reads any length segment by segment.
             verbose=False,
         )["input_ids"]
 

@@ -8,6 +8,7 @@ import json
 import os
 from typing import Any
 
+import torch
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from transformers.trainer_callback import ExportableState
 from transformers.utils import logging
@@ -43,6 +44,21 @@ class CurriculumCallback(TrainerCallback, ExportableState):
     Args:
         curriculum ([`SegmentCurriculum`], *optional*): The curriculum; by default the one of the training dataset
             (a [`CurriculumDataset`]).
+        keep_best (`bool`, *optional*, defaults to `False`):
+            Keep, in host memory, the trainable weights of the best evaluation of each stage (by the curriculum's
+            `metric`, ties broken by the lower `eval_loss`) and load them into the model when the stage ends and when
+            training ends: each stage starts from the previous stage's best state, as the 1M-token paper trained
+            (arXiv:2304.11062, section 4.1), and a stage that degrades late (a loss spike) is not what the next stage,
+            or the saved model, inherits. Needs an evaluation during each stage. The kept state lives in memory only: a
+            resumed run keeps the best state seen since it resumed.
+        chance (`float`, *optional*):
+            The metric's chance level (e.g. `1 / num_labels` for accuracy). A stage whose best evaluation stays within
+            0.1 of it is reported with a warning: the memory has not learned that length.
+        stop_at_target (`bool`, *optional*, defaults to `False`):
+            End training when an evaluation of the last stage reaches the curriculum's `target`, as earlier stages end.
+        end_with_last_stage (`bool`, *optional*, defaults to `False`):
+            End training once the last stage has run its own `stage_steps`. Without it, steps left by stages that
+            ended early (by `metric`) all go to the last stage, up to `max_steps`.
 
     Example:
 
@@ -54,13 +70,32 @@ class CurriculumCallback(TrainerCallback, ExportableState):
     ```
     """
 
-    def __init__(self, curriculum: SegmentCurriculum | None = None):
+    def __init__(
+        self,
+        curriculum: SegmentCurriculum | None = None,
+        keep_best: bool = False,
+        chance: float | None = None,
+        stop_at_target: bool = False,
+        end_with_last_stage: bool = False,
+    ):
         if curriculum is not None and not isinstance(curriculum, SegmentCurriculum):
             raise TypeError(f"`curriculum` must be a SegmentCurriculum, got {type(curriculum).__name__}.")
+        if chance is not None and not 0 <= chance < 1:
+            raise ValueError(f"`chance` must be a metric value in [0, 1), got {chance!r}.")
         self.curriculum = curriculum
+        self.keep_best = bool(keep_best)
+        self.chance = chance
+        self.stop_at_target = bool(stop_at_target)
+        self.end_with_last_stage = bool(end_with_last_stage)
         # Set by Trainer when it restores callbacks itself (restore_callback_states_from_checkpoint=True).
         self.saved_state: dict[str, Any] | None = None
         self._warned_metric = False
+        # The best evaluation of the stage being trained: (metric, -loss) ordering key, step, value, and the weights.
+        self._best_key: tuple[float, float] | None = None
+        self._best_step: int | None = None
+        self._best_value: float | None = None
+        self._best_weights: dict[str, torch.Tensor] | None = None
+        self.stage_results: list[dict[str, Any]] = []
 
     def state(self) -> dict[str, Any]:
         saved = self.curriculum.state_dict() if self.curriculum is not None else self.saved_state
@@ -135,11 +170,74 @@ class CurriculumCallback(TrainerCallback, ExportableState):
     def on_substep_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
         self.curriculum.on_batches_consumed(1)
 
-    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, model: Any = None, **kwargs: Any
+    ):
         curriculum = self.curriculum
         curriculum.on_batches_consumed(1)
         if curriculum.update(state.global_step):
+            self._close_stage(curriculum.stage, state, model)  # the stage of the step just trained
             state.log_history.append(self._record(state, curriculum.stage_of_batch(curriculum.consumed_batches)))
+        last = curriculum.num_stages - 1
+        if self.end_with_last_stage and curriculum.stage == last and curriculum.stage_steps is not None:
+            cap = curriculum._cap(last)
+            trained = (curriculum.consumed_batches - curriculum.stage_start(curriculum.consumed_batches - 1)) // max(
+                curriculum.gradient_accumulation_steps, 1
+            )
+            if cap is not None and trained >= cap:
+                logger.info(
+                    f"Curriculum: the last stage ran its {cap} steps; training ends at step {state.global_step}."
+                )
+                control.should_training_stop = True
+
+    def on_train_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, model: Any = None, **kwargs: Any
+    ):
+        if self.curriculum is not None:
+            self._close_stage(self.curriculum.stage, state, model)
+
+    # ---------------------------------------------------------------- best state of each stage
+
+    def _close_stage(self, stage: int, state: TrainerState, model: Any) -> None:
+        """Ends `stage`: records its best evaluation, warns when it stayed at chance, loads its best weights."""
+        if self._best_value is None:
+            return  # no evaluation of this stage (nothing to report or restore)
+        curriculum = self.curriculum
+        result = {
+            "stage": stage + 1,
+            "max_segments": curriculum.schedule[stage],
+            "best_metric": self._best_value,
+            "best_step": self._best_step,
+            "end_step": state.global_step,
+        }
+        self.stage_results.append(result)
+        state.log_history.append(
+            {f"curriculum_stage_best_{curriculum.metric}": self._best_value, **result, "step": state.global_step}
+        )
+        segments = curriculum.schedule[stage]
+        if self.chance is not None and self._best_value < self.chance + 0.1:
+            logger.warning(
+                f"Curriculum stage {stage + 1} ({segments} segments) ended at chance level: best {curriculum.metric} "
+                f"{self._best_value:.3f} (chance {self.chance:.3f}). The memory has not learned inputs of this length; "
+                "train longer stages, a higher learning rate, or more trainable weights (LoRA, --train-backbone)."
+            )
+        if self.keep_best and self._best_weights is not None and model is not None:
+            _load_trainable(model, self._best_weights)
+            logger.info(
+                f"Curriculum stage {stage + 1} ({segments} segments) ends at step {state.global_step}; its best "
+                f"{curriculum.metric}={self._best_value:.4g} (step {self._best_step}) is kept."
+            )
+        self._best_key = self._best_step = self._best_value = self._best_weights = None
+
+    def _track_best(self, value: float, metrics: dict[str, float], state: TrainerState, model: Any) -> None:
+        loss = metrics.get("eval_loss", metrics.get("loss", 0.0))
+        sign = 1.0 if self.curriculum.greater_is_better else -1.0
+        key = (sign * value, -float(loss))
+        if self._best_key is not None and key <= self._best_key:
+            return
+        self._best_key, self._best_step, self._best_value = key, state.global_step, value
+        if self.keep_best and model is not None:
+            self._best_weights = _trainable_state(model)
 
     def on_evaluate(
         self,
@@ -161,7 +259,31 @@ class CurriculumCallback(TrainerCallback, ExportableState):
                 )
                 self._warned_metric = True
             return
+        # The evaluation belongs to the stage of the last step trained, unless that step closed the stage.
+        if curriculum.stage_of_batch(curriculum.consumed_batches) == curriculum.stage:
+            self._track_best(value, metrics or {}, state, kwargs.get("model"))
         curriculum.report_metric(value)
+        last = curriculum.stage == curriculum.num_stages - 1
+        if self.stop_at_target and last and curriculum.target is not None:
+            reached = value >= curriculum.target if curriculum.greater_is_better else value <= curriculum.target
+            if reached:
+                logger.info(
+                    f"Curriculum: {curriculum.metric}={value:.4g} reached {curriculum.target} in the last stage; "
+                    "training ends."
+                )
+                control.should_training_stop = True
+
+
+def _trainable_state(model: Any) -> dict[str, torch.Tensor]:
+    """A host copy of the trainable weights (what training changes; a frozen backbone is not copied)."""
+    return {name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters() if p.requires_grad}
+
+
+def _load_trainable(model: Any, weights: dict[str, torch.Tensor]) -> None:
+    parameters = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in weights.items():
+            parameters[name].copy_(value)
 
 
 class RMTTrainerCallback(TrainerCallback, ExportableState):

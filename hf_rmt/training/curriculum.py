@@ -200,6 +200,10 @@ class SegmentCurriculum:
             stage += 1
         return stage, start
 
+    def stage_start(self, batch: int) -> int:
+        """The first batch number of the stage that batch number `batch` belongs to."""
+        return self._stage_and_start(batch)[1]
+
     def num_segments_of_batch(self, batch: int) -> int:
         """How many segments batch number `batch` has: its stage's maximum, or a seeded draw below it."""
         maximum = self.schedule[self.stage_of_batch(batch)]

@@ -184,6 +184,43 @@ def test_lora_and_memory_train_save_reload_and_merge(tmp_path):
         torch.testing.assert_close(merged(ids).logits, want, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("arch, task", [("bert", "sequence-classification"), ("gpt2", "causal-lm")])
+def test_lora_checkpoint_with_its_rmt_config_loads_through_the_auto_class(tmp_path, arch, task):
+    """`hf-rmt train`'s LoRA output (peft adapter + RMT config.json) loads with `Auto*.from_pretrained`, by the
+    backbone's path or with `backbone=`, LoRA merged; it then saves in full, never as an adapter that drops LoRA."""
+    from peft import get_peft_model
+
+    backbone_dir = tmp_path / "backbone"
+    tiny_backbone(arch, task).save_pretrained(backbone_dir)
+    rmt = hf_rmt.get_rmt_model(AUTO[task].from_pretrained(backbone_dir), rmt_config(arch))
+    peft_model = get_peft_model(rmt, hf_rmt.lora_config(rmt, r=4, target_modules="all-linear"))
+    with torch.no_grad():  # "trained": LoRA factors, memory and head away from their initial values
+        for param in peft_model.parameters():
+            if param.requires_grad:
+                param.normal_(std=0.1)
+    peft_model.eval()
+    ids = torch.randint(5, 99, (2, 21))
+    with torch.no_grad():
+        want = outputs(peft_model, ids)
+    folder = tmp_path / "lora"
+    peft_model.save_pretrained(folder)
+    rmt.config.architectures = [type(rmt).__name__]
+    rmt.config.save_pretrained(folder)
+
+    loaded = AUTO[task].from_pretrained(folder)
+    assert type(loaded) is type(rmt) and not any("lora" in name for name, _ in loaded.named_parameters())
+    torch.testing.assert_close(outputs(loaded, ids), want, rtol=1e-4, atol=1e-5)
+    given = type(rmt).from_pretrained(folder, backbone=AUTO[task].from_pretrained(backbone_dir))
+    assert torch.equal(outputs(given, ids), outputs(loaded, ids))
+
+    with pytest.raises(ValueError, match="adapter_only=True: .* LoRA is merged"):
+        loaded.save_pretrained(tmp_path / "refused", adapter_only=True)
+    assert not (tmp_path / "refused").exists()
+    loaded.save_pretrained(tmp_path / "full")  # default: in full, LoRA included
+    assert "model.safetensors" in os.listdir(tmp_path / "full")
+    assert torch.equal(outputs(AUTO[task].from_pretrained(tmp_path / "full"), ids), outputs(loaded, ids))
+
+
 # ------------------------------------------------------------------------------------------------ bad input
 
 

@@ -243,7 +243,17 @@ def training_function(args):
         tokenizer.save_pretrained(args.output_dir)
         with open(os.path.join(args.output_dir, "eval_results.json"), "w") as handle:
             json.dump(metrics, handle, indent=2)
+    # Tear the process group down now, not at the interpreter's exit: there, a gloo worker thread still releasing a
+    # finished collective's tensors needs the GIL, and the process hangs or aborts. Destroying the group (end_training,
+    # once every process is done with collectives) does not stop its threads: they live as long as the group object,
+    # which the DDP-wrapped model holds. So the objects that hold it are freed, and its last reference, `group`, is
+    # dropped last, from Python, which lets go of the GIL while the threads finish and are joined.
+    accelerator.wait_for_everyone()
+    group = torch.distributed.group.WORLD if accelerator.use_distributed else None
     accelerator.end_training()
+    del model, optimizer, scheduler, train_loader, eval_loader
+    accelerator.free_memory()  # its own references to them, then a garbage collection
+    del group
 
 
 def main():

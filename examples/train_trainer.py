@@ -16,12 +16,14 @@
 ########################################################################################################################
 """
 
+import gc
 import logging
 import os
 import sys
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 import transformers
 from transformers import (
     AutoModelForSequenceClassification,
@@ -206,6 +208,20 @@ def main():
         metrics["eval_segments"] = data_args.eval_segments or curriculum.max_segments
         trainer.log_metrics("eval", metrics)
         trainer.save_metrics("eval", metrics)
+
+    # Tear the process group down now, not at the interpreter's exit: there, a gloo worker thread still releasing a
+    # finished collective's tensors needs the GIL, and the process hangs or aborts. Destroying the group (end_training,
+    # as recent transformers' `Trainer.end()`, once every process is done with collectives) does not stop its threads:
+    # they live as long as the group object, which the DDP-wrapped model holds. So the trainer and all it holds are
+    # freed, and the group's last reference, `group`, is dropped last, from Python, which lets go of the GIL while the
+    # threads finish and are joined.
+    accelerator = trainer.accelerator
+    accelerator.wait_for_everyone()
+    group = torch.distributed.group.WORLD if accelerator.use_distributed else None
+    accelerator.end_training()
+    del trainer, accelerator
+    gc.collect()
+    del group
 
 
 if __name__ == "__main__":

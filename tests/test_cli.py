@@ -4,7 +4,6 @@ argument errors."""
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import pytest
@@ -331,10 +330,7 @@ def test_makefile_runs_the_cli_with_its_python():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    dry_run = subprocess.run(
-        ["make", "-n", "main", f"PYTHON={sys.executable}"], cwd=root, capture_output=True, text=True, timeout=60
-    )
-    assert dry_run.returncode == 0, dry_run.stderr
+    dry_run = run_subprocess(["make", "-n", "main", f"PYTHON={sys.executable}"], cwd=root)
     lines = dry_run.stdout.splitlines()
     assert lines[-1] == f"{sys.executable} -m hf_rmt.cli main"
     assert not any(line.startswith("hf-rmt") for line in lines)

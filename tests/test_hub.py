@@ -7,7 +7,6 @@ checkpoints; revisions; model cards read back from the server; the offline cache
 import contextlib
 import os
 import re
-import subprocess
 import sys
 import textwrap
 
@@ -16,6 +15,7 @@ import peft
 import pytest
 import torch
 import transformers.utils.hub as transformers_hub
+from _subprocess import run as run_subprocess
 from hub_server import HubServer, Repo
 from huggingface_hub import ModelCard, constants
 from tiny_models import minilm_path, rmt_config, tiny_backbone
@@ -56,6 +56,10 @@ def hub(tmp_path_factory):
         patch.setenv("HF_ENDPOINT", server.endpoint)
         patch.setenv("HF_HOME", str(home))
         patch.setenv("HF_HUB_OFFLINE", "0")
+        # The local server answers at once unless the machine is saturated: long request timeouts (10 s by default)
+        # keep a busy CI machine from failing a test on a slow reply.
+        patch.setattr(constants, "HF_HUB_ETAG_TIMEOUT", 120)
+        patch.setattr(constants, "HF_HUB_DOWNLOAD_TIMEOUT", 120)
         patch.delenv("HF_TOKEN", raising=False)
         patch.setattr(huggingface_hub.hf_api.api, "endpoint", server.endpoint)  # behind `huggingface_hub.file_exists`
         patch.setattr(transformers_hub, "_hf_api", None)
@@ -135,6 +139,9 @@ def test_push_full_then_load(hub, backbone_repo):
     assert type(loaded) is hf_rmt.RMTForSequenceClassification
     assert torch.equal(logits(loaded), expected)
     assert torch.equal(logits(hf_rmt.RMTForSequenceClassification.from_pretrained("user/rmt-full")), expected)
+    data = ModelCard.load("user/rmt-full").data
+    assert data.base_model == backbone_repo and data.base_model_relation == "finetune"
+    assert [t for t in data.tags if t.startswith("base_model:")] == [f"base_model:finetune:{backbone_repo}"]
     if tokenizer is not None:
         assert "tokenizer_config.json" in files
         text = "Where is Mary? Mary went to the kitchen."
@@ -211,6 +218,43 @@ def test_push_lora_memory_then_load(hub, backbone_repo):
     assert card.data.eval_results[0].metric_value == 0.75 and "PeftModel.from_pretrained" in card.text
 
 
+def test_adapter_from_the_hub_onto_a_given_backbone(hub, backbone_repo):
+    """`from_pretrained(repo, backbone=model)`: the backbone repo is not fetched, the outputs are the same."""
+    model = build_rmt(backbone_repo)
+    expected = logits(model)
+    model.push_to_hub("user/rmt-given")
+    given = AutoModelForSequenceClassification.from_pretrained(backbone_repo)
+
+    hub.log.clear()
+    loaded = AutoModelForSequenceClassification.from_pretrained("user/rmt-given", backbone=given)
+    assert loaded.backbone is given and torch.equal(logits(loaded), expected)
+    assert not [line for line in hub.log if f"/{backbone_repo}/" in line or line.endswith(f"/{backbone_repo}")]
+    assert any("/user/rmt-given/" in line for line in hub.log)
+    assert torch.equal(logits(AutoModelForSequenceClassification.from_pretrained("user/rmt-given")), expected)
+
+
+def test_backbone_loaded_from_the_cache_folder_is_pushed_by_its_id(hub, backbone_repo):
+    """A backbone loaded by the path of its Hub cache snapshot is recorded as the repo id and commit: the pushed
+    adapter names no local path and loads anywhere."""
+    from huggingface_hub import snapshot_download
+
+    folder = snapshot_download(backbone_repo)
+    commit = hub.repos[backbone_repo].branches["main"]
+    assert folder.endswith(commit) and os.path.isabs(folder)
+    backbone = AutoModelForSequenceClassification.from_pretrained(folder)
+    model = perturb(hf_rmt.get_rmt_model(backbone, rmt_config("bert")), seed=3)
+    assert (model.config.base_model_name_or_path, model.config.base_model_revision) == (backbone_repo, commit)
+    expected = logits(model)
+    model.push_to_hub("user/rmt-from-cache")
+
+    files = hub.repos["user/rmt-from-cache"].commits[hub.repos["user/rmt-from-cache"].branches["main"]]
+    assert folder not in files["config.json"].decode() and folder not in files["README.md"].decode()
+    card = ModelCard.load("user/rmt-from-cache")
+    assert card.data.base_model == backbone_repo and card.data.base_model_relation == "adapter"
+    loaded = AutoModelForSequenceClassification.from_pretrained("user/rmt-from-cache")
+    assert loaded.config.base_model_revision == commit and torch.equal(logits(loaded), expected)
+
+
 def test_second_push_revisions_and_user_sections(hub, backbone_repo):
     model = build_rmt(backbone_repo)
     first_logits = logits(model)
@@ -266,6 +310,7 @@ def test_model_card_metadata_on_the_hub(hub, backbone_repo):
     data = ModelCard.load("user/rmt-card").data
     assert data.library_name == "hf_rmt" and data.license == "apache-2.0"
     assert data.base_model == backbone_repo and data.base_model_relation == "adapter"
+    assert [t for t in data.tags if t.startswith("base_model:")] == [f"base_model:adapter:{backbone_repo}"]
     assert data.pipeline_tag == "text-classification" and data.datasets == ["RMT-team/babilong"]
     assert {"recurrent-memory-transformer", "long-context", "babilong"} <= set(data.tags)
     assert data.metrics == ["accuracy"]
@@ -426,8 +471,8 @@ def test_remote_code_without_hf_rmt(hub, backbone_repo, remote_code_classes, tmp
         """
     )
     env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_HOME": constants.HF_HOME, "HF_HUB_OFFLINE": "0"}
-    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0 and "remote code OK" in result.stdout, result.stderr[-3000:]
+    result = run_subprocess([sys.executable, "-c", script], env=env)
+    assert "remote code OK" in result.stdout, result.stderr[-3000:]
 
 
 def test_pushes_and_loads_use_the_hub_protocol(hub, backbone_repo):

@@ -217,14 +217,14 @@ class CurriculumCallback(TrainerCallback, ExportableState):
         segments = curriculum.schedule[stage]
         if self.chance is not None and self._best_value < self.chance + 0.1:
             logger.warning(
-                f"Curriculum stage {stage + 1} ({segments} segments) ended at chance level: best {curriculum.metric} "
+                f"Curriculum stage {stage + 1} ({segments} segment{'s' if segments != 1 else ''}) ended at chance level: best {curriculum.metric} "
                 f"{self._best_value:.3f} (chance {self.chance:.3f}). The memory has not learned inputs of this length; "
                 "train longer stages, a higher learning rate, or more trainable weights (LoRA, --train-backbone)."
             )
         if self.keep_best and self._best_weights is not None and model is not None:
             _load_trainable(model, self._best_weights)
             logger.info(
-                f"Curriculum stage {stage + 1} ({segments} segments) ends at step {state.global_step}; its best "
+                f"Curriculum stage {stage + 1} ({segments} segment{'s' if segments != 1 else ''}) ends at step {state.global_step}; its best "
                 f"{curriculum.metric}={self._best_value:.4g} (step {self._best_step}) is kept."
             )
         self._best_key = self._best_step = self._best_value = self._best_weights = None

@@ -296,7 +296,8 @@ def _write_card(
             base_id,
             tokenizer_in_repo,
             # A peft adapter with the RMT config beside it (`hf-rmt train`'s LoRA output) loads through the Auto class.
-            auto_loadable=kind != "peft" or os.path.isfile(os.path.join(save_directory, "config.json")),
+            auto_loadable=kind != "peft"
+            or (bool(config.architectures) and os.path.isfile(os.path.join(save_directory, "config.json"))),
         ),
         "rmt_settings": _rmt_settings(config, source.layout, class_name, auto_class, kind),
         "training": training,

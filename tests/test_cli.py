@@ -330,7 +330,8 @@ def test_makefile_runs_the_cli_with_its_python():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    dry_run = run_subprocess(["make", "-n", "main", f"PYTHON={sys.executable}"], cwd=root)
+    # --no-print-directory: under `make test` (CI), the outer make's flags would add "make[1]: Leaving directory".
+    dry_run = run_subprocess(["make", "--no-print-directory", "-n", "main", f"PYTHON={sys.executable}"], cwd=root)
     lines = dry_run.stdout.splitlines()
     assert lines[-1] == f"{sys.executable} -m hf_rmt.cli main"
     assert not any(line.startswith("hf-rmt") for line in lines)

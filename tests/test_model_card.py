@@ -457,6 +457,7 @@ def test_write_model_card_of_a_lora_folder(tmp_path):
     lora = peft.get_peft_model(rmt, hf_rmt.lora_config(rmt, r=4, target_modules=["query", "value"]))
     folder = tmp_path / "model"
     lora.save_pretrained(folder)
+    rmt.config.architectures = [type(rmt).__name__]  # as `hf-rmt train` saves it: the Auto class that loads it
     with recorded_backbone_name(rmt.config):
         rmt.config.save_pretrained(folder)
     assert str(tmp_path) not in (folder / "config.json").read_text()
@@ -465,7 +466,11 @@ def test_write_model_card_of_a_lora_folder(tmp_path):
     assert card.data.library_name == "peft" and card.data.base_model_relation == "adapter"
     assert base_model_tags(card.data) == ["base_model:adapter:org/tiny-backbone"]
     assert "LoRA (r=4) on `query`, `value`" in card.text
-    assert 'PeftModel.from_pretrained(rmt, "<your-username>/rmt-tiny-backbone-qa1")' in card.text
+    # With its RMT config beside it, the folder loads through the Auto class (LoRA merged): no PeftModel step needed.
+    assert 'model = AutoModelForSequenceClassification.from_pretrained("<your-username>/rmt-tiny-backbone-qa1")' in (
+        card.text
+    )
+    assert "PeftModel" not in card.text
     assert "| 1,024 (32x trained) | 128 | 50.0% |" in card.text and str(tmp_path) not in str(card)
 
 

@@ -69,7 +69,8 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(path)
     backbone = AutoModelForSequenceClassification.from_pretrained(path, num_labels=6)
     # The RMT settings of the run the numbers come from (the main command: 16-token segments), else the defaults.
-    settings = training_info or {}
+    # (`eval_by_length.json` records them too, for training info that leaves them out, as the card's own view does).
+    settings = {**(eval_results if isinstance(eval_results, dict) else {}), **(training_info or {})}
     config = hf_rmt.RMTConfig(
         num_memory_tokens=settings.get("num_memory_tokens", 10), segment_size=settings.get("segment_size")
     )

@@ -499,26 +499,8 @@ class RMTSavingMixin:
 
     @classmethod
     def _from_adapter(cls, path: str, config: Any, adapter_file: str, kwargs: dict[str, Any], backbone: Any = None):
-        base_id = config.base_model_name_or_path
         tensors = load_file(adapter_file)
-        # Backbone weights the adapter brings (its heads), relative to the backbone.
-        restored = {key[len("backbone.") :] for key in tensors if key.startswith("backbone.")}
-        if backbone is not None:
-            given = sorted(k for k in _LOAD_ONLY_KWARGS if kwargs.get(k) is not None)
-            if given:
-                raise ValueError(
-                    f"{', '.join(f'`{k}`' for k in given)} describe how to load a backbone, but `backbone=` is already "
-                    "loaded: load the backbone with them, then pass it."
-                )
-            _check_given_backbone(cls, config, backbone, tensors, path)
-        else:
-            if not base_id:
-                raise ValueError(
-                    f"The hf_rmt adapter at {path} does not name its backbone (`base_model_name_or_path`); pass the "
-                    "backbone it was trained on as `backbone=`."
-                )
-            backbone = cls._load_adapter_backbone(path, config, restored, kwargs)
-        model = cls(config, backbone=backbone)
+        model = cls(config, backbone=cls._adapter_backbone(path, config, tensors, kwargs, backbone, "adapter"))
         expected = set(model.adapter_state_dict())
         _raise_on_key_mismatch(path, sorted(expected - set(tensors)), sorted(set(tensors) - expected))
         own = model.state_dict()
@@ -544,7 +526,19 @@ class RMTSavingMixin:
             for key, value in load_file(lora_file).items()
             if key.startswith("base_model.model.") and ".lora_" not in key
         }
-        restored = {key[len("backbone.") :] for key in tensors if key.startswith("backbone.")}
+        model = cls(config, backbone=cls._adapter_backbone(path, config, tensors, kwargs, backbone, "LoRA checkpoint"))
+        hub_kwargs = {k: kwargs[k] for k in _HUB_KWARGS if kwargs.get(k) is not None}
+        model = PeftModel.from_pretrained(model, path, **hub_kwargs).merge_and_unload()
+        model._merged_lora = True
+        model.set_trainable(train_backbone=False)
+        model.eval()
+        return model
+
+    @classmethod
+    def _adapter_backbone(
+        cls, path: str, config: Any, tensors: dict[str, torch.Tensor], kwargs: dict[str, Any], backbone: Any, what: str
+    ):
+        """The backbone an adapter attaches to: the given one, checked against the adapter, or the one it names."""
         if backbone is not None:
             given = sorted(k for k in _LOAD_ONLY_KWARGS if kwargs.get(k) is not None)
             if given:
@@ -553,20 +547,15 @@ class RMTSavingMixin:
                     "loaded: load the backbone with them, then pass it."
                 )
             _check_given_backbone(cls, config, backbone, tensors, path)
-        else:
-            if not config.base_model_name_or_path:
-                raise ValueError(
-                    f"The hf_rmt LoRA checkpoint at {path} does not name its backbone (`base_model_name_or_path`); pass "
-                    "the backbone it was trained on as `backbone=`."
-                )
-            backbone = cls._load_adapter_backbone(path, config, restored, kwargs)
-        model = cls(config, backbone=backbone)
-        hub_kwargs = {k: kwargs[k] for k in _HUB_KWARGS if kwargs.get(k) is not None}
-        model = PeftModel.from_pretrained(model, path, **hub_kwargs).merge_and_unload()
-        model._merged_lora = True
-        model.set_trainable(train_backbone=False)
-        model.eval()
-        return model
+            return backbone
+        if not config.base_model_name_or_path:
+            raise ValueError(
+                f"The hf_rmt {what} at {path} does not name its backbone (`base_model_name_or_path`); pass the "
+                "backbone it was trained on as `backbone=`."
+            )
+        # Backbone weights the adapter brings (its heads), relative to the backbone.
+        restored = {key[len("backbone.") :] for key in tensors if key.startswith("backbone.")}
+        return cls._load_adapter_backbone(path, config, restored, kwargs)
 
     @classmethod
     def _load_adapter_backbone(cls, path: str, config: Any, restored: set[str], kwargs: dict[str, Any]):

@@ -150,6 +150,7 @@ class CurriculumCallback(TrainerCallback, ExportableState):
                 curriculum.load_state_dict(saved)
         else:
             curriculum.reset()
+            self.stage_results = []  # a callback reused for a new run reports that run's stages only
         stage = curriculum.stage_of_batch(curriculum.consumed_batches)
         logger.info(
             f"Segment curriculum {curriculum.schedule} ({curriculum.sampling}); step {state.global_step + 1} is in "

@@ -347,3 +347,15 @@ def test_logging_settings_are_restored(trained_dir):
     args = ["eval", "--model", trained_dir, "--lengths", "32", "--num-samples", "1", "--no-plot", "--no-progress"]
     assert main([*args, "--output", trained_dir + "-logging"]) == 0
     assert (hf_logger.level, hf_logger.propagate, list(hf_logger.handlers), hf_logging.get_verbosity()) == before
+
+
+@pytest.mark.parametrize("extra", [["--device", "cpu"], ["--no-cuda-graphs"]])
+def test_eval_compile_needs_cuda_graphs_on_a_gpu(trained_dir, tmp_path, capsys, no_model_loading, extra):
+    if "--no-cuda-graphs" in extra and not __import__("torch").cuda.is_available():
+        extra = [*extra, "--device", "cpu"]
+    out = tmp_path / "out"
+    err = error_of(
+        ["eval", "--model", trained_dir, "--lengths", "100", "--compile", *extra, "--output", str(out)], capsys
+    )
+    assert err.startswith("hf-rmt eval: error: --compile compiles the CUDA-graph step on a GPU, but ")
+    assert err.endswith("; drop --compile") and not out.exists()

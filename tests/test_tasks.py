@@ -11,6 +11,7 @@ import pickle
 import re
 import shutil
 
+import numpy as np
 import pytest
 
 import hf_rmt.tasks
@@ -556,3 +557,19 @@ def test_registry():
     assert list(TASKS) == ALL_TASKS
     with pytest.raises(ValueError, match="got 'QA1'"):
         get_task("QA1")
+
+
+@pytest.mark.parametrize("output_format", ["classification", "generation"])
+def test_numpy_samples_equal_list_samples(gpt2, output_format):
+    dataset = make_dataset("detect_memorize", gpt2, 3, 300, split="test", output_format=output_format)
+    for index in range(3):
+        as_lists, as_arrays = dataset[index], dataset.sample(index, return_tensors="np")
+        assert isinstance(as_arrays["input_ids"], np.ndarray) and as_arrays["input_ids"].dtype == np.int64
+        assert as_arrays["input_ids"].tolist() == as_lists["input_ids"]
+        labels = as_arrays["labels"]
+        assert (labels.tolist() if isinstance(labels, np.ndarray) else labels) == as_lists["labels"]
+        assert {k: v for k, v in as_arrays.items() if k not in ("input_ids", "labels")} == {
+            k: v for k, v in as_lists.items() if k not in ("input_ids", "labels")
+        }
+    with pytest.raises(ValueError, match="return_tensors must be None or 'np', got 'pt'"):
+        dataset.sample(0, return_tensors="pt")

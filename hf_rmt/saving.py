@@ -38,7 +38,6 @@ import torch
 from huggingface_hub import CommitInfo, CommitOperationAdd, CommitOperationDelete
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RevisionNotFoundError
 from safetensors.torch import load_file, save_file
-from transformers.dynamic_module_utils import custom_object_save
 from transformers.utils import logging
 from transformers.utils.hub import cached_file, hf_api
 
@@ -49,6 +48,7 @@ from .model_card import (
     _hub_id,
     create_or_update_model_card,
 )
+from .utils.remote_code import save_remote_code
 
 
 logger = logging.get_logger(__name__)
@@ -189,6 +189,31 @@ def recorded_backbone_name(config: Any) -> Iterator[None]:
         base._name_or_path = before
 
 
+@contextlib.contextmanager
+def _remote_code_exported_by_hf_rmt(model: Any, save_directory: str | os.PathLike, is_main_process: bool):
+    """Within the block, transformers' `save_pretrained` does not export remote code itself (its flat copy cannot
+    follow hf_rmt's subpackages): hf_rmt writes it first (`save_remote_code`), setting `auto_map` before the config
+    is saved. transformers reads the class attribute (`is_remote_code` is a classmethod), so the class's is unset
+    for the duration of the call and restored after it."""
+    cls = type(model)
+    auto_class = getattr(cls, "_auto_class", None)
+    if auto_class is None or not cls.__module__.startswith("hf_rmt."):
+        yield
+        return
+    if is_main_process:
+        os.makedirs(save_directory, exist_ok=True)
+        save_remote_code(model, save_directory)
+    own = "_auto_class" in cls.__dict__
+    cls._auto_class = None
+    try:
+        yield
+    finally:
+        if own:
+            cls._auto_class = auto_class
+        else:
+            del cls._auto_class  # back to the inherited value
+
+
 class RMTSavingMixin:
     """`save_pretrained`/`from_pretrained` for hf_rmt models, full or adapter-only."""
 
@@ -316,9 +341,10 @@ class RMTSavingMixin:
             if not adapter_only:
                 if is_main_process:
                     _remove(save_directory, (ADAPTER_WEIGHTS_NAME,))
-                super().save_pretrained(
-                    save_directory, is_main_process=is_main_process, state_dict=state_dict, **save_kwargs
-                )
+                with _remote_code_exported_by_hf_rmt(self, save_directory, is_main_process):
+                    super().save_pretrained(
+                        save_directory, is_main_process=is_main_process, state_dict=state_dict, **save_kwargs
+                    )
             elif is_main_process:
                 os.makedirs(save_directory, exist_ok=True)
                 _remove(save_directory, FULL_WEIGHTS_PREFIXES)
@@ -327,7 +353,7 @@ class RMTSavingMixin:
                 if getattr(self, "_auto_class", None) is not None:
                     # Remote code (`register_for_auto_class`): copy the modeling files and set `auto_map`, as
                     # transformers' own save_pretrained does for full checkpoints.
-                    custom_object_save(self, save_directory, config=self.config)
+                    save_remote_code(self, save_directory)
                 self.config.save_pretrained(save_directory)
                 save_file(tensors, os.path.join(save_directory, ADAPTER_WEIGHTS_NAME), metadata={"format": "pt"})
                 # Trainer resumes only from model.safetensors, its index or peft files: an index whose weight map points
@@ -481,7 +507,7 @@ class RMTSavingMixin:
         saved = (config.architectures or [None])[0]
         if saved is None or saved == cls.__name__ or cls.__name__ == "RMTPreTrainedModel":
             return
-        from .modeling_rmt import TASK_TO_CLASS  # noqa: PLC0415
+        from .modeling import TASK_TO_CLASS  # noqa: PLC0415
 
         auto = {
             "RMTModel": "AutoModel",
@@ -626,7 +652,7 @@ def _check_given_backbone(cls: type, config: Any, backbone: Any, tensors: dict[s
     replaces. Then gives it the adapter's label names (the heads it receives were trained with them)."""
     from transformers import PreTrainedModel  # noqa: PLC0415
 
-    from .backbone import backbone_task  # noqa: PLC0415
+    from .core.backbone import backbone_task  # noqa: PLC0415
 
     if not isinstance(backbone, PreTrainedModel):
         raise TypeError(f"`backbone` must be a transformers PreTrainedModel, got {type(backbone).__name__}.")

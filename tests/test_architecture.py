@@ -1,101 +1,14 @@
 """The package's shape (CONTRIBUTING.md): an acyclic import graph, a core that imports nothing above it, and modules
-small enough to read in one sitting. Read from the source with `ast`, so nothing is imported."""
+small enough to read in one sitting. The graph is read from the source with `ast` (`hf_rmt.utils.module_graph`)."""
 
 from __future__ import annotations
 
-import ast
-import os
-
 import pytest
 
+from hf_rmt.utils.module_graph import find_cycle, import_graph, package_modules
 
-PACKAGE_DIR = os.path.join(os.path.dirname(__file__), "..", "hf_rmt")
+
 MAX_MODULE_LINES = 400
-
-
-def _module_name(path: str) -> str:
-    relative = os.path.relpath(path, os.path.dirname(PACKAGE_DIR))[: -len(".py")].split(os.sep)
-    if relative[-1] == "__init__":
-        relative = relative[:-1]
-    return ".".join(relative)
-
-
-def package_modules() -> dict[str, str]:
-    """`{dotted module name: file path}` of every module of hf_rmt."""
-    found = {}
-    for root, _, files in os.walk(PACKAGE_DIR):
-        for name in files:
-            if name.endswith(".py"):
-                path = os.path.join(root, name)
-                found[_module_name(path)] = path
-    return found
-
-
-def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
-    if node.level == 0:
-        return node.module or ""
-    parts = module.split(".")
-    base = parts if is_package else parts[:-1]
-    base = base[: len(base) - (node.level - 1)]
-    return ".".join(base + ([node.module] if node.module else []))
-
-
-def import_graph() -> dict[str, set[str]]:
-    """`{module: hf_rmt modules it imports}`, counting imports inside functions too (they run, later)."""
-    modules = package_modules()
-    graph: dict[str, set[str]] = {}
-    for module, path in modules.items():
-        is_package = path.endswith("__init__.py")
-        with open(path, encoding="utf-8") as handle:
-            tree = ast.parse(handle.read(), path)
-        targets = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = _resolve(module, is_package, node)
-                # `from .pkg import name` imports the submodule `pkg.name` when there is one.
-                names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names]
-            else:
-                continue
-            for name in names:
-                while name and name not in modules:  # `hf_rmt.a.b.Class` -> the module `hf_rmt.a.b`
-                    name = name.rpartition(".")[0]
-                if name and name != module:
-                    targets.add(name)
-        graph[module] = targets
-    return graph
-
-
-def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    """One import cycle as `[a, b, ..., a]`, or None. A package's own `__init__` importing its submodules is not a
-    cycle (Python runs it before them), so edges from a submodule to the package it sits in are left out."""
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def edges(module: str) -> list[str]:
-        return sorted(t for t in graph[module] if not module.startswith(t + "."))
-
-    def visit(module: str) -> list[str] | None:
-        state[module] = 1
-        stack.append(module)
-        for target in edges(module):
-            if state.get(target) == 1:
-                return stack[stack.index(target) :] + [target]
-            if target not in state:
-                cycle = visit(target)
-                if cycle:
-                    return cycle
-        stack.pop()
-        state[module] = 2
-        return None
-
-    for module in sorted(graph):
-        if module not in state:
-            cycle = visit(module)
-            if cycle:
-                return cycle
-    return None
 
 
 @pytest.mark.xfail(strict=True, reason="modeling_rmt and saving import each other (issue 13): removed by the redesign")

@@ -23,7 +23,7 @@ def test_memory_only_step_equals_a_full_step(arch, task):
     ids = torch.randint(5, 99, (2, 8))
     with torch.no_grad():
         want = hf_rmt.RMTModel.forward(model, ids, memory_state=memory).memory_state
-        got = model._memory_only_step(memory, ids)
+        got = model.memory_only_step(memory, ids)
     torch.testing.assert_close(got, want)
 
 
@@ -61,7 +61,7 @@ def test_capture_keeps_the_mask_skip_of_unpadded_inputs(monkeypatch, arch):
     from transformers import masking_utils  # noqa: PLC0415
     from transformers.utils import import_utils  # noqa: PLC0415
 
-    from hf_rmt.fast_path import _mask_skip_while_capturing  # noqa: PLC0415
+    from hf_rmt.core.fast_path import _mask_skip_while_capturing  # noqa: PLC0415
 
     config = tiny_backbone(arch, "base").config
     assert config._attn_implementation == "sdpa"
@@ -86,15 +86,15 @@ def test_frozen_weights_are_compiled_again_when_they_change():
     from hf_rmt.fast_path import SegmentGraphs  # noqa: PLC0415
 
     model = hf_rmt.get_rmt_model(tiny_backbone("bert", "base"), rmt_config("bert")).eval()
-    graphs = SegmentGraphs(model._memory_only_step, compile_modules=layer_blocks(model.backbone), freeze_weights=True)
+    graphs = SegmentGraphs(model.memory_only_step, compile_modules=layer_blocks(model.backbone), freeze_weights=True)
     memory = model.memory.initial_state(1)
     ids = torch.randint(5, 99, (1, model.config.segment_size))
     with torch.no_grad():
         graphs.check_weights([*model.parameters(), *model.buffers()])
-        torch.testing.assert_close(graphs.run_compiled(memory, ids), model._memory_only_step(memory, ids))
+        torch.testing.assert_close(graphs.run_compiled(memory, ids), model.memory_only_step(memory, ids))
         for param in model.backbone.parameters():
             param.mul_(1.5)
-        expected = model._memory_only_step(memory, ids)
+        expected = model.memory_only_step(memory, ids)
         assert not torch.allclose(graphs.run_compiled(memory, ids), expected, atol=1e-4)  # stale copies
         graphs.check_weights([*model.parameters(), *model.buffers()])
         torch.testing.assert_close(graphs.run_compiled(memory, ids), expected)

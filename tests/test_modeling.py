@@ -5,6 +5,7 @@ import torch
 from tiny_models import ARCHITECTURES, CLS_ID, DECODERS, ENCODERS, SEP_ID, rmt_config, tiny_backbone
 
 import hf_rmt
+from hf_rmt.modeling.heads import SequenceClassificationHead
 
 
 HEADS = {
@@ -202,16 +203,11 @@ def test_logits_to_keep_returns_each_samples_last_tokens():
 def test_inference_keeps_nothing_per_segment_for_classification():
     model = wrap("bert", "sequence-classification")
     ids = torch.randint(5, 99, (1, 8 * 50))
-    plan = model._make_plan(ids, None)
+    plan = model.make_plan(ids, None)
     with torch.no_grad():
-        _, results = model._run_segments(
-            plan,
-            ids,
-            None,
-            lambda t, step, hidden, head: () if head is None else (head.logits,),
-            lambda t, step: {} if t == len(plan) - 1 else None,
-        )
-    assert [len(extracted) for _, extracted in results] == [0] * 49 + [1]
+        _, results = model.run_segments(plan, ids, None, SequenceClassificationHead(len(plan) - 1, labels=None))
+    assert [kept is not None for _, kept in results] == [False] * 49 + [True]
+    assert results[-1][1].loss is None
 
 
 @pytest.mark.parametrize("arch", DECODERS)

@@ -612,8 +612,8 @@ def test_disable_dropout_makes_training_forwards_deterministic():
     from hf_rmt.training import disable_dropout
 
     model = gradient_model("bert")  # dropout 0.1, including BERT's SDPA attention dropout (a float, not an nn.Dropout)
-    assert model._has_dropout()
+    assert model.has_dropout()
     disable_dropout(model)
-    assert not model._has_dropout() and model.training
+    assert not model.has_dropout() and model.training
     ids = torch.randint(3, 99, (2, 30))
     torch.testing.assert_close(model(ids).logits, model(ids).logits, rtol=0, atol=0)

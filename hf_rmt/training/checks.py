@@ -11,7 +11,7 @@ from typing import Any
 from torch import nn
 from transformers.utils import logging
 
-from ..modeling_rmt import RMTPreTrainedModel
+from ..modeling import RMTPreTrainedModel
 
 
 logger = logging.get_logger(__name__)

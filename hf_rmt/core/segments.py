@@ -18,8 +18,8 @@ import torch
 
 
 @dataclass
-class StepIndex:
-    """Where the tokens of one step come from.
+class SegmentStep:
+    """One step of the recurrence: which samples take part and where their segments lie among their valid tokens.
 
     Attributes:
         rows (`torch.LongTensor` or `None`): Samples taking part in this step (`None`: all of them).
@@ -140,14 +140,14 @@ class SegmentPlan:
     def __len__(self) -> int:
         return self.num_steps
 
-    def step(self, t: int) -> StepIndex:
+    def step(self, t: int) -> SegmentStep:
         if self._all_active[t]:
             rows = None
             start, lengths, continued = self._start[t], self._lengths[t], self._continued[t]
         else:
             rows = self._active[t].nonzero().flatten().to(self._start.device)
             start, lengths, continued = self._start[t][rows], self._lengths[t][rows], self._continued[t][rows]
-        return StepIndex(
+        return SegmentStep(
             rows=rows,
             valid_start=start,
             lengths=lengths,
@@ -156,7 +156,33 @@ class SegmentPlan:
             continued=continued,
         )
 
-    def original_positions(self, step: StepIndex, padding_side: str = "right") -> tuple[torch.Tensor, torch.Tensor]:
+    def last_segment_lengths(self) -> torch.Tensor:
+        """`(batch,)` tokens of each sample's last segment (every sample runs it at the last step)."""
+        return self._lengths[-1]
+
+    def before_last_segment(self) -> torch.Tensor:
+        """`(batch, seq_len)` 1 at each sample's valid tokens that precede its last segment, 0 elsewhere (what
+        `generate` reads into memory before the last segment runs with the new tokens)."""
+        batch = self.num_tokens.shape[0]
+        positions = torch.arange(self.seq_len, device=self.num_tokens.device).expand(batch, -1)
+        # Rank of each position among its sample's valid tokens (padding ranks after every valid token).
+        valid_rank = (
+            positions if self.order is None else torch.empty_like(positions).scatter_(1, self.order, positions)
+        )
+        return (valid_rank < (self.num_tokens - self.last_segment_lengths())[:, None]).long()
+
+    def last_segments(self, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each sample's last segment of `values` (`(batch, seq_len)`), left-padded to the longest one, and the mask
+        of its real entries: `(batch, width)` each."""
+        last_length = self.last_segment_lengths()
+        width = int(last_length.max())
+        offsets = torch.arange(width, device=values.device)[None]
+        pad = (width - last_length)[:, None]
+        index = (self.num_tokens - last_length)[:, None] + offsets
+        index = (index - pad).clamp(min=0, max=self.seq_len - 1)
+        return self.compact(values).gather(1, index), offsets >= pad
+
+    def original_positions(self, step: SegmentStep, padding_side: str = "right") -> tuple[torch.Tensor, torch.Tensor]:
         """`(b, max_length)` positions in the padded input of the step's tokens, and the mask of real entries."""
         index, real = step.valid_index(padding_side)
         index = index.clamp(max=self.seq_len - 1)
@@ -175,4 +201,4 @@ class SegmentPlan:
         return values.gather(1, index)
 
 
-__all__ = ["SegmentPlan", "StepIndex"]
+__all__ = ["SegmentPlan", "SegmentStep"]

@@ -1,0 +1,230 @@
+# Copyright 2026 The hf_rmt Authors. Licensed under the Apache License, Version 2.0.
+"""What hf_rmt needs to know about a backbone, read only through public transformers surfaces.
+
+Nothing here depends on a particular architecture's module names: the task is read from the Auto mappings, the body
+from `PreTrainedModel.base_model`, embeddings from `get_input_embeddings()`, limits from the config.
+"""
+
+from __future__ import annotations
+
+import inspect
+from functools import partial
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+from transformers.models.auto import modeling_auto
+
+
+# Tested in tests/ (tiny random configs) and with the pretrained MiniLM-L6 (a BERT).
+TESTED_ARCHITECTURES = (
+    "bert",
+    "roberta",
+    "distilbert",
+    "deberta-v2",
+    "electra (embedding_size == hidden_size)",
+    "gpt2",
+    "opt",
+    "llama",
+    "qwen2",
+    "mistral",
+)
+
+# Backbone task -> (Auto mapping of class names, hf_rmt task). Order matters: a class is matched to the first task.
+_TASK_MAPPINGS = (
+    ("base", "MODEL_MAPPING_NAMES"),
+    ("sequence-classification", "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES"),
+    ("token-classification", "MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES"),
+    ("masked-lm", "MODEL_FOR_MASKED_LM_MAPPING_NAMES"),
+    ("causal-lm", "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES"),
+)
+_TASK_SUFFIXES = (
+    ("sequence-classification", "ForSequenceClassification"),
+    ("token-classification", "ForTokenClassification"),
+    ("masked-lm", "ForMaskedLM"),
+    ("causal-lm", "ForCausalLM"),
+    ("causal-lm", "LMHeadModel"),
+)
+
+
+def _class_names(mapping_name: str) -> set[str]:
+    names = set()
+    for value in getattr(modeling_auto, mapping_name).values():
+        names.update(value if isinstance(value, (tuple, list)) else [value])
+    return names
+
+
+def backbone_task(model: nn.Module) -> str:
+    """The hf_rmt task of a backbone: `"base"`, `"sequence-classification"`, `"token-classification"`,
+    `"masked-lm"` or `"causal-lm"`; raises `ValueError` for anything else."""
+    if not isinstance(model, PreTrainedModel):
+        raise TypeError(
+            f"`model` must be a transformers PreTrainedModel (e.g. from `AutoModel.from_pretrained`), got "
+            f"{type(model).__name__}. Apply peft (LoRA) after `get_rmt_model`, not before."
+        )
+    name = type(model).__name__
+    for task, mapping_name in _TASK_MAPPINGS:
+        if name in _class_names(mapping_name):
+            return task
+    for task, suffix in _TASK_SUFFIXES:
+        if name.endswith(suffix):
+            return task
+    if model.base_model is model:
+        return "base"
+    raise ValueError(
+        f"Unsupported backbone class {name}: hf_rmt wraps bare models (AutoModel) and models for sequence "
+        "classification, token classification, masked LM and causal LM."
+    )
+
+
+def check_supported(model: PreTrainedModel) -> None:
+    """Raises a `ValueError` naming what is supported when a backbone cannot carry memory tokens."""
+    config = model.config
+    supported = ", ".join(TESTED_ARCHITECTURES)
+    if getattr(config, "is_encoder_decoder", False):
+        raise ValueError(
+            f"Unsupported backbone {type(model).__name__} (model_type={config.model_type!r}): encoder-decoder "
+            f"backbones are not supported yet. Supported: encoder-only or decoder-only text models such as {supported}."
+        )
+    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    if not isinstance(embeddings, nn.Embedding):
+        raise ValueError(
+            f"Unsupported backbone {type(model).__name__}: it has no token embedding (`get_input_embeddings()`). "
+            f"Supported: text models such as {supported}."
+        )
+    for module in (model, model.base_model):
+        if "inputs_embeds" not in inspect.signature(module.forward).parameters:
+            raise ValueError(
+                f"Unsupported backbone {type(module).__name__}: its forward takes no `inputs_embeds`, which memory "
+                f"tokens need. Supported: {supported}."
+            )
+    hidden = getattr(config, "hidden_size", None)
+    if (
+        hidden is not None
+        and embeddings.embedding_dim != hidden
+        and getattr(config, "word_embed_proj_dim", None) is None
+    ):
+        # ALBERT/ELECTRA-small factorise embeddings: the output (hidden_size) cannot be fed back as an input embedding.
+        raise ValueError(
+            f"Unsupported backbone {type(model).__name__}: input embeddings have {embeddings.embedding_dim} dimensions "
+            f"but hidden states have {hidden}, so a memory read from the output cannot be fed back as input. "
+            f"Supported: {supported}."
+        )
+
+
+def is_decoder_backbone(model: PreTrainedModel) -> bool:
+    """Whether the backbone attends causally: its config says so, or it has a causal-LM head and no masked-LM head."""
+    config = model.config
+    if getattr(config, "is_decoder", False):
+        return True
+    model_type = config.model_type
+    masked = set(modeling_auto.MODEL_FOR_MASKED_LM_MAPPING_NAMES)
+    causal = set(modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES)
+    return model_type in causal and model_type not in masked
+
+
+def layer_blocks(model: nn.Module) -> list[nn.Module]:
+    """The backbone's repeated blocks: the children of its largest `nn.ModuleList` (BERT's `encoder.layer`, Llama's
+    `model.layers`, GPT-2's `h`), or `[]` if it has none."""
+    stacks = [m for m in model.modules() if isinstance(m, nn.ModuleList) and len(m) > 0]
+    if not stacks:
+        return []
+    return list(max(stacks, key=lambda m: sum(p.numel() for p in m.parameters())))
+
+
+def max_positions(config: Any) -> int | None:
+    """Largest number of positions the backbone was built for (RoBERTa's padding offset removed)."""
+    for name in ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            if config.model_type in ("roberta", "xlm-roberta", "camembert", "roberta-prelayernorm", "longformer"):
+                # Position ids start at padding_idx + 1 (RobertaEmbeddings.create_position_ids_from_inputs_embeds).
+                value -= (config.pad_token_id or 0) + 1
+            return value
+    return None
+
+
+class BackboneCaller:
+    """
+    Runs the backbone on one row and returns the body's last hidden state, plus the head's output when asked.
+
+    Args:
+        backbone (`PreTrainedModel`): The backbone; only its forward signature is read here (the backbone itself is
+            passed to each call, so that peft's module replacements are always seen).
+    """
+
+    def __init__(self, backbone: PreTrainedModel):
+        body_params = inspect.signature(backbone.base_model.forward).parameters
+        self.takes_position_ids = "position_ids" in body_params
+        self.takes_use_cache = "use_cache" in body_params
+        self._hook_target: list[nn.Module] = []  # a plain list: a module attribute would register a submodule
+
+    def __call__(
+        self,
+        backbone: PreTrainedModel,
+        embeds: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        position_ids: torch.Tensor | None,
+        head_kwargs: dict[str, Any] | None,
+    ) -> tuple[torch.Tensor, Any]:
+        """`(last hidden state of the body, the backbone's head output or None)`; the head runs when `head_kwargs`
+        is not None."""
+        kwargs: dict[str, Any] = {"inputs_embeds": embeds, "attention_mask": attention_mask, "return_dict": True}
+        if position_ids is not None and self.takes_position_ids:
+            kwargs["position_ids"] = position_ids
+        if self.takes_use_cache:
+            kwargs["use_cache"] = False  # a segment's KV cache is never reused by the next segment
+        body = backbone.base_model
+        if head_kwargs is None or body is backbone:
+            output = body(**kwargs)
+            return output[0], (output if head_kwargs is not None else None)
+        # The head reads the body's output internally; a hook hands us the last hidden state without asking every
+        # layer's hidden states (`output_hidden_states=True`) from the backbone. Some heads call a part of the body
+        # (OPTForCausalLM calls `model.decoder`), so the first call finds which module the head really runs.
+        targets = self._hook_target or _hook_candidates(body)
+        captured: dict[int, torch.Tensor] = {}
+        handles = [
+            module.register_forward_hook(partial(_capture, captured, index)) for index, module in enumerate(targets)
+        ]
+        try:
+            output = backbone(**kwargs, **head_kwargs)
+        finally:
+            for handle in handles:
+                handle.remove()
+        if not captured:
+            raise RuntimeError(
+                f"{type(backbone).__name__} ran its head without running its body {type(body).__name__}."
+            )
+        first = min(captured)
+        self._hook_target = [targets[first]]
+        return captured[first], output
+
+
+def _hook_candidates(body: nn.Module) -> list[nn.Module]:
+    """The body, then the pretrained sub-models inside it, outermost first."""
+    return [body] + [m for m in body.modules() if m is not body and isinstance(m, PreTrainedModel)]
+
+
+def _capture(store: dict[int, torch.Tensor], index: int, module: nn.Module, args: Any, output: Any) -> None:
+    store.setdefault(index, output[0])
+
+
+def has_dropout(backbone: PreTrainedModel) -> bool:
+    """Whether the backbone applies dropout when training (modules with p > 0, or attention dropout in its config)."""
+    if any(isinstance(module, nn.Dropout) and module.p > 0 for module in backbone.modules()):
+        return True
+    config = backbone.config
+    return any(isinstance(value, float) and value > 0 and "dropout" in key for key, value in vars(config).items())
+
+
+__all__ = [
+    "TESTED_ARCHITECTURES",
+    "BackboneCaller",
+    "backbone_task",
+    "check_supported",
+    "has_dropout",
+    "is_decoder_backbone",
+    "layer_blocks",
+    "max_positions",
+]

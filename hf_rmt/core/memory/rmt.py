@@ -1,0 +1,72 @@
+# Copyright 2026 The hf_rmt Authors. Licensed under the Apache License, Version 2.0.
+"""RMT's memory type: a learned initial memory (`RMTMemory`), replaced at each step by the outputs at the write
+positions (`RMTUpdate`, arXiv:2207.06881 section 3)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .base import MemoryUpdate
+
+
+class RMTMemory(nn.Module):
+    """
+    Learned initial memory: `num_memory_tokens` vectors in the backbone's input-embedding space.
+
+    The memory is a free parameter, not new vocabulary rows, as in the official decoder code (arXiv:2207.06881
+    reference implementation, `MemoryCell`): it needs no change to the backbone's vocabulary, and being an `nn.Module`
+    (with a `weight`) lets peft's `modules_to_save` wrap it for LoRA + memory training.
+
+    Args:
+        num_memory_tokens (`int`): Number of memory vectors.
+        hidden_size (`int`): Dimension of the backbone's input embeddings.
+        init_std (`float`): Standard deviation of the initial values.
+        dtype (`torch.dtype`, *optional*): Parameter dtype, the backbone's embedding dtype.
+        device (`torch.device`, *optional*): Parameter device.
+
+    Shape:
+        `initial_state(batch_size)`: `(batch_size, num_memory_tokens, hidden_size)`.
+    """
+
+    def __init__(
+        self,
+        num_memory_tokens: int,
+        hidden_size: int,
+        init_std: float = 0.02,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ):
+        super().__init__()
+        self.init_std = init_std
+        self.weight = nn.Parameter(torch.empty(num_memory_tokens, hidden_size, dtype=dtype, device=device))
+        if self.weight.device.type != "meta":
+            self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.normal_(self.weight, mean=0.0, std=self.init_std)
+
+    @property
+    def num_memory_tokens(self) -> int:
+        return self.weight.shape[0]
+
+    def initial_state(self, batch_size: int) -> torch.Tensor:
+        """The memory every sample starts from (a view: gradients reach the parameter)."""
+        return self.weight.unsqueeze(0).expand(batch_size, -1, -1)
+
+    def extra_repr(self) -> str:
+        return f"num_memory_tokens={self.weight.shape[0]}, hidden_size={self.weight.shape[1]}"
+
+
+class RMTUpdate(MemoryUpdate):
+    """RMT's rule: the state is the memory tokens themselves, and the next state is the backbone's output at the
+    write positions (the official `MemoryCell`: `new_memory_state = hidden_states[:, -num_mem_tokens:]`)."""
+
+    def read(self, state: torch.Tensor) -> torch.Tensor:
+        return state
+
+    def write(self, state: torch.Tensor, written: torch.Tensor) -> torch.Tensor:
+        return written
+
+
+__all__ = ["RMTMemory", "RMTUpdate"]

@@ -1,0 +1,183 @@
+# Copyright 2026 The hf_rmt Authors. Licensed under the Apache License, Version 2.0.
+"""The segment recurrence of a Recurrent Memory Transformer (arXiv:2207.06881, section 3).
+
+`segment_step` is one step, RMT's memory cell: it lays the memory and a segment out in one backbone input (the
+layout), runs the backbone once, and asks the memory type for the next state. `run_segments` is the loop: it carries
+the memory state explicitly from step to step, applies truncated backpropagation through time, and runs each step
+plainly, recomputed in backward (`recompute.py`) or replayed from a CUDA graph (`fast_path.py`). What a task keeps
+of a step is a `StepHead`'s business (`hf_rmt/modeling/heads.py`): the loop only hands it the step's outputs.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import torch
+from transformers import PreTrainedModel
+
+from .backbone import BackboneCaller
+from .fast_path import SegmentGraphs
+from .layouts import MemoryLayout
+from .memory import MemoryState, MemoryUpdate, detach_rows, merge_rows, select_rows
+from .recompute import recompute_segment
+from .segments import SegmentPlan, SegmentStep
+
+
+class StepHead:
+    """
+    What a task does at each step: whether the backbone's head runs (and with which arguments), whether the step's
+    outputs are kept, and what is kept, as a `NamedTuple` (`output_type`). The default keeps nothing: memory only.
+    """
+
+    output_type: type[tuple] = namedtuple("NothingKept", [])  # noqa: PYI024  (a NamedTuple with no field)
+
+    def head_kwargs(self, t: int, step: SegmentStep) -> dict[str, Any] | None:
+        """Keyword arguments of the backbone's head at step `t`, or None to run the body only."""
+        return None
+
+    def keeps(self, t: int, head_kwargs: dict[str, Any] | None) -> bool:
+        """Whether step `t` keeps anything (`extract` runs); the other steps only carry memory forward."""
+        return head_kwargs is not None
+
+    def extract(self, t: int, step: SegmentStep, content_hidden: torch.Tensor, head_output: Any) -> tuple:
+        """What to keep of step `t`, computed inside the step (so recomputation recomputes rather than stores it)."""
+        return ()
+
+
+@dataclass
+class SegmentCell:
+    """The parts of one segment step, looked up from the model at each forward (peft may replace its modules)."""
+
+    backbone: PreTrainedModel
+    layout: MemoryLayout
+    update: MemoryUpdate
+    caller: BackboneCaller
+
+
+@dataclass
+class LoopOptions:
+    """How the loop runs its steps (fixed for one forward)."""
+
+    bptt_depth: int = -1
+    recompute: bool = False
+    params: list[torch.Tensor] = field(default_factory=list)  # what a recomputed step differentiates
+    preserve_rng: bool = False
+    graphs: SegmentGraphs | None = None
+    segment_size: int | None = None
+
+
+def segment_step(
+    cell: SegmentCell,
+    plan: SegmentPlan,
+    step: SegmentStep,
+    t: int,
+    head_kwargs: dict[str, Any] | None,
+    head: StepHead | None,
+    memory: MemoryState,
+    source: torch.Tensor,
+) -> tuple:
+    """One segment: `(next memory, *kept)`, a pure function of `memory`, `source` and the parameters, so that it can
+    be recomputed in backward. `head` is None for a step that keeps nothing."""
+    positions, _ = plan.original_positions(step, cell.layout.padding_side)
+    rows = source if step.rows is None else source[step.rows]
+    embeddings = cell.backbone.get_input_embeddings()
+    if rows.dim() == 2:
+        content = embeddings(rows.gather(1, positions))
+    else:
+        content = rows.gather(1, positions[..., None].expand(-1, -1, rows.shape[-1]))
+    specials = cell.layout.special_embeddings(embeddings, content)
+    embeds, mask, position_ids = cell.layout.build(cell.update.read(memory).to(content.dtype), content, step, specials)
+    hidden, head_output = cell.caller(cell.backbone, embeds, mask, position_ids, head_kwargs)
+    new_memory = cell.update.write(memory, cell.layout.read_memory(hidden))
+    if head is None:
+        return (new_memory,)
+    content_hidden = cell.layout.read_content(hidden, step.max_length)
+    return (new_memory, *head.extract(t, step, content_hidden, head_output))
+
+
+def memory_only_step(cell: SegmentCell, memory: torch.Tensor, segment_ids: torch.Tensor) -> torch.Tensor:
+    """A full segment in, the next memory out: the step the CUDA-graph fast path captures."""
+    embeddings = cell.backbone.get_input_embeddings()
+    content = embeddings(segment_ids)
+    batch, length = segment_ids.shape
+    lengths = torch.full((batch,), length, device=segment_ids.device)
+    step = SegmentStep(None, lengths, lengths, length, True, lengths.bool())
+    specials = cell.layout.special_embeddings(embeddings, content)
+    embeds, _, _ = cell.layout.build(cell.update.read(memory).to(content.dtype), content, step, specials)
+    hidden, _ = cell.caller(cell.backbone, embeds, None, None, None)
+    return cell.update.write(memory, cell.layout.read_memory(hidden))
+
+
+def run_segments(
+    cell: SegmentCell,
+    plan: SegmentPlan,
+    source: torch.Tensor,
+    memory: MemoryState,
+    head: StepHead,
+    options: LoopOptions,
+) -> tuple[MemoryState, list[tuple[SegmentStep, tuple | None]]]:
+    """
+    Runs the recurrence over all segments of `plan`.
+
+    Args:
+        cell (`SegmentCell`): The backbone, layout and memory type of the steps.
+        plan (`SegmentPlan`): The segmentation of `source`.
+        source (`torch.Tensor`): `input_ids` `(batch, seq_len)` or `inputs_embeds` `(batch, seq_len, hidden)`.
+        memory (`MemoryState`): The state to start from.
+        head (`StepHead`): What each step runs and keeps.
+        options (`LoopOptions`): Truncated BPTT depth, recomputation, CUDA graphs.
+
+    Returns:
+        `(final memory, [(step, kept or None), ...])`, `kept` a `head.output_type`.
+    """
+    grad = torch.is_grad_enabled()
+    last = len(plan) - 1
+    results = []
+    for t in range(len(plan)):
+        step = plan.step(t)
+        step_memory = select_rows(memory, step.rows)
+        if grad and options.bptt_depth >= 0 and t <= last - options.bptt_depth:
+            # Truncated BPTT: detach the memory a sample carries out of an earlier segment, so only the last
+            # `bptt_depth` transitions get gradient. Per sample, so a sample's gradients do not depend on the
+            # longer samples it is batched with. (The official code's `k2` dropped this detach: a no-op.)
+            step_memory = detach_rows(step_memory, step.continued)
+        head_kwargs = head.head_kwargs(t, step)
+        keep = head.keeps(t, head_kwargs)
+        if (
+            options.graphs is not None
+            and not keep
+            and head_kwargs is None
+            and _graph_ready(plan, step, source, options)
+        ):
+            start = plan.shared_start(t)  # no padding and equal lengths: the step is one slice of the input
+            outputs = (options.graphs(step_memory, source[:, start : start + step.max_length]),)
+        else:
+            run = partial(segment_step, cell, plan, step, t, head_kwargs, head if keep else None)
+            if options.recompute and t < last:
+                # The last step is not recomputed: backward starts with it, so keeping its activations costs
+                # no more than the recomputation of any one step would hold at that point.
+                outputs = recompute_segment(run, (step_memory, source), options.params, options.preserve_rng)
+            else:
+                outputs = run(step_memory, source)
+        memory = merge_rows(memory, step.rows, outputs[0])
+        results.append((step, head.output_type._make(outputs[1:]) if keep else None))
+    return memory, results
+
+
+def _graph_ready(plan: SegmentPlan, step: SegmentStep, source: torch.Tensor, options: LoopOptions) -> bool:
+    """Whether a step is the plain case the captured graph replays: ids, no padding, a full segment."""
+    return (
+        not torch.is_grad_enabled()
+        and source.is_cuda
+        and source.dim() == 2
+        and plan.order is None
+        and plan.equal_lengths
+        and step.uniform
+        and step.max_length == options.segment_size
+    )
+
+
+__all__ = ["LoopOptions", "SegmentCell", "StepHead", "memory_only_step", "run_segments", "segment_step"]

@@ -1,0 +1,325 @@
+# Copyright 2026 The hf_rmt Authors. Licensed under the Apache License, Version 2.0.
+"""`RMTPreTrainedModel`, the base class of the hf_rmt models: a backbone, a memory type and the segment recurrence.
+
+The recurrence itself is `hf_rmt.core.recurrence`; this class holds the modules, checks inputs, builds the
+segmentation and puts per-token outputs back in the input's order. Each task class (`classification.py`,
+`per_token.py`, `causal_lm.py`, `bare.py`) only says what its step head keeps and how the outputs are assembled.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+from transformers.utils import logging
+
+from ..config import RMTConfig
+from ..core.backbone import BackboneCaller, has_dropout, layer_blocks
+from ..core.fast_path import SegmentGraphs
+from ..core.layouts import get_layout
+from ..core.memory import MemoryUpdate, RMTMemory, RMTUpdate
+from ..core.recurrence import LoopOptions, SegmentCell, StepHead, memory_only_step, run_segments
+from ..core.segments import SegmentPlan, SegmentStep
+from ..mapping import MODEL_TASKS
+from ..saving import RMTSavingMixin
+from .resolve import resolve_config
+
+
+logger = logging.get_logger(__name__)
+
+
+class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
+    """
+    Base class of the hf_rmt models: a backbone (`self.backbone`, any transformers model), the learned initial memory
+    (`self.memory`) and the segment recurrence.
+
+    Args:
+        config (`RMTConfig`): The RMT configuration; `config.base_config` builds the backbone when none is given.
+        backbone (`PreTrainedModel`, *optional*): An already built backbone (what `get_rmt_model` passes).
+    """
+
+    config_class = RMTConfig
+    # No attribute has this name, so transformers never strips or adds a prefix between the hf_rmt classes, whose
+    # backbones differ (a bare model vs. a model with a head): each checkpoint keeps one key layout.
+    base_model_prefix = "rmt"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    # Required so `from_pretrained(..., attn_implementation=...)` is accepted and passed on to the backbone's config.
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flex_attn = True
+    _supports_attention_backend = True
+    _backbone_auto_class: ClassVar[Any] = MODEL_TASKS["base"].auto_class
+    task: ClassVar[str] = "base"
+    # Trainer reads this before guessing from `**kwargs`: these losses are batch means that ignore
+    # `num_items_in_batch`, so Trainer must divide by gradient-accumulation steps and keep DDP's averaging itself.
+    # RMTForCausalLM normalises by `num_items_in_batch` and sets it to True.
+    accepts_loss_kwargs: ClassVar[bool] = False
+
+    def __init__(self, config: RMTConfig, backbone: PreTrainedModel | None = None):
+        super().__init__(config)
+        if backbone is None:
+            if config.base_config is None:
+                raise ValueError("`config.base_config` is required to build the backbone when no `backbone` is given.")
+            backbone = self._backbone_auto_class.from_config(config.base_config)
+        # Idempotent for configs that `get_rmt_model` or a checkpoint already resolved.
+        resolved = resolve_config(config, backbone)
+        for key in ("memory_layout", "segment_size", "cls_token_id", "sep_token_id", "memory_init_std"):
+            setattr(config, key, getattr(resolved, key))
+        if config.base_model_name_or_path is None:
+            config.base_model_name_or_path = resolved.base_model_name_or_path
+        self.backbone = backbone
+        # Share one config object with the backbone (as EncoderDecoderModel does), so that attention implementation
+        # and dtype changes reach it; a copy would drift.
+        self.config.base_config = backbone.config
+        embeddings = backbone.get_input_embeddings()
+        self.memory = RMTMemory(
+            config.num_memory_tokens,
+            embeddings.embedding_dim,
+            init_std=config.memory_init_std,
+            dtype=embeddings.weight.dtype,
+            device=embeddings.weight.device,
+        )
+        self.memory_update: MemoryUpdate = RMTUpdate()
+        self.layout = get_layout(
+            config.memory_layout, config.num_memory_tokens, config.cls_token_id, config.sep_token_id
+        )
+        self._backbone_caller = BackboneCaller(backbone)
+        self._warned_bptt = False
+        self._graphs: SegmentGraphs | None = None
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        # Backbone modules are initialised (or loaded) by the backbone itself; only the memory is ours.
+        if isinstance(module, RMTMemory):
+            module.reset_parameters()
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.backbone.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.backbone.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> nn.Module | None:
+        return self.backbone.get_output_embeddings()
+
+    # ---------------------------------------------------------------- trainable parameters (PEFT's format)
+
+    def set_trainable(self, train_backbone: bool = False) -> None:
+        """Freezes the backbone (or unfreezes it with `train_backbone=True`); memory and `config.modules_to_save`
+        stay trainable."""
+        self.backbone.requires_grad_(train_backbone)
+        for name in self.config.modules_to_save or []:
+            self.backbone.get_submodule(name).requires_grad_(True)
+        self.memory.requires_grad_(True)
+
+    def backbone_is_trained(self) -> bool:
+        """Whether any backbone parameter outside `config.modules_to_save` requires grad."""
+        saved = tuple(f"{name}." for name in self.config.modules_to_save or [])
+        return any(p.requires_grad for n, p in self.backbone.named_parameters() if not n.startswith(saved))
+
+    def get_nb_trainable_parameters(self) -> tuple[int, int]:
+        """Returns `(trainable parameters, all parameters)`, as peft's `PeftModel.get_nb_trainable_parameters`."""
+        trainable = total = 0
+        for param in self.parameters():
+            count = param.numel()
+            total += count
+            if param.requires_grad:
+                trainable += count
+        return trainable, total
+
+    def print_trainable_parameters(self) -> None:
+        """Prints the trainable parameter count in peft's format."""
+        trainable, total = self.get_nb_trainable_parameters()
+        print(
+            f"trainable params: {trainable:,d} || all params: {total:,d} || trainable%: {100 * trainable / total:.4f}"
+        )
+
+    def _check_inputs(
+        self,
+        input_ids: torch.Tensor | None,
+        inputs_embeds: torch.Tensor | None,
+        attention_mask: torch.Tensor | None,
+        memory_state: torch.Tensor | None,
+    ) -> tuple[int, int]:
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError(
+                "Pass exactly one of `input_ids` and `inputs_embeds`, got "
+                + ("both." if input_ids is not None else "neither.")
+            )
+        if input_ids is not None and input_ids.dim() != 2:
+            raise ValueError(f"`input_ids` must have shape (batch, seq_len), got {tuple(input_ids.shape)}.")
+        hidden = self.memory.weight.shape[1]
+        if inputs_embeds is not None and (inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != hidden):
+            raise ValueError(
+                f"`inputs_embeds` must have shape (batch, seq_len, {hidden}), got {tuple(inputs_embeds.shape)}."
+            )
+        source = input_ids if input_ids is not None else inputs_embeds
+        batch, seq_len = source.shape[:2]
+        if batch == 0 or seq_len == 0:
+            raise ValueError(f"The input is empty: shape {tuple(source.shape)}; need at least one token per sample.")
+        if attention_mask is not None and tuple(attention_mask.shape) != (batch, seq_len):
+            raise ValueError(
+                f"`attention_mask` must have the input's shape ({batch}, {seq_len}), got {tuple(attention_mask.shape)}."
+            )
+        expected = (batch, self.config.num_memory_tokens, hidden)
+        if memory_state is not None and tuple(memory_state.shape) != expected:
+            raise ValueError(f"`memory_state` must have shape {expected}, got {tuple(memory_state.shape)}.")
+        return batch, seq_len
+
+    # ---------------------------------------------------------------- the recurrence
+
+    def _segment_cell(self) -> SegmentCell:
+        return SegmentCell(self.backbone, self.layout, self.memory_update, self._backbone_caller)
+
+    def memory_only_step(self, memory: torch.Tensor, segment_ids: torch.Tensor) -> torch.Tensor:
+        """A full segment of ids in, the next memory out: the step `enable_cuda_graphs` captures (see
+        `hf_rmt.core.recurrence.memory_only_step`)."""
+        return memory_only_step(self._segment_cell(), memory, segment_ids)
+
+    def has_dropout(self) -> bool:
+        """Whether the backbone applies dropout now (in training mode, modules with p > 0 or attention dropout)."""
+        return self.training and has_dropout(self.backbone)
+
+    def run_segments(
+        self, plan: SegmentPlan, source: torch.Tensor, memory_state: torch.Tensor | None, head: StepHead
+    ) -> tuple[torch.Tensor, list[tuple[SegmentStep, tuple | None]]]:
+        """
+        Runs the recurrence (`hf_rmt.core.recurrence.run_segments`) over `plan` with this model's settings
+        (truncated BPTT, segment checkpointing, CUDA graphs).
+
+        Args:
+            plan (`SegmentPlan`): The segmentation of `source`, from `make_plan`.
+            source (`torch.Tensor`): `input_ids` `(batch, seq_len)` or `inputs_embeds` `(batch, seq_len, hidden)`.
+            memory_state (`torch.Tensor`, *optional*): Memory to start from; the learned initial memory if None.
+            head (`StepHead`): What each step runs and keeps (the task classes' heads are in
+                `hf_rmt.modeling.heads`; `StepHead()` keeps nothing).
+
+        Returns:
+            `(final memory, [(step, kept or None), ...])`.
+        """
+        config = self.config
+        memory = memory_state if memory_state is not None else self.memory.initial_state(source.shape[0])
+        grad = torch.is_grad_enabled()
+        depth = config.bptt_depth
+        if grad and self.training and depth >= len(plan) and not self._warned_bptt:
+            logger.warning(
+                f"`bptt_depth`={depth} is not smaller than the {len(plan)} segments of this batch: gradients flow "
+                "through every memory transition (as with bptt_depth=-1)."
+            )
+            self._warned_bptt = True
+        options = LoopOptions(bptt_depth=depth, graphs=self._graphs, segment_size=config.segment_size)
+        if grad and config.segment_checkpointing:
+            options.recompute = True
+            # Saving and restoring the RNG state around each segment is only needed to replay dropout masks.
+            options.preserve_rng = self.has_dropout()
+            options.params = list(self.parameters())  # `recompute_segment` keeps those that require grad
+        if self._graphs is not None and not grad:
+            self._graphs.check_weights([*self.parameters(), *self.buffers()])
+        return run_segments(self._segment_cell(), plan, source, memory, head, options)
+
+    def enable_cuda_graphs(self, compile: bool | str = False, freeze_weights: bool = False) -> None:
+        """
+        Replays the memory-only segment step (`memory_only_step`) from CUDA graphs during inference (no grad, CUDA, `input_ids`, full
+        segments without padding), captured once per batch shape. At batch 1 this removes the kernel-launch overhead
+        that bounds a long input's segment loop. Call `disable_cuda_graphs()` to free the graphs.
+
+        Args:
+            compile (`bool` or `str`, *optional*, defaults to `False`): Compile the step with `torch.compile`
+                (inductor) for the captured graphs, which fuses elementwise kernels (fewer, larger kernels per
+                segment); the model's modules are left uncompiled outside the graphs. `True` uses inductor's default
+                mode; `"max-autotune-no-cudagraphs"` also benchmarks GEMM kernels for the step's shapes (minutes of
+                compilation). The first call then takes the compilation.
+            freeze_weights (`bool`, *optional*, defaults to `False`): With `compile`, fold the weights into the
+                compiled step as constants (inductor's freezing), which fuses, for example, the query, key and value
+                projections into one GEMM (BERT-base on an H200: 0.62 instead of 0.70 ms a segment). For weights
+                that stay fixed: if they change in place or move, the next call compiles the step again.
+        """
+        modes = ("default", "max-autotune-no-cudagraphs")
+        if not isinstance(compile, bool) and compile not in modes:
+            # Modes that capture CUDA graphs themselves cannot run inside our capture.
+            raise ValueError(f"`compile` must be a bool or one of {modes}, got {compile!r}.")
+        if freeze_weights and not compile:
+            raise ValueError(
+                f"`freeze_weights=True` folds weights into compiled code, so it needs `compile`; got compile={compile!r}."
+            )
+        if not torch.cuda.is_available():
+            raise RuntimeError("`enable_cuda_graphs` needs a CUDA device.")
+        # Encoders: compile only their blocks. Traced, transformers' mask code builds an explicit bidirectional mask,
+        # which swaps SDPA's flash kernel for a decomposed fp32 attention (BERT-base step on an H200: 1.17 ms whole
+        # vs 0.69 ms regional). Decoders keep `is_causal` when traced, and compiling the whole step fuses more
+        # (~125M Llama, 2M tokens on an H200: 3.7 s whole vs 7.7 s regional). bench/bench_inference.py measures both.
+        blocks = layer_blocks(self.backbone) if compile and not self.layout.causal else []
+        self._graphs = SegmentGraphs(
+            self.memory_only_step,
+            compile_modules=blocks,
+            compile_step=bool(compile) and not blocks,
+            compile_mode="default" if isinstance(compile, bool) else compile,
+            freeze_weights=freeze_weights,
+        )
+
+    def disable_cuda_graphs(self) -> None:
+        self._graphs = None
+
+    def make_plan(
+        self, source: torch.Tensor, attention_mask: torch.Tensor | None, allow_empty: bool = False
+    ) -> SegmentPlan:
+        """The segmentation of `source` (`input_ids` or `inputs_embeds`) under `attention_mask`, with this model's
+        segment size, alignment and `max_n_segments`."""
+        config = self.config
+        return SegmentPlan(
+            attention_mask,
+            source.shape[0],
+            source.shape[1],
+            config.segment_size,
+            config.resolved_segment_alignment,
+            config.max_n_segments,
+            source.device,
+            allow_empty=allow_empty,
+        )
+
+    def _assemble_tokens(
+        self,
+        plan: SegmentPlan,
+        batch: int,
+        per_step: list[tuple[SegmentStep, torch.Tensor]],
+        keep: int = 0,
+    ) -> torch.Tensor | None:
+        """Puts per-step, per-token values back in the input's order: `(batch, seq_len, dim)`, zeros at padding; or
+        each sample's last `keep` tokens, `(batch, keep, dim)`."""
+        if not per_step:
+            return None
+        first = per_step[0][1]
+        width = plan.seq_len if keep <= 0 else keep
+        out = first.new_zeros(batch, width + 1, *first.shape[2:])  # the extra column takes padding entries
+        for step, values in per_step:
+            if keep <= 0:
+                index, real = plan.original_positions(step, self.layout.padding_side)
+            else:
+                index, real = step.valid_index(self.layout.padding_side)
+                tokens = plan.num_tokens if step.rows is None else plan.num_tokens[step.rows]
+                index = index - (tokens - keep)[:, None]
+                real = real & (index >= 0)
+            index = torch.where(real, index, width)
+            rows = torch.arange(batch, device=index.device) if step.rows is None else step.rows
+            out.index_put_((rows[:, None].expand_as(index), index), values.to(out.dtype))
+        return out[:, :width]
+
+
+FORWARD_ARGS_DOC = r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`): Token ids of any length, without
+                special tokens (the layout adds them to each segment).
+            attention_mask (`torch.Tensor` of shape `(batch_size, sequence_length)`, *optional*): 1 for real tokens,
+                0 for padding, anywhere in the row. Each sample gives what it gives alone.
+            inputs_embeds (`torch.FloatTensor` of shape `(batch_size, sequence_length, hidden_size)`, *optional*):
+                Input embeddings instead of `input_ids`.
+            memory_state (`torch.FloatTensor` of shape `(batch_size, num_memory_tokens, hidden_size)`, *optional*):
+                Memory to start from (a previous output's `memory_state`, to continue a stream); the learned initial
+                memory otherwise.
+"""
+
+
+__all__ = ["FORWARD_ARGS_DOC", "RMTPreTrainedModel"]

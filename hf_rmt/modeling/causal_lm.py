@@ -1,0 +1,137 @@
+# Copyright 2026 The hf_rmt Authors. Licensed under the Apache License, Version 2.0.
+"""`RMTForCausalLM`: next-token loss across segment boundaries, and generation after a prompt of any length."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+from transformers import GenerationMixin, PreTrainedModel
+
+from ..config import RMTConfig
+from ..core.recurrence import StepHead
+from ..mapping import MODEL_TASKS
+from .base import FORWARD_ARGS_DOC, RMTPreTrainedModel
+from .heads import CausalLMHead
+from .outputs import RMTTokenOutput
+
+
+class RMTForCausalLM(RMTPreTrainedModel, GenerationMixin):
+    """
+    RMT around a causal-LM backbone. The loss is the ordinary shifted next-token loss over the whole input, across
+    segment boundaries (the last token of a segment predicts the first of the next), a mean over all scored tokens as
+    in the official `RecurrentWrapper`. It is accumulated segment by segment, so logits are only materialised for the
+    tokens the caller keeps (`logits_to_keep`).
+    """
+
+    _backbone_auto_class = MODEL_TASKS["causal-lm"].auto_class
+    task = "causal-lm"
+    accepts_loss_kwargs = True
+
+    def __init__(self, config: RMTConfig, backbone: PreTrainedModel | None = None):
+        super().__init__(config, backbone)
+        self._head_takes_logits_to_keep = "logits_to_keep" in inspect.signature(self.backbone.forward).parameters
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        labels: torch.LongTensor | None = None,
+        memory_state: torch.FloatTensor | None = None,
+        logits_to_keep: int = 0,
+        num_items_in_batch: int | torch.Tensor | None = None,
+        return_dict: bool | None = None,
+        **kwargs: Any,
+    ) -> RMTTokenOutput | tuple:
+        batch, seq_len = self._check_inputs(input_ids, inputs_embeds, attention_mask, memory_state)
+        if labels is not None and tuple(labels.shape) != (batch, seq_len):
+            raise ValueError(
+                f"`labels` must have the input's shape ({batch}, {seq_len}) with -100 for unscored tokens, got "
+                f"{tuple(labels.shape)}."
+            )
+        if isinstance(logits_to_keep, bool) or not isinstance(logits_to_keep, int) or logits_to_keep < 0:
+            raise ValueError(f"`logits_to_keep` must be an integer >= 0 (0 keeps all), got {logits_to_keep!r}.")
+        source = input_ids if input_ids is not None else inputs_embeds
+        plan = self.make_plan(source, attention_mask)
+
+        targets = denominator = None
+        if labels is not None:
+            # Shift among each sample's valid tokens: valid token k predicts valid token k + 1.
+            compact = plan.compact(labels.to(source.device))
+            targets = torch.cat([compact[:, 1:], compact.new_full((batch, 1), -100)], dim=1)
+            beyond = torch.arange(seq_len, device=source.device)[None] >= (plan.num_tokens - 1)[:, None]
+            targets = targets.masked_fill(beyond, -100)
+            denominator = num_items_in_batch if num_items_in_batch is not None else (targets != -100).sum()
+            if isinstance(denominator, torch.Tensor):
+                denominator = denominator.to(source.device).clamp(min=1)
+            else:
+                denominator = max(int(denominator), 1)
+
+        head = CausalLMHead(plan, self.layout, targets, denominator, logits_to_keep, self._head_takes_logits_to_keep)
+        memory, results = self.run_segments(plan, source, memory_state, head)
+        kept = [(step, out) for step, out in results if out is not None]
+        loss = torch.stack([out.loss for _, out in kept]).sum() if labels is not None else None
+        per_step = [(step, out.logits) for step, out in kept if out.logits is not None]
+        logits = self._assemble_tokens(plan, batch, per_step, logits_to_keep)
+        output = RMTTokenOutput(loss=loss, logits=logits, memory_state=memory)
+        return output if return_dict is not False else output.to_tuple()
+
+    forward.__doc__ = (
+        FORWARD_ARGS_DOC
+        + r"""            labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*): Usually the
+                input ids, -100 for unscored tokens; shifted inside (token k predicts token k + 1).
+            logits_to_keep (`int`, *optional*, defaults to 0): Return logits only for each sample's last `k` tokens (0
+                keeps all). The loss is computed over all tokens either way.
+            num_items_in_batch (`int`, *optional*): Denominator of the loss (Trainer passes it under gradient
+                accumulation); the number of scored tokens otherwise.
+"""
+    )
+
+    @torch.no_grad()
+    def generate(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        memory_state: torch.FloatTensor | None = None,
+        **generate_kwargs: Any,
+    ) -> torch.LongTensor:
+        r"""
+        Generates a continuation of a prompt of any length.
+
+        The prompt's earlier segments are read into memory by the recurrence; its last segment runs with the memory
+        in front (`[read mem | last segment]`) through the backbone's own `generate`, with its KV cache. The
+        continuation therefore has the whole prompt in memory, and the last segment plus the new tokens must fit the
+        backbone's positions.
+
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`): The prompt (padding anywhere).
+            attention_mask (`torch.Tensor`, *optional*): 1 for real prompt tokens.
+            memory_state (`torch.FloatTensor`, *optional*): Memory to start from.
+            generate_kwargs: Passed to the backbone's `generate` (`max_new_tokens`, `do_sample`, a
+                `GenerationConfig`, ...).
+
+        Returns:
+            `torch.LongTensor` of shape `(batch_size, sequence_length + new_tokens)`: prompt followed by the new tokens.
+        """
+        if input_ids is None:
+            raise ValueError("`generate` needs `input_ids` (the prompt).")
+        batch, _ = self._check_inputs(input_ids, None, attention_mask, memory_state)
+        plan = self.make_plan(input_ids, attention_mask)
+        # Prefix = every valid token but those of the last segment; it updates memory, the last segment does not.
+        prefix_mask = plan.before_last_segment()
+        if attention_mask is not None:
+            prefix_mask = prefix_mask * attention_mask.long()
+        memory = memory_state if memory_state is not None else self.memory.initial_state(batch)
+        if bool(prefix_mask.any()):
+            prefix_plan = self.make_plan(input_ids, prefix_mask, allow_empty=True)
+            memory, _ = self.run_segments(prefix_plan, input_ids, memory, StepHead())
+        last_ids, real = plan.last_segments(input_ids)
+        embeds = self.backbone.get_input_embeddings()(last_ids)
+        rows, mask = self.layout.generation_prompt(self.memory_update.read(memory), embeds, real)
+        new_tokens = self.backbone.generate(inputs_embeds=rows, attention_mask=mask, **generate_kwargs)
+        return torch.cat([input_ids, new_tokens.to(input_ids.device)], dim=1)
+
+
+__all__ = ["RMTForCausalLM"]

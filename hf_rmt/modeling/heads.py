@@ -1,0 +1,150 @@
+# Copyright 2026 The hf_rmt Authors. Licensed under the Apache License, Version 2.0.
+"""The step heads of the tasks: at which steps each task runs the backbone's head, and what it keeps of a step.
+
+Each head returns a `NamedTuple`, so the model classes read what they kept by name. Everything a head keeps is
+computed inside the step (`StepHead.extract`), so segment recomputation recomputes it rather than storing what leads
+to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+from ..core.layouts import MemoryLayout
+from ..core.recurrence import StepHead
+from ..core.segments import SegmentPlan, SegmentStep
+
+
+class HiddenStates(NamedTuple):
+    hidden: torch.Tensor  # (rows, max_length, hidden): the body's last hidden states at the segment's tokens
+
+
+class HiddenStatesHead(StepHead):
+    """`RMTModel`: no head; keeps the hidden states of the steps that hold one of a sample's last `keep` tokens (all
+    steps for `keep=0`)."""
+
+    output_type = HiddenStates
+
+    def __init__(self, plan: SegmentPlan, keep: int):
+        self.plan, self.keep = plan, keep
+
+    def keeps(self, t: int, head_kwargs: dict[str, Any] | None) -> bool:
+        return self.plan.touches_tail(t, self.keep)
+
+    def extract(self, t: int, step: SegmentStep, content_hidden: torch.Tensor, head_output: Any) -> HiddenStates:
+        return HiddenStates(content_hidden)
+
+
+class Classification(NamedTuple):
+    logits: torch.Tensor
+    loss: torch.Tensor | None
+
+
+class SequenceClassificationHead(StepHead):
+    """The backbone's classification head (and its loss) on the last step, where every sample runs its last segment
+    (segments are aligned at the end; the official `process_outputs` reads the last segment's output)."""
+
+    output_type = Classification
+
+    def __init__(self, last: int, labels: torch.Tensor | None):
+        self.last, self.labels = last, labels
+
+    def head_kwargs(self, t: int, step: SegmentStep) -> dict[str, Any] | None:
+        if t != self.last:
+            return None
+        return {"labels": self.labels} if self.labels is not None else {}
+
+    def extract(self, t: int, step: SegmentStep, content_hidden: torch.Tensor, head_output: Any) -> Classification:
+        return Classification(head_output.logits, head_output.loss)
+
+
+class TokenLogits(NamedTuple):
+    logits: torch.Tensor  # (rows, max_length, num_outputs) at the segment's tokens
+
+
+class PerTokenHead(StepHead):
+    """Token classification and masked LM: the backbone's head on every step, its outputs at the segment's tokens."""
+
+    output_type = TokenLogits
+
+    def __init__(self, layout: MemoryLayout):
+        self.layout = layout
+
+    def head_kwargs(self, t: int, step: SegmentStep) -> dict[str, Any] | None:
+        return {}
+
+    def extract(self, t: int, step: SegmentStep, content_hidden: torch.Tensor, head_output: Any) -> TokenLogits:
+        return TokenLogits(self.layout.read_content(head_output.logits, step.max_length))
+
+
+class CausalLMStep(NamedTuple):
+    loss: torch.Tensor | None  # this step's share of the mean next-token loss
+    logits: torch.Tensor | None  # kept only on the steps that hold one of a sample's last `logits_to_keep` tokens
+
+
+class CausalLMHead(StepHead):
+    """
+    The LM head on every step that is scored or whose logits are kept; the next-token loss is summed per step and
+    divided by the whole input's denominator, so the steps' shares add up to the mean over all scored tokens.
+
+    Args:
+        plan (`SegmentPlan`): The segmentation.
+        layout (`MemoryLayout`): The row format (where the segment's logits are).
+        targets (`torch.Tensor`, *optional*): `(batch, seq_len)` next-token targets among the valid tokens, -100
+            where unscored; None without labels.
+        denominator (`int` or `torch.Tensor`, *optional*): The loss's denominator.
+        logits_to_keep (`int`): Keep logits for each sample's last `k` tokens (0: all).
+        head_takes_logits_to_keep (`bool`): The backbone's head accepts `logits_to_keep` (positions).
+    """
+
+    output_type = CausalLMStep
+
+    def __init__(
+        self,
+        plan: SegmentPlan,
+        layout: MemoryLayout,
+        targets: torch.Tensor | None,
+        denominator: int | torch.Tensor | None,
+        logits_to_keep: int,
+        head_takes_logits_to_keep: bool,
+    ):
+        self.plan, self.layout = plan, layout
+        self.targets, self.denominator = targets, denominator
+        self.logits_to_keep = logits_to_keep
+        self.head_takes_logits_to_keep = head_takes_logits_to_keep
+
+    def head_kwargs(self, t: int, step: SegmentStep) -> dict[str, Any] | None:
+        if self.targets is None and not self.plan.touches_tail(t, self.logits_to_keep):
+            return None
+        if self.head_takes_logits_to_keep:
+            # Only the segment's positions reach the LM head, not the memory's.
+            return {"logits_to_keep": self.layout.content_positions(step.max_length, self.plan.num_tokens.device)}
+        return {}
+
+    def extract(self, t: int, step: SegmentStep, content_hidden: torch.Tensor, head_output: Any) -> CausalLMStep:
+        logits = head_output.logits
+        if not self.head_takes_logits_to_keep:
+            logits = self.layout.read_content(logits, step.max_length)
+        kept = logits if self.plan.touches_tail(t, self.logits_to_keep) else None
+        if self.targets is None:
+            return CausalLMStep(None, kept)
+        index, real = step.valid_index(self.layout.padding_side)
+        rows = self.targets if step.rows is None else self.targets[step.rows]
+        step_targets = rows.gather(1, index.clamp(max=self.plan.seq_len - 1)).masked_fill(~real, -100)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), step_targets.flatten(), reduction="sum")
+        return CausalLMStep(loss / self.denominator, kept)
+
+
+__all__ = [
+    "CausalLMHead",
+    "CausalLMStep",
+    "Classification",
+    "HiddenStates",
+    "HiddenStatesHead",
+    "PerTokenHead",
+    "SequenceClassificationHead",
+    "TokenLogits",
+]

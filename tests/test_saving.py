@@ -513,7 +513,7 @@ def test_load_report_of_another_thread_is_left_alone(tmp_path, transformers_log)
     """The report is held back for the loading thread only: a plain load running meanwhile still reports."""
     import threading
 
-    from hf_rmt.saving import _hold_load_reports
+    from hf_rmt.checkpoint.adapter_backbone import _hold_load_reports
 
     tiny_backbone("bert", "base").save_pretrained(tmp_path / "bare")
     with _hold_load_reports() as held:

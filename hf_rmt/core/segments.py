@@ -191,6 +191,40 @@ class SegmentPlan:
             index = order.gather(1, index)
         return index, real
 
+    def scatter_to_input(
+        self, per_step: list[tuple[SegmentStep, torch.Tensor]], padding_side: str, keep: int = 0
+    ) -> torch.Tensor | None:
+        """
+        Puts per-step, per-token values back in the input's order.
+
+        Args:
+            per_step (`list`): `(step, values)` pairs, `values` of shape `(rows, max_length, ...)` laid out as the
+                layout's content slice.
+            padding_side (`str`): Where the layout puts a shorter segment's padding in that slice.
+            keep (`int`, *optional*, defaults to 0): Only each sample's last `keep` tokens (0: all).
+
+        Returns:
+            `(batch, seq_len, ...)`, zeros at padding, or `(batch, keep, ...)`; None when `per_step` is empty.
+        """
+        if not per_step:
+            return None
+        batch = self.num_tokens.shape[0]
+        first = per_step[0][1]
+        width = self.seq_len if keep <= 0 else keep
+        out = first.new_zeros(batch, width + 1, *first.shape[2:])  # the extra column takes padding entries
+        for step, values in per_step:
+            if keep <= 0:
+                index, real = self.original_positions(step, padding_side)
+            else:
+                index, real = step.valid_index(padding_side)
+                tokens = self.num_tokens if step.rows is None else self.num_tokens[step.rows]
+                index = index - (tokens - keep)[:, None]
+                real = real & (index >= 0)
+            index = torch.where(real, index, width)
+            rows = torch.arange(batch, device=index.device) if step.rows is None else step.rows
+            out.index_put_((rows[:, None].expand_as(index), index), values.to(out.dtype))
+        return out[:, :width]
+
     def compact(self, values: torch.Tensor, fill: float | int = 0) -> torch.Tensor:
         """Moves each sample's valid entries of `values` (`(batch, seq_len, ...)`) to the front, in order."""
         if self.order is None:

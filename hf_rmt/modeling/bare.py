@@ -35,7 +35,7 @@ class RMTModel(RMTPreTrainedModel):
 
         memory, results = self.run_segments(plan, source, memory_state, HiddenStatesHead(plan, hidden_states_to_keep))
         per_step = [(step, kept.hidden) for step, kept in results if kept is not None]
-        hidden = self._assemble_tokens(plan, batch, per_step, hidden_states_to_keep)
+        hidden = plan.scatter_to_input(per_step, self.layout.padding_side, hidden_states_to_keep)
         output = RMTModelOutput(last_hidden_state=hidden, memory_state=memory)
         return output if return_dict is not False else output.to_tuple()
 

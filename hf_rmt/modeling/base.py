@@ -8,13 +8,17 @@ segmentation and puts per-token outputs back in the input's order. Each task cla
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
+from huggingface_hub import CommitInfo
 from torch import nn
 from transformers import PreTrainedModel
 from transformers.utils import logging
 
+from ..checkpoint import adapter_state_dict, load_checkpoint
 from ..config import RMTConfig
 from ..core.backbone import BackboneCaller, has_dropout, layer_blocks
 from ..core.fast_path import SegmentGraphs
@@ -22,15 +26,18 @@ from ..core.layouts import get_layout
 from ..core.memory import MemoryUpdate, RMTMemory, RMTUpdate
 from ..core.recurrence import LoopOptions, SegmentCell, StepHead, memory_only_step, run_segments
 from ..core.segments import SegmentPlan, SegmentStep
+from ..hub.card_inputs import set_model_card_info as attach_card_info
+from ..hub.push import push_to_hub
+from ..hub.save import save_pretrained as save_with_card
 from ..mapping import MODEL_TASKS
-from ..saving import RMTSavingMixin
+from .inputs import check_inputs
 from .resolve import resolve_config
 
 
 logger = logging.get_logger(__name__)
 
 
-class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
+class RMTPreTrainedModel(PreTrainedModel):
     """
     Base class of the hf_rmt models: a backbone (`self.backbone`, any transformers model), the learned initial memory
     (`self.memory`) and the segment recurrence.
@@ -137,6 +144,108 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
             f"trainable params: {trainable:,d} || all params: {total:,d} || trainable%: {100 * trainable / total:.4f}"
         )
 
+    # ---------------------------------------------------------------- checkpoints and the Hub (hf_rmt.checkpoint, hf_rmt.hub)
+
+    def adapter_state_dict(self, state_dict: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """The tensors of an adapter-only checkpoint: the memory and the `modules_to_save` heads."""
+        return adapter_state_dict(self, state_dict)
+
+    def set_model_card_info(
+        self,
+        training_info: Mapping[str, Any] | None = None,
+        eval_results: Mapping[str, Any] | list[Mapping[str, Any]] | None = None,
+        card_data: Mapping[str, Any] | None = None,
+    ) -> None:
+        attach_card_info(self, training_info, eval_results, card_data)
+
+    set_model_card_info.__doc__ = attach_card_info.__doc__
+
+    def save_pretrained(
+        self,
+        save_directory: str | os.PathLike,
+        adapter_only: bool | None = None,
+        is_main_process: bool = True,
+        state_dict: dict[str, torch.Tensor] | None = None,
+        push_to_hub: bool = False,
+        model_card: bool = True,
+        training_info: Mapping[str, Any] | None = None,
+        eval_results: Mapping[str, Any] | list[Mapping[str, Any]] | None = None,
+        card_data: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        save_with_card(
+            self,
+            save_directory,
+            adapter_only=adapter_only,
+            is_main_process=is_main_process,
+            state_dict=state_dict,
+            push_to_hub=push_to_hub,
+            model_card=model_card,
+            training_info=training_info,
+            eval_results=eval_results,
+            card_data=card_data,
+            **kwargs,
+        )
+
+    save_pretrained.__doc__ = save_with_card.__doc__
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        commit_message: str | None = None,
+        commit_description: str | None = None,
+        private: bool | None = None,
+        token: bool | str | None = None,
+        revision: str | None = None,
+        create_pr: bool = False,
+        max_shard_size: int | str | None = "50GB",
+        tags: list[str] | None = None,
+        adapter_only: bool | None = None,
+        tokenizer: Any = None,
+        training_info: Mapping[str, Any] | None = None,
+        eval_results: Mapping[str, Any] | list[Mapping[str, Any]] | None = None,
+        card_data: Mapping[str, Any] | None = None,
+    ) -> CommitInfo:
+        """
+        Uploads the model (as `save_pretrained` writes it, full or adapter-only), its model card and optionally
+        its tokenizer to the Hub repo `repo_id`, in one commit. See `hf_rmt.push_to_hub` for the arguments.
+
+        Returns:
+            `huggingface_hub.CommitInfo` of the commit (`.oid` is its sha, usable as `revision=` when loading).
+        """
+        return push_to_hub(
+            self,
+            repo_id,
+            commit_message=commit_message,
+            commit_description=commit_description,
+            private=private,
+            token=token,
+            revision=revision,
+            create_pr=create_pr,
+            max_shard_size=max_shard_size,
+            tags=tags,
+            adapter_only=adapter_only,
+            tokenizer=tokenizer,
+            training_info=training_info,
+            eval_results=eval_results,
+            card_data=card_data,
+        )
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | os.PathLike,
+        *model_args: Any,
+        backbone: Any = None,
+        **kwargs: Any,
+    ):
+        return load_checkpoint(
+            cls, pretrained_model_name_or_path, model_args, backbone, kwargs, super().from_pretrained
+        )
+
+    from_pretrained.__func__.__doc__ = load_checkpoint.__doc__
+
     def _check_inputs(
         self,
         input_ids: torch.Tensor | None,
@@ -144,30 +253,14 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
         attention_mask: torch.Tensor | None,
         memory_state: torch.Tensor | None,
     ) -> tuple[int, int]:
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError(
-                "Pass exactly one of `input_ids` and `inputs_embeds`, got "
-                + ("both." if input_ids is not None else "neither.")
-            )
-        if input_ids is not None and input_ids.dim() != 2:
-            raise ValueError(f"`input_ids` must have shape (batch, seq_len), got {tuple(input_ids.shape)}.")
-        hidden = self.memory.weight.shape[1]
-        if inputs_embeds is not None and (inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != hidden):
-            raise ValueError(
-                f"`inputs_embeds` must have shape (batch, seq_len, {hidden}), got {tuple(inputs_embeds.shape)}."
-            )
-        source = input_ids if input_ids is not None else inputs_embeds
-        batch, seq_len = source.shape[:2]
-        if batch == 0 or seq_len == 0:
-            raise ValueError(f"The input is empty: shape {tuple(source.shape)}; need at least one token per sample.")
-        if attention_mask is not None and tuple(attention_mask.shape) != (batch, seq_len):
-            raise ValueError(
-                f"`attention_mask` must have the input's shape ({batch}, {seq_len}), got {tuple(attention_mask.shape)}."
-            )
-        expected = (batch, self.config.num_memory_tokens, hidden)
-        if memory_state is not None and tuple(memory_state.shape) != expected:
-            raise ValueError(f"`memory_state` must have shape {expected}, got {tuple(memory_state.shape)}.")
-        return batch, seq_len
+        return check_inputs(
+            input_ids,
+            inputs_embeds,
+            attention_mask,
+            memory_state,
+            self.config.num_memory_tokens,
+            self.memory.weight.shape[1],
+        )
 
     # ---------------------------------------------------------------- the recurrence
 
@@ -279,33 +372,6 @@ class RMTPreTrainedModel(RMTSavingMixin, PreTrainedModel):
             source.device,
             allow_empty=allow_empty,
         )
-
-    def _assemble_tokens(
-        self,
-        plan: SegmentPlan,
-        batch: int,
-        per_step: list[tuple[SegmentStep, torch.Tensor]],
-        keep: int = 0,
-    ) -> torch.Tensor | None:
-        """Puts per-step, per-token values back in the input's order: `(batch, seq_len, dim)`, zeros at padding; or
-        each sample's last `keep` tokens, `(batch, keep, dim)`."""
-        if not per_step:
-            return None
-        first = per_step[0][1]
-        width = plan.seq_len if keep <= 0 else keep
-        out = first.new_zeros(batch, width + 1, *first.shape[2:])  # the extra column takes padding entries
-        for step, values in per_step:
-            if keep <= 0:
-                index, real = plan.original_positions(step, self.layout.padding_side)
-            else:
-                index, real = step.valid_index(self.layout.padding_side)
-                tokens = plan.num_tokens if step.rows is None else plan.num_tokens[step.rows]
-                index = index - (tokens - keep)[:, None]
-                real = real & (index >= 0)
-            index = torch.where(real, index, width)
-            rows = torch.arange(batch, device=index.device) if step.rows is None else step.rows
-            out.index_put_((rows[:, None].expand_as(index), index), values.to(out.dtype))
-        return out[:, :width]
 
 
 FORWARD_ARGS_DOC = r"""

@@ -74,7 +74,7 @@ class RMTForCausalLM(RMTPreTrainedModel, GenerationMixin):
         kept = [(step, out) for step, out in results if out is not None]
         loss = torch.stack([out.loss for _, out in kept]).sum() if labels is not None else None
         per_step = [(step, out.logits) for step, out in kept if out.logits is not None]
-        logits = self._assemble_tokens(plan, batch, per_step, logits_to_keep)
+        logits = plan.scatter_to_input(per_step, self.layout.padding_side, logits_to_keep)
         output = RMTTokenOutput(loss=loss, logits=logits, memory_state=memory)
         return output if return_dict is not False else output.to_tuple()
 

@@ -39,7 +39,7 @@ class _RMTPerTokenHead(RMTPreTrainedModel):
         source = input_ids if input_ids is not None else inputs_embeds
         plan = self.make_plan(source, attention_mask)
         memory, results = self.run_segments(plan, source, memory_state, PerTokenHead(self.layout))
-        logits = self._assemble_tokens(plan, batch, [(step, kept.logits) for step, kept in results])
+        logits = plan.scatter_to_input([(step, kept.logits) for step, kept in results], self.layout.padding_side)
         loss = None
         if labels is not None:
             if attention_mask is not None:

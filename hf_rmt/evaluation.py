@@ -32,11 +32,10 @@ import torch
 from transformers.utils import logging
 
 from .tasks import get_metric_path, get_task, make_dataset
+from .utils.validation import OUTPUT_FORMATS, check_positive_int, is_rmt_config
 
 
 logger = logging.get_logger(__name__)
-
-OUTPUT_FORMATS = ("classification", "generation")
 
 
 @dataclass
@@ -257,18 +256,12 @@ def check_lengths(lengths: Any) -> list[int]:
     return sorted({int(v) for v in lengths})
 
 
-def _check_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-    return int(value)
-
-
 def _model_config(model: torch.nn.Module) -> Any:
     return getattr(model, "config", None)
 
 
 def _is_rmt(model: torch.nn.Module) -> bool:
-    return getattr(_model_config(model), "model_type", None) == "rmt"
+    return is_rmt_config(_model_config(model))
 
 
 def _infer_output_format(model: torch.nn.Module) -> str:
@@ -407,11 +400,11 @@ def evaluate_by_length(
     """
     spec = get_task(task)
     lengths = check_lengths(lengths)
-    num_samples = _check_positive_int("num_samples", num_samples)
-    batch_size = _check_positive_int("batch_size", batch_size)
-    max_new_tokens = _check_positive_int("max_new_tokens", max_new_tokens)
+    num_samples = check_positive_int("num_samples", num_samples)
+    batch_size = check_positive_int("batch_size", batch_size)
+    max_new_tokens = check_positive_int("max_new_tokens", max_new_tokens)
     if trained_length is not None:
-        trained_length = _check_positive_int("trained_length", trained_length)
+        trained_length = check_positive_int("trained_length", trained_length)
     if output_format is None:
         output_format = _infer_output_format(model)
     elif output_format not in OUTPUT_FORMATS:

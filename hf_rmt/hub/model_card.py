@@ -18,6 +18,7 @@ from ..config import RMTConfig
 from ..core.layouts import get_layout
 from ..mapping import task_entry_of_class
 from ..utils.hub_ids import as_hub_id, public_backbone_id
+from ..utils.validation import is_rmt_model
 from .card_evaluation import _eval_results, _evaluation_section
 from .card_inputs import _check_eval_results, _check_training_info
 from .card_render import (
@@ -326,9 +327,9 @@ def _unwrap(model: Any) -> tuple[Any, Any]:
     # A PeftModel forwards unknown attributes to the model it wraps, so test for it first.
     if isinstance(model, PeftModel):
         base = model.get_base_model()
-        if hasattr(base, "adapter_state_dict"):
+        if is_rmt_model(base):
             return base, model
-    elif hasattr(model, "adapter_state_dict") and hasattr(model.config, "num_memory_tokens"):
+    elif is_rmt_model(model):
         return model, None
     raise ValueError(
         f"`model` must be an hf_rmt model or a peft model wrapping one, got {type(model).__name__}; wrap a "

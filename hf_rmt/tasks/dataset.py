@@ -16,6 +16,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 from transformers.utils import logging
 
+from ..utils.validation import OUTPUT_FORMATS, check_positive_int
 from .babi import Story
 from .haystack import PLACEMENTS, SEGMENT_ALIGNMENTS, assemble, noise_offsets, segment_starts
 from .noise import SPLITS, NoiseCorpus, NoiseSource
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 
 logger = logging.get_logger(__name__)
 
-OUTPUT_FORMATS = ("classification", "generation")
 SAMPLE_FIELDS = (
     "input_ids",
     "labels",
@@ -52,9 +52,7 @@ _SPLIT_IDS = {"train": 0, "validation": 1, "test": 2}
 
 
 def _check_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+    return check_positive_int(name, value, plain=True)
 
 
 def _check_seed(seed: Any) -> int:

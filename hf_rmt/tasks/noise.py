@@ -1,7 +1,7 @@
 """Noise text: the shipped Jane Austen corpus, pluggable text sources and a download-free sentence splitter.
 
 The shipped corpus is the six Austen novels from the Debian package `r-cran-janeaustenr` (public domain), cleaned by
-`hf_rmt/tasks/build_corpus.py` and stored as `hf_rmt/data/austen_<book>.txt.xz` (one paragraph per line). It is split
+`scripts/build_corpus.py` and stored as `hf_rmt/data/austen_<book>.txt.xz` (one paragraph per line). It is split
 by book, so the splits never share a paragraph:
 
 | split | books | words |

@@ -12,6 +12,7 @@ from torch import nn
 from transformers.utils import logging
 
 from ..modeling import RMTPreTrainedModel
+from ..utils.validation import is_rmt_model
 
 
 logger = logging.get_logger(__name__)
@@ -35,7 +36,7 @@ def unwrap_rmt(model: nn.Module) -> RMTPreTrainedModel | None:
     """The hf_rmt model inside `model` (itself, a DDP/compiled wrapper's module, or a peft model's base), or None."""
     seen = 0
     while model is not None and seen < 8:
-        if isinstance(model, RMTPreTrainedModel):
+        if is_rmt_model(model):
             return model
         if hasattr(model, "get_base_model"):
             model = model.get_base_model()

@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from transformers.utils import logging
 
+from ..utils.validation import check_positive_int
+
 
 logger = logging.get_logger(__name__)
 
@@ -36,12 +38,6 @@ SAMPLING_MODES = ("max", "uniform")
 BABILONG_SCHEDULE = (1, 2, 4, 6, 8, 16, 32)
 # Fields of the state that define the curriculum; a checkpoint written with other values cannot be resumed.
 _DEFINING_FIELDS = ("schedule", "stage_steps", "sampling", "seed", "metric")
-
-
-def _check_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-    return int(value)
 
 
 class SegmentCurriculum:
@@ -98,7 +94,7 @@ class SegmentCurriculum:
     ):
         if isinstance(schedule, (str, bytes)) or not isinstance(schedule, Sequence) or len(schedule) == 0:
             raise ValueError(f"`schedule` must be a non-empty list of segment counts, got {schedule!r}.")
-        schedule = [_check_positive_int("every schedule entry", n) for n in schedule]
+        schedule = [check_positive_int("every schedule entry", n) for n in schedule]
         if any(b <= a for a, b in zip(schedule, schedule[1:])):
             raise ValueError(
                 f"`schedule` must be strictly increasing (each stage allows more segments than the last), got "
@@ -119,9 +115,9 @@ class SegmentCurriculum:
                     f"`stage_steps` must give one length per stage ({len(schedule)}, or {len(schedule) - 1} with the "
                     f"last stage open-ended), got {len(stage_steps)}: {list(stage_steps)}."
                 )
-            stage_steps = [_check_positive_int("every stage_steps entry", n) for n in stage_steps]
+            stage_steps = [check_positive_int("every stage_steps entry", n) for n in stage_steps]
         elif stage_steps is not None:
-            stage_steps = _check_positive_int("stage_steps", stage_steps)
+            stage_steps = check_positive_int("stage_steps", stage_steps)
         if len(schedule) > 1 and stage_steps is None and metric is None:
             raise ValueError(
                 "A schedule of several stages needs `stage_steps` or `metric` to say when a stage ends, got neither."
@@ -133,7 +129,7 @@ class SegmentCurriculum:
         self.greater_is_better = (
             greater_is_better if greater_is_better is not None else not (metric or "").endswith("loss")
         )
-        self.patience = _check_positive_int("patience", patience)
+        self.patience = check_positive_int("patience", patience)
         self.min_delta = float(min_delta)
         self.target = target
         self.seed = int(seed)
@@ -147,8 +143,8 @@ class SegmentCurriculum:
     def one_segment_per_stage(cls, max_segments: int, start: int = 1, **kwargs: Any) -> SegmentCurriculum:
         """The 1M-token paper's curriculum: stages of `start`, `start + 1`, ..., `max_segments` segments, every batch
         at the stage's length. Pass `stage_steps` and/or `metric` (see the class arguments)."""
-        start = _check_positive_int("start", start)
-        max_segments = _check_positive_int("max_segments", max_segments)
+        start = check_positive_int("start", start)
+        max_segments = check_positive_int("max_segments", max_segments)
         if max_segments < start:
             raise ValueError(f"`max_segments` must be >= `start`={start}, got {max_segments}.")
         return cls(list(range(start, max_segments + 1)), sampling=kwargs.pop("sampling", "max"), **kwargs)
@@ -394,11 +390,11 @@ class CurriculumDataset(torch.utils.data.Dataset):
         if not isinstance(curriculum, SegmentCurriculum):
             raise TypeError(f"`curriculum` must be a SegmentCurriculum, got {type(curriculum).__name__}.")
         self.build = build
-        self.num_samples = _check_positive_int("num_samples", num_samples)
+        self.num_samples = check_positive_int("num_samples", num_samples)
         self.curriculum = curriculum
-        self.segment_size = _check_positive_int("segment_size", segment_size)
+        self.segment_size = check_positive_int("segment_size", segment_size)
         self.train = bool(train)
-        self.num_segments = None if num_segments is None else _check_positive_int("num_segments", num_segments)
+        self.num_segments = None if num_segments is None else check_positive_int("num_segments", num_segments)
         if self.train and self.num_segments is not None:
             raise ValueError("`num_segments` fixes the length of an evaluation dataset; use it with `train=False`.")
 

@@ -6,7 +6,7 @@ download at run time is needed:
 
 ```bash
 apt-get update && apt-get download r-cran-janeaustenr  # r-cran-janeaustenr_1.0.0-1_all.deb
-python -m hf_rmt.tasks.build_corpus r-cran-janeaustenr_1.0.0-1_all.deb hf_rmt/data
+python scripts/build_corpus.py r-cran-janeaustenr_1.0.0-1_all.deb hf_rmt/data
 ```
 
 Output: one xz file per novel, UTF-8 plain text, one paragraph per line. Front matter (title, author, dates), chapter

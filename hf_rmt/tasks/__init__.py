@@ -6,8 +6,9 @@ stories come from a seeded world simulator ([`hf_rmt.tasks.babi`]), the noise fr
 """
 
 from .babi import Story
-from .dataset import OUTPUT_FORMATS, SAMPLE_FIELDS, TaskDataset, make_dataset, min_target_length
+from .dataset import OUTPUT_FORMATS, SAMPLE_FIELDS, TaskDataset
 from .haystack import PLACEMENTS, SEGMENT_ALIGNMENTS
+from .make import make_dataset, min_target_length
 from .metric import get_metric_path
 from .noise import SPLITS, NoiseCorpus, split_sentences
 from .registry import TASKS, TaskSpec, get_task

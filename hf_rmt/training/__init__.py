@@ -30,7 +30,8 @@ from .checks import (
     write_fingerprint,
 )
 from .collator import RMTDataCollator
-from .curriculum import BABILONG_SCHEDULE, CurriculumDataset, SegmentCurriculum, truncate_sample
+from .curriculum import BABILONG_SCHEDULE, SegmentCurriculum
+from .curriculum_dataset import CurriculumDataset, truncate_sample
 
 
 __all__ = [

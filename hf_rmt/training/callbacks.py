@@ -14,7 +14,8 @@ from transformers.trainer_callback import ExportableState
 from transformers.utils import logging
 
 from .checks import check_dataset_columns, check_same_config, config_fingerprint, unwrap_rmt
-from .curriculum import CurriculumDataset, SegmentCurriculum
+from .curriculum import SegmentCurriculum
+from .curriculum_dataset import CurriculumDataset
 
 
 logger = logging.get_logger(__name__)

@@ -1,0 +1,161 @@
+# Copyright 2026 The hf_rmt Authors. Licensed under the Apache License, Version 2.0.
+"""The argument types and checks of the `hf-rmt` command (argparse types, devices, tasks, model folders, lengths):
+each fails before any model is loaded, with a message that names the option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+
+def _int_list(text: str) -> list[int]:
+    """`"1,2,4"` -> `[1, 2, 4]` (argparse type)."""
+    try:
+        values = [int(v) for v in text.replace(" ", ",").split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as '1,2,4', got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as '1,2,4', got {text!r}")
+    return values
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _lengths(text: str) -> list[int]:
+    """Lengths such as `1000,4k,1M` or `1e6` (argparse type)."""
+    values = []
+    for part in text.replace(" ", ",").split(","):
+        if not part:
+            continue
+        scale = {"k": 1_000, "m": 1_000_000}.get(part[-1].lower(), 1)
+        number = part[:-1] if scale > 1 else part
+        try:
+            value = float(number) * scale
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected lengths such as '1000,4k,1M', got {text!r}") from None
+        if value <= 0 or value != int(value):
+            raise argparse.ArgumentTypeError(f"lengths must be positive whole token counts, got {part!r}")
+        values.append(int(value))
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected lengths such as '1000,4k,1M', got {text!r}")
+    return values
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is available (torch.cuda.is_available() is False); use cpu")
+    return name
+
+
+def _check_task(name: str, source: str = "--task") -> str:
+    from .tasks import TASKS
+
+    if name not in TASKS:
+        raise ValueError(f"{source} {name}: unknown task; choose one of {', '.join(TASKS)}")
+    return name
+
+
+def _looks_local(value: str) -> bool:
+    """Whether `--model VALUE` is meant as a local path rather than a Hub id ('repo_name' or 'namespace/repo_name')."""
+    separators = value.count(os.sep) + (value.count(os.altsep) if os.altsep else 0)
+    return value.startswith(("/", ".", "~")) or separators > 1 or os.path.exists(value)
+
+
+def _model_folder(value: str) -> str:
+    """`--model` as a local folder (`~` expanded), or unchanged when it is a Hub id."""
+    if not _looks_local(value):
+        return value
+    path = os.path.expanduser(value)
+    if os.path.isdir(path):
+        return path
+    if os.path.exists(path):
+        folder = os.path.dirname(value) or "."
+        raise ValueError(f"--model {value}: not a folder but a file; give the checkpoint's folder: --model {folder}")
+    raise ValueError(f"--model {value}: no such folder")
+
+
+def _checkpoints_inside(path: str, depth: int = 2, limit: int = 3) -> list[str]:
+    """Folders up to `depth` levels inside `path` that hold a config.json (at most `limit`), as paths below it."""
+    found: list[str] = []
+    for root, dirs, files in os.walk(path):
+        level = 0 if root == path else os.path.relpath(root, path).count(os.sep) + 1
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if level < depth else []
+        if level and "config.json" in files:
+            found.append(os.path.relpath(root, path))
+            dirs[:] = []
+            if len(found) == limit:
+                break
+    return found
+
+
+def _folder_config(value: str, path: str, kind: str) -> dict[str, Any] | None:
+    """The checkpoint folder's config.json (None for a peft adapter folder, which transformers loads with its base).
+    `kind` says what the folder should be, for the message when it has no config.json."""
+    config_path = os.path.join(path, "config.json")
+    if not os.path.isfile(config_path):
+        if os.path.isfile(os.path.join(path, "adapter_config.json")):
+            return None
+        inside = [os.path.join(value, sub) for sub in _checkpoints_inside(path)]
+        if len(inside) == 1:
+            hint = f"; {inside[0]} has one: use --model {inside[0]}"
+        elif inside:
+            hint = f"; these folders inside it have one: {', '.join(inside)}"
+        else:
+            hint = ""
+        raise ValueError(f"--model {value}: the folder has no config.json, so it is not {kind}{hint}")
+    try:
+        with open(config_path, encoding="utf-8") as handle:
+            config = json.load(handle)
+    except ValueError as error:  # not JSON, not UTF-8
+        raise ValueError(f"--model {value}: its config.json is not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"--model {value}: its config.json is not a JSON object")
+    return config
+
+
+def _check_rmt_config(value: str, config: dict[str, Any]) -> None:
+    """`hf-rmt eval` reads hf_rmt checkpoints only (model_type 'rmt'), not the plain backbone they wrap."""
+    model_type = config.get("model_type")
+    if model_type == "rmt":
+        return
+    architectures = config.get("architectures") or [None]
+    name = architectures[0] if isinstance(architectures[0], str) and architectures[0] else None
+    what = "is not an hf_rmt checkpoint"
+    if name:
+        what = f"is {'an' if name[0] in 'AEIOU' else 'a'} {name} checkpoint, not an hf_rmt one"
+    raise ValueError(
+        f"--model {value} {what} (its config has model_type {model_type!r}); wrap it with hf_rmt.get_rmt_model or "
+        "train it with hf-rmt train"
+    )
+
+
+def _check_lengths(lengths: list[int], task: str, tokenizer: Any, split: str, seed: int) -> None:
+    """Every `--lengths` value must hold the task's facts and question (counted in the model's tokens)."""
+    from .tasks import min_target_length
+
+    minimum = min_target_length(task, tokenizer, split, seed)
+    short = [n for n in lengths if n < minimum]
+    if short:
+        too_short = "" if len(short) == len(lengths) else f"; too short: {', '.join(map(str, short))}"
+        raise ValueError(
+            f"--lengths {','.join(map(str, lengths))}: each length must be at least {minimum} tokens for task {task} "
+            f"(the facts and the question must fit){too_short}"
+        )
+
+
+__all__ = []

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from .cli_checks import _check_lengths, _check_rmt_config, _check_task, _device, _folder_config, _model_folder
+from .cli_checks import _check_lengths, _check_rmt_config, _check_task, _folder_config, _model_folder
 from .cli_checks import _lengths as _lengths  # noqa: F401  (re-exported: tests call them through hf_rmt.cli)
 from .cli_checks import _looks_local as _looks_local  # noqa: F401
 from .cli_parser import build_parser as _build_parser
@@ -43,6 +43,7 @@ from .recipe import (
     TRAINING_INFO_FILE,
     TrainSettings,
     card_training_info,
+    resolve_device,
     train,
 )
 
@@ -203,7 +204,7 @@ def _eval_command(args: argparse.Namespace) -> int:
     if task is None:
         raise ValueError(f"--task is required: --model {args.model} has no {TRAINING_INFO_FILE} naming its task")
     _check_task(task, source="--task" if args.task else f"--task (from {TRAINING_INFO_FILE} of --model {args.model})")
-    device = _device(args.device)
+    device = resolve_device(args.device)
     if args.compile and (args.no_cuda_graphs or device != "cuda"):
         reason = "--no-cuda-graphs is set" if args.no_cuda_graphs else f"the device is {device}"
         raise ValueError(f"--compile compiles the CUDA-graph step on a GPU, but {reason}; drop --compile")
@@ -271,12 +272,12 @@ def _main_command(args: argparse.Namespace) -> int:
     trained, longest = max(MAIN_CURRICULUM) * MAIN_SEGMENT_SIZE, max(MAIN_TEST_SEGMENTS) * MAIN_SEGMENT_SIZE
     print(
         f"hf-rmt main: {name} gets RMT memory and learns {MAIN_TASK!r} on inputs of up to {trained} tokens, then is "
-        f"tested on inputs of up to {longest:,} tokens ({longest // trained}x). Device: {_device(args.device)}, "
+        f"tested on inputs of up to {longest:,} tokens ({longest // trained}x). Device: {resolve_device(args.device)}, "
         f"{torch.get_num_threads()} CPU threads.\n"
     )
     _, _, info = train(settings)
     # Evaluate the checkpoint as saved, the way a user loads it.
-    model, tokenizer, _ = _load_for_eval(model_dir, _device(args.device))
+    model, tokenizer, _ = _load_for_eval(model_dir, resolve_device(args.device))
     lengths = [n * MAIN_SEGMENT_SIZE for n in MAIN_TEST_SEGMENTS]
     print(f"\nEvaluating on {args.num_samples} test samples (unseen books) at {', '.join(map(str, lengths))} tokens")
     result = evaluate_by_length(

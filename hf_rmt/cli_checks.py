@@ -52,16 +52,6 @@ def _lengths(text: str) -> list[int]:
     return values
 
 
-def _device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device is available (torch.cuda.is_available() is False); use cpu")
-    return name
-
-
 def _check_task(name: str, source: str = "--task") -> str:
     from .tasks import TASKS
 

@@ -11,17 +11,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .cli_checks import _device
-
 
 TRAINING_INFO_FILE = "hf_rmt_training.json"
-
-
 EVAL_JSON = "eval_by_length.json"
-
-
 EVAL_PLOT = "accuracy_vs_length.png"
-
 
 # `hf-rmt main`: the bundled MiniLM-L6 (22.7M parameters) learns `memorize` (one fact at the start of the input, the
 # question at its end) on 1, 2, then 4 segments of 16 tokens with full fine-tuning, and is tested on 4, 16 and 64
@@ -35,48 +28,31 @@ EVAL_PLOT = "accuracy_vs_length.png"
 # fine-tuning learns at 1e-4 and stays at chance at 3e-5; LoRA r=16 + memory learns at 1e-3 and slowly at 3e-4).
 DEFAULT_LR = {"full": 1e-4, "lora": 1e-3, "memory": 1e-3}
 
-
 MAIN_TASK = "memorize"
-
-
 MAIN_SEGMENT_SIZE = 16
-
-
 MAIN_CURRICULUM = (1, 2, 4)
-
-
 MAIN_STEPS_PER_STAGE = (40, 40, 120)  # caps: the first two usually end sooner, at the validation target
-
-
 MAIN_BATCH_SIZE = 8
-
-
 MAIN_LR = 1e-4
-
-
 MAIN_LR_SCHEDULER = "linear"
-
-
 MAIN_WARMUP_STEPS = 10
-
-
 MAIN_EVAL_STEPS = 10
-
-
 MAIN_EVAL_SAMPLES = 64
-
-
 MAIN_STAGE_TARGET = 0.99
-
-
 MAIN_TEST_SEGMENTS = (4, 16, 64)
-
-
 MAIN_TEST_SAMPLES = 100
-
-
 # Below this test accuracy at the trained length, `hf-rmt main` reports that training did not converge and exits 1.
 MAIN_MIN_ACCURACY = 0.9
+
+
+def resolve_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is available (torch.cuda.is_available() is False); use cpu")
+    return name
 
 
 @dataclass
@@ -163,7 +139,7 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
             f"hf-rmt: --steps-per-stage gives {len(stage_steps)} values for a curriculum of {len(settings.curriculum)} "
             f"stages {list(settings.curriculum)}; give one value, or one per stage."
         )
-    device = _device(settings.device)
+    device = resolve_device(settings.device)
     set_seed(settings.seed)
     # A local backbone is recorded by absolute path, so an adapter-only checkpoint finds it from any folder.
     source = os.path.abspath(settings.model) if os.path.isdir(settings.model) else settings.model

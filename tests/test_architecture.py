@@ -34,3 +34,39 @@ def test_the_cycle_finder_finds_cycles():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set(), "a.c": {"a"}}) is None
 
+
+# The layers of CONTRIBUTING.md, bottom first: a module may import its own layer and the layers below it. The modules
+# at the top of the package that only re-export names from their new places sit with what they re-export.
+LAYERS = [
+    ("hf_rmt.core",),
+    ("hf_rmt.config", "hf_rmt.mapping", "hf_rmt.utils"),
+    ("hf_rmt.checkpoint",),
+    ("hf_rmt.hub",),
+    ("hf_rmt.modeling", "hf_rmt.modeling_rmt", "hf_rmt.peft_utils"),
+    ("hf_rmt.mapping_func", "hf_rmt.saving", "hf_rmt.model_card", "hf_rmt.backbone", "hf_rmt.fast_path"),
+    ("hf_rmt.memory", "hf_rmt.outputs", "hf_rmt.tasks"),
+    ("hf_rmt.training", "hf_rmt.evaluation", "hf_rmt.eval_results", "hf_rmt"),
+    ("hf_rmt.recipe",),
+    ("hf_rmt.cli", "hf_rmt.cli_parser", "hf_rmt.cli_checks"),
+]
+
+
+def layer_of(module: str) -> int:
+    """The layer of `module`: that of the longest prefix listed in `LAYERS`."""
+    best, found = -1, None
+    for rank, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best:
+                best, found = len(prefix), rank
+    assert found is not None, f"{module} is in no layer: add it to LAYERS (and to CONTRIBUTING.md's picture)"
+    return found
+
+
+def test_modules_import_only_their_layer_and_the_layers_below():
+    upward = [
+        f"{module} (layer {layer_of(module)}) imports {target} (layer {layer_of(target)})"
+        for module, targets in sorted(import_graph().items())
+        for target in sorted(targets)
+        if layer_of(target) > layer_of(module) and not module.startswith(target + ".")
+    ]
+    assert not upward, "\n".join(upward)

@@ -39,8 +39,6 @@ _BACKBONE_LOAD_KWARGS = (
 
 # How to load a backbone: meaningless with `backbone=` (load that backbone with them instead).
 _LOAD_ONLY_KWARGS = ("dtype", "torch_dtype", "attn_implementation", "device_map", "quantization_config")
-
-
 # Backbone config fields that must agree between an adapter's snapshot and a backbone given to `from_pretrained`.
 _STRUCTURE_FIELDS = (
     "model_type",

@@ -27,11 +27,7 @@ logger = logging.get_logger(__name__)
 
 
 ADAPTER_WEIGHTS_NAME = "rmt_adapter.safetensors"
-
-
 LORA_WEIGHTS_NAME = "adapter_model.safetensors"  # peft's, for LoRA + memory checkpoints
-
-
 FULL_WEIGHTS_PREFIXES = ("model.safetensors", "model-0", "model.safetensors.index.json")
 
 

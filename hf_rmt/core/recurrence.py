@@ -77,12 +77,12 @@ def segment_step(
     head_kwargs: dict[str, Any] | None,
     head: StepHead | None,
     memory: MemoryState,
-    source: torch.Tensor,
+    inputs: torch.Tensor,
 ) -> tuple:
-    """One segment: `(next memory, *kept)`, a pure function of `memory`, `source` and the parameters, so that it can
+    """One segment: `(next memory, *kept)`, a pure function of `memory`, `inputs` and the parameters, so that it can
     be recomputed in backward. `head` is None for a step that keeps nothing."""
     positions, _ = plan.original_positions(step, cell.layout.padding_side)
-    rows = source if step.rows is None else source[step.rows]
+    rows = inputs if step.rows is None else inputs[step.rows]
     embeddings = cell.backbone.get_input_embeddings()
     if rows.dim() == 2:
         content = embeddings(rows.gather(1, positions))
@@ -114,7 +114,7 @@ def memory_only_step(cell: SegmentCell, memory: torch.Tensor, segment_ids: torch
 def run_segments(
     cell: SegmentCell,
     plan: SegmentPlan,
-    source: torch.Tensor,
+    inputs: torch.Tensor,
     memory: MemoryState,
     head: StepHead,
     options: LoopOptions,
@@ -124,8 +124,8 @@ def run_segments(
 
     Args:
         cell (`SegmentCell`): The backbone, layout and memory type of the steps.
-        plan (`SegmentPlan`): The segmentation of `source`.
-        source (`torch.Tensor`): `input_ids` `(batch, seq_len)` or `inputs_embeds` `(batch, seq_len, hidden)`.
+        plan (`SegmentPlan`): The segmentation of `inputs`.
+        inputs (`torch.Tensor`): `input_ids` `(batch, seq_len)` or `inputs_embeds` `(batch, seq_len, hidden)`.
         memory (`MemoryState`): The state to start from.
         head (`StepHead`): What each step runs and keeps.
         options (`LoopOptions`): Truncated BPTT depth, recomputation, CUDA graphs.
@@ -150,29 +150,29 @@ def run_segments(
             options.graphs is not None
             and not keep
             and head_kwargs is None
-            and _graph_ready(plan, step, source, options)
+            and _graph_ready(plan, step, inputs, options)
         ):
             start = plan.shared_start(t)  # no padding and equal lengths: the step is one slice of the input
-            outputs = (options.graphs(step_memory, source[:, start : start + step.max_length]),)
+            outputs = (options.graphs(step_memory, inputs[:, start : start + step.max_length]),)
         else:
             run = partial(segment_step, cell, plan, step, t, head_kwargs, head if keep else None)
             if options.recompute and t < last:
                 # The last step is not recomputed: backward starts with it, so keeping its activations costs
                 # no more than the recomputation of any one step would hold at that point.
-                outputs = recompute_segment(run, (step_memory, source), options.params, options.preserve_rng)
+                outputs = recompute_segment(run, (step_memory, inputs), options.params, options.preserve_rng)
             else:
-                outputs = run(step_memory, source)
+                outputs = run(step_memory, inputs)
         memory = merge_rows(memory, step.rows, outputs[0])
         results.append((step, head.output_type._make(outputs[1:]) if keep else None))
     return memory, results
 
 
-def _graph_ready(plan: SegmentPlan, step: SegmentStep, source: torch.Tensor, options: LoopOptions) -> bool:
+def _graph_ready(plan: SegmentPlan, step: SegmentStep, inputs: torch.Tensor, options: LoopOptions) -> bool:
     """Whether a step is the plain case the captured graph replays: ids, no padding, a full segment."""
     return (
         not torch.is_grad_enabled()
-        and source.is_cuda
-        and source.dim() == 2
+        and inputs.is_cuda
+        and inputs.dim() == 2
         and plan.order is None
         and plan.equal_lengths
         and step.uniform

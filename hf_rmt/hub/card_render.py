@@ -20,11 +20,7 @@ RMT_TAGS = ("hf_rmt", "recurrent-memory-transformer", "rmt", "long-context")
 GENERATED_PLOT_NAME = "accuracy_vs_length.png"
 BASE_MODEL_RELATIONS = ("adapter", "merge", "quantized", "finetune")
 USERNAME_PLACEHOLDER = "<your-username>"
-
-
 _BLOCK = re.compile(r"<!-- hf_rmt:begin:(?P<name>[\w-]+) -->.*?<!-- hf_rmt:end:(?P=name) -->", re.DOTALL)
-
-
 _BASE_MODEL_TAG = re.compile(rf"base_model:(?:{'|'.join(BASE_MODEL_RELATIONS)}):.*")
 
 

@@ -30,10 +30,10 @@ class RMTModel(RMTPreTrainedModel):
         **kwargs: Any,
     ) -> RMTModelOutput | tuple:
         batch, _ = self._check_inputs(input_ids, inputs_embeds, attention_mask, memory_state)
-        source = input_ids if input_ids is not None else inputs_embeds
-        plan = self.make_plan(source, attention_mask)
+        inputs = input_ids if input_ids is not None else inputs_embeds
+        plan = self.make_plan(inputs, attention_mask)
 
-        memory, results = self.run_segments(plan, source, memory_state, HiddenStatesHead(plan, hidden_states_to_keep))
+        memory, results = self.run_segments(plan, inputs, memory_state, HiddenStatesHead(plan, hidden_states_to_keep))
         per_step = [(step, kept.hidden) for step, kept in results if kept is not None]
         hidden = plan.scatter_to_input(per_step, self.layout.padding_side, hidden_states_to_keep)
         output = RMTModelOutput(last_hidden_state=hidden, memory_state=memory)

@@ -277,15 +277,15 @@ class RMTPreTrainedModel(PreTrainedModel):
         return self.training and has_dropout(self.backbone)
 
     def run_segments(
-        self, plan: SegmentPlan, source: torch.Tensor, memory_state: torch.Tensor | None, head: StepHead
+        self, plan: SegmentPlan, inputs: torch.Tensor, memory_state: torch.Tensor | None, head: StepHead
     ) -> tuple[torch.Tensor, list[tuple[SegmentStep, tuple | None]]]:
         """
         Runs the recurrence (`hf_rmt.core.recurrence.run_segments`) over `plan` with this model's settings
         (truncated BPTT, segment checkpointing, CUDA graphs).
 
         Args:
-            plan (`SegmentPlan`): The segmentation of `source`, from `make_plan`.
-            source (`torch.Tensor`): `input_ids` `(batch, seq_len)` or `inputs_embeds` `(batch, seq_len, hidden)`.
+            plan (`SegmentPlan`): The segmentation of `inputs`, from `make_plan`.
+            inputs (`torch.Tensor`): `input_ids` `(batch, seq_len)` or `inputs_embeds` `(batch, seq_len, hidden)`.
             memory_state (`torch.Tensor`, *optional*): Memory to start from; the learned initial memory if None.
             head (`StepHead`): What each step runs and keeps (the task classes' heads are in
                 `hf_rmt.modeling.heads`; `StepHead()` keeps nothing).
@@ -294,7 +294,7 @@ class RMTPreTrainedModel(PreTrainedModel):
             `(final memory, [(step, kept or None), ...])`.
         """
         config = self.config
-        memory = memory_state if memory_state is not None else self.memory.initial_state(source.shape[0])
+        memory = memory_state if memory_state is not None else self.memory.initial_state(inputs.shape[0])
         grad = torch.is_grad_enabled()
         depth = config.bptt_depth
         if grad and self.training and depth >= len(plan) and not self._warned_bptt:
@@ -311,7 +311,7 @@ class RMTPreTrainedModel(PreTrainedModel):
             options.params = list(self.parameters())  # `recompute_segment` keeps those that require grad
         if self._graphs is not None and not grad:
             self._graphs.check_weights([*self.parameters(), *self.buffers()])
-        return run_segments(self._segment_cell(), plan, source, memory, head, options)
+        return run_segments(self._segment_cell(), plan, inputs, memory, head, options)
 
     def enable_cuda_graphs(self, compile: bool | str = False, freeze_weights: bool = False) -> None:
         """
@@ -357,19 +357,19 @@ class RMTPreTrainedModel(PreTrainedModel):
         self._graphs = None
 
     def make_plan(
-        self, source: torch.Tensor, attention_mask: torch.Tensor | None, allow_empty: bool = False
+        self, inputs: torch.Tensor, attention_mask: torch.Tensor | None, allow_empty: bool = False
     ) -> SegmentPlan:
-        """The segmentation of `source` (`input_ids` or `inputs_embeds`) under `attention_mask`, with this model's
+        """The segmentation of `inputs` (`input_ids` or `inputs_embeds`) under `attention_mask`, with this model's
         segment size, alignment and `max_n_segments`."""
         config = self.config
         return SegmentPlan(
             attention_mask,
-            source.shape[0],
-            source.shape[1],
+            inputs.shape[0],
+            inputs.shape[1],
             config.segment_size,
             config.resolved_segment_alignment,
             config.max_n_segments,
-            source.device,
+            inputs.device,
             allow_empty=allow_empty,
         )
 

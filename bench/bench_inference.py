@@ -319,7 +319,7 @@ def step_anatomy(args, device, dtype, results):
             if compile is None:
                 run_backbone, run_rmt = (
                     (lambda: backbone_step(memory, ids)),
-                    (lambda: rmt._memory_only_step(memory, seg_ids)),
+                    (lambda: rmt.memory_only_step(memory, seg_ids)),
                 )
             else:
                 # The library's fast path for RMT; the same regional compilation and capture for the backbone alone.

@@ -44,7 +44,7 @@ LAYERS = [
     ("hf_rmt.hub",),
     ("hf_rmt.modeling", "hf_rmt.modeling_rmt", "hf_rmt.peft_utils"),
     ("hf_rmt.mapping_func", "hf_rmt.saving", "hf_rmt.model_card", "hf_rmt.backbone", "hf_rmt.fast_path"),
-    ("hf_rmt.memory", "hf_rmt.outputs", "hf_rmt.tasks"),
+    ("hf_rmt.memory", "hf_rmt.outputs", "hf_rmt.layout", "hf_rmt.segments", "hf_rmt.recompute", "hf_rmt.tasks"),
     ("hf_rmt.training", "hf_rmt.evaluation", "hf_rmt.eval_results", "hf_rmt"),
     ("hf_rmt.recipe",),
     ("hf_rmt.cli", "hf_rmt.cli_parser", "hf_rmt.cli_checks"),

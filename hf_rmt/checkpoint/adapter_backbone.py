@@ -84,7 +84,13 @@ def _hold_load_reports() -> Iterator[_HeldLoadReports]:
 
 
 def adapter_backbone(
-    cls, path: str, config: Any, tensors: dict[str, torch.Tensor], kwargs: dict[str, Any], backbone: Any, what: str
+    cls: type,
+    path: str,
+    config: Any,
+    tensors: dict[str, torch.Tensor],
+    kwargs: dict[str, Any],
+    backbone: Any,
+    what: str,
 ):
     """The backbone an adapter attaches to: the given one, checked against the adapter, or the one it names."""
     if backbone is not None:

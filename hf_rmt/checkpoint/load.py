@@ -121,6 +121,8 @@ def check_architecture(cls: type, config: Any, path: str) -> None:
 
 
 def load_adapter(cls: type, path: str, config: Any, adapter_file: str, kwargs: dict[str, Any], backbone: Any = None):
+    """An adapter-only checkpoint: the backbone (given or loaded by its recorded id), then the adapter's tensors (memory
+    and `modules_to_save` heads) copied in; every expected tensor must be there and nothing else. Frozen, eval mode."""
     tensors = load_file(adapter_file)
     model = cls(config, backbone=adapter_backbone(cls, path, config, tensors, kwargs, backbone, "adapter"))
     expected = set(model.adapter_state_dict())

@@ -46,7 +46,7 @@ class SegmentGraphs:
     Captured memory-only steps of one model, keyed by input shape, dtype and autocast state.
 
     Args:
-        step: `(memory, segment_ids) -> next_memory`, the eager memory-only step (`_memory_only_step`).
+        step: `(memory, segment_ids) -> next_memory`, the eager memory-only step (`RMTPreTrainedModel.memory_only_step`).
         warmup (`int`, *optional*, defaults to 2): Runs before capture, on the capture stream (cuBLAS/cuDNN
             workspaces, lazy initialisation and compilation must happen outside the graph).
         compile_modules (`list[nn.Module]`, *optional*): Modules to run compiled (`torch.compile`) inside the step

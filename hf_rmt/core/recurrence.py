@@ -11,6 +11,7 @@ of a step is a `StepHead`'s business (`hf_rmt/modeling/heads.py`): the loop only
 from __future__ import annotations
 
 from collections import namedtuple
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -21,7 +22,15 @@ from transformers import PreTrainedModel
 from .backbone import BackboneCaller
 from .fast_path import SegmentGraphs
 from .layouts import MemoryLayout
-from .memory import MemoryState, MemoryUpdate, detach_rows, merge_rows, select_rows
+from .memory import (
+    MemoryState,
+    MemoryUpdate,
+    detach_rows,
+    merge_rows,
+    select_rows,
+    state_from_tensors,
+    state_tensors,
+)
 from .recompute import recompute_segment
 from .segments import SegmentPlan, SegmentStep
 
@@ -150,6 +159,7 @@ def run_segments(
             options.graphs is not None
             and not keep
             and head_kwargs is None
+            and isinstance(step_memory, torch.Tensor)
             and _graph_ready(plan, step, inputs, options)
         ):
             start = plan.shared_start(t)  # no padding and equal lengths: the step is one slice of the input
@@ -159,12 +169,26 @@ def run_segments(
             if options.recompute and t < last:
                 # The last step is not recomputed: backward starts with it, so keeping its activations costs
                 # no more than the recomputation of any one step would hold at that point.
-                outputs = recompute_segment(run, (step_memory, inputs), options.params, options.preserve_rng)
+                outputs = _recomputed(run, step_memory, inputs, options)
             else:
                 outputs = run(step_memory, inputs)
         memory = merge_rows(memory, step.rows, outputs[0])
         results.append((step, head.output_type._make(outputs[1:]) if keep else None))
     return memory, results
+
+
+def _recomputed(run: Callable[..., tuple], memory: MemoryState, inputs: torch.Tensor, options: LoopOptions) -> tuple:
+    """`run(memory, inputs)` through `recompute_segment`, the state's tensors passed one by one so that each gets its
+    gradient (a per-layer state is a tuple of them)."""
+    tensors = state_tensors(memory)
+    count = len(tensors)
+
+    def flat_run(*flat: torch.Tensor) -> tuple:
+        outputs = run(state_from_tensors(memory, flat[:count]), flat[count])
+        return (*state_tensors(outputs[0]), *outputs[1:])
+
+    flat = recompute_segment(flat_run, (*tensors, inputs), options.params, options.preserve_rng)
+    return (state_from_tensors(memory, flat[:count]), *flat[count:])
 
 
 def _graph_ready(plan: SegmentPlan, step: SegmentStep, inputs: torch.Tensor, options: LoopOptions) -> bool:

@@ -108,7 +108,7 @@ def set_model_card_info(
     """
     Attaches training and evaluation details to the model; every later `save_pretrained` / `push_to_hub` (and
     so every Trainer checkpoint) writes them into the model card. Arguments left `None` keep their earlier
-    value. See `hf_rmt.model_card.create_or_update_model_card` for their format.
+    value. See `hf_rmt.hub.model_card.create_or_update_model_card` for their format.
 
     Args:
         training_info (`dict`, *optional*): e.g. `{"task": "qa1", "curriculum": [1, 2, 4], "steps": 2000}`.

@@ -184,8 +184,6 @@ def write_model_card(
     >>> hf_rmt.write_model_card("outputs/main/model", training_info=info, eval_results=result)
     ```
     """
-    # Local imports, as in saving.py: remote-code copies of these modules resolve them relatively.
-
     folder = str(folder)
     path = os.path.join(folder, "config.json")
     if not os.path.isfile(path):

@@ -89,6 +89,8 @@ class RMTPreTrainedModel(PreTrainedModel):
             dtype=embeddings.weight.dtype,
             device=embeddings.weight.device,
         )
+        # RMT's update rule: the next memory is the output at the write positions (arXiv:2207.06881, section 3). A
+        # model with another memory type (hf_rmt.core.memory) sets its own rule and initial state here.
         self.memory_update: MemoryUpdate = RMTUpdate()
         self.layout = get_layout(
             config.memory_layout, config.num_memory_tokens, config.cls_token_id, config.sep_token_id

@@ -4,7 +4,16 @@ type (e.g. ARMT's per-layer associative memory) adds a module here with its init
 
 from __future__ import annotations
 
-from .base import MemoryState, MemoryUpdate, detach_rows, map_state, merge_rows, select_rows
+from .base import (
+    MemoryState,
+    MemoryUpdate,
+    detach_rows,
+    map_state,
+    merge_rows,
+    select_rows,
+    state_from_tensors,
+    state_tensors,
+)
 from .rmt import RMTMemory, RMTUpdate
 
 
@@ -17,4 +26,6 @@ __all__ = [
     "map_state",
     "merge_rows",
     "select_rows",
+    "state_from_tensors",
+    "state_tensors",
 ]

@@ -28,6 +28,16 @@ def map_state(fn: Callable[[torch.Tensor], torch.Tensor], state: MemoryState) ->
     return tuple(fn(tensor) for tensor in state)
 
 
+def state_tensors(state: MemoryState) -> list[torch.Tensor]:
+    """The tensors of `state`, in order (what recomputation passes through autograd)."""
+    return [state] if isinstance(state, torch.Tensor) else list(state)
+
+
+def state_from_tensors(like: MemoryState, tensors: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> MemoryState:
+    """A state of `like`'s structure holding `tensors` (the inverse of `state_tensors`)."""
+    return tensors[0] if isinstance(like, torch.Tensor) else tuple(tensors)
+
+
 def select_rows(state: MemoryState, rows: torch.Tensor | None) -> MemoryState:
     """The state of the samples `rows` (all of them when `rows` is None)."""
     return state if rows is None else map_state(lambda tensor: tensor[rows], state)
@@ -66,4 +76,13 @@ class MemoryUpdate:
         raise NotImplementedError
 
 
-__all__ = ["MemoryState", "MemoryUpdate", "detach_rows", "map_state", "merge_rows", "select_rows"]
+__all__ = [
+    "MemoryState",
+    "MemoryUpdate",
+    "detach_rows",
+    "map_state",
+    "merge_rows",
+    "select_rows",
+    "state_from_tensors",
+    "state_tensors",
+]

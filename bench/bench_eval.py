@@ -25,6 +25,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 import hf_rmt  # noqa: F401  (registers the Auto classes)
 from hf_rmt.evaluation import evaluate_by_length
 
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_MODEL = os.path.join(HERE, "..", "model_cards", "rmt-minilm-l6-memorize-lora")
 MODES = {  # mode -> evaluate_by_length keywords

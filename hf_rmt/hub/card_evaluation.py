@@ -13,13 +13,13 @@ from typing import Any
 from huggingface_hub import EvalResult
 from transformers.utils import logging
 
-from .card_render import GENERATED_PLOT_NAME, _percent
+from .card_render import GENERATED_PLOT_NAME, format_percent
 
 
 logger = logging.get_logger(__name__)
 
 
-def _evaluation_section(
+def evaluation_section(
     evaluations: list[dict[str, Any]], segment_size: int, save_directory: str, max_positions: Any
 ) -> dict[str, Any] | None:
     if not evaluations:
@@ -41,7 +41,7 @@ def _evaluation_section(
         [
             length_cell(length),
             str(math.ceil(length / segment_size)),
-            *(_percent(e["accuracy_by_length"].get(length)) for e in evaluations),
+            *(format_percent(e["accuracy_by_length"].get(length)) for e in evaluations),
         ]
         for length in lengths
     ]
@@ -70,7 +70,7 @@ def _describe(entry: dict[str, Any]) -> str | None:
         split = f" of the `{entry['split']}` split" if entry.get("split") else ""
         parts.append(f"{entry['task']}: {entry['num_samples']:,} samples{split} per input length")
     if isinstance(entry.get("chance"), (int, float)):
-        parts.append(f"chance level {_percent(entry['chance'])}")
+        parts.append(f"chance level {format_percent(entry['chance'])}")
     return ("; ".join(parts) + ".") if parts else None
 
 
@@ -124,7 +124,7 @@ def _draw_plot(
     return GENERATED_PLOT_NAME
 
 
-def _eval_results(evaluations: list[dict[str, Any]], task_type: str) -> list[EvalResult]:
+def model_index_results(evaluations: list[dict[str, Any]], task_type: str) -> list[EvalResult]:
     """One `model-index` result per task, one accuracy metric per input length (named after the length)."""
     results = []
     for entry in evaluations:
@@ -144,4 +144,4 @@ def _eval_results(evaluations: list[dict[str, Any]], task_type: str) -> list[Eva
     return results
 
 
-__all__ = []
+__all__ = ["evaluation_section", "model_index_results"]

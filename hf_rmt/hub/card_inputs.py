@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def _check_training_info(info: Mapping[str, Any] | None) -> dict[str, Any]:
+def check_training_info(info: Mapping[str, Any] | None) -> dict[str, Any]:
     if info is None:
         return {}
     if not isinstance(info, Mapping):
@@ -40,7 +40,7 @@ def _check_training_info(info: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(info)
 
 
-def _check_eval_results(results: Any) -> list[dict[str, Any]]:
+def check_eval_results(results: Any) -> list[dict[str, Any]]:
     if results is None:
         return []
     entries = [results] if isinstance(results, Mapping) or _is_length_result(results) else results
@@ -118,10 +118,10 @@ def set_model_card_info(
     """
     info = dict(getattr(model, "_model_card_info", None) or {})
     if training_info is not None:
-        _check_training_info(training_info)
+        check_training_info(training_info)
         info["training_info"] = dict(training_info)
     if eval_results is not None:
-        _check_eval_results(eval_results)
+        check_eval_results(eval_results)
         info["eval_results"] = eval_results
     if card_data is not None:
         if not isinstance(card_data, Mapping):
@@ -130,4 +130,4 @@ def set_model_card_info(
     model._model_card_info = info
 
 
-__all__ = ["set_model_card_info"]
+__all__ = ["check_eval_results", "check_training_info", "set_model_card_info"]

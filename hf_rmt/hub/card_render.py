@@ -24,7 +24,7 @@ _BLOCK = re.compile(r"<!-- hf_rmt:begin:(?P<name>[\w-]+) -->.*?<!-- hf_rmt:end:(
 _BASE_MODEL_TAG = re.compile(rf"base_model:(?:{'|'.join(BASE_MODEL_RELATIONS)}):.*")
 
 
-def _render(context: dict[str, Any], data: ModelCardData) -> ModelCard:
+def render_card(context: dict[str, Any], data: ModelCardData) -> ModelCard:
     import jinja2  # noqa: PLC0415  (a dependency of torch, so always installed)
 
     with open(TEMPLATE_PATH, encoding="utf-8") as file:
@@ -34,7 +34,7 @@ def _render(context: dict[str, Any], data: ModelCardData) -> ModelCard:
     return ModelCard(re.sub(r"\n{3,}", "\n\n", text))
 
 
-def _merge_data(
+def merge_card_data(
     existing: ModelCard | None, generated: dict[str, Any], overrides: dict[str, Any], relation: str
 ) -> ModelCardData:
     """The YAML of the new card: the existing card's fields, hf_rmt's own fields (tags, datasets and metrics
@@ -44,22 +44,22 @@ def _merge_data(
     from an earlier adapter-only save of a now full checkpoint) removed."""
     data = existing.data.to_dict() if existing is not None else {}
     # peft writes "" for models built from a config, or the local path a model was loaded from: not Hub ids.
-    kept = [base for base in _as_list(data.pop("base_model", None)) if as_hub_id(base)]
+    kept = [base for base in as_list(data.pop("base_model", None)) if as_hub_id(base)]
     if kept:
         data["base_model"] = kept[0] if len(kept) == 1 else kept
     eval_results = generated.pop("eval_results", None)
     model_name = generated.pop("model_name", None)
     for key, value in generated.items():
         if key in ("tags", "datasets", "metrics"):
-            data[key] = _merge_lists(_as_list(data.get(key)), value)
+            data[key] = merge_lists(as_list(data.get(key)), value)
         elif value is not None:
             data[key] = value
     if eval_results:
         data.pop("model-index", None)
     data.update(overrides)
     # peft also adds `base_model:adapter:` with an empty name for models built in code.
-    tags = [tag for tag in _as_list(data.get("tags")) if not _BASE_MODEL_TAG.fullmatch(str(tag))]
-    bases = [base for base in _as_list(data.get("base_model")) if base]
+    tags = [tag for tag in as_list(data.get("tags")) if not _BASE_MODEL_TAG.fullmatch(str(tag))]
+    bases = [base for base in as_list(data.get("base_model")) if base]
     if bases:
         relation = overrides.get("base_model_relation") or relation
         data["base_model_relation"] = relation
@@ -74,7 +74,7 @@ def _merge_data(
     return card_data
 
 
-def _splice(existing: str, generated: str) -> str:
+def splice_generated_blocks(existing: str, generated: str) -> str:
     """`existing` with each hf_rmt block replaced by the generated one. A card with no hf_rmt block at all gets
     them inserted: the summary under the title (the generated title only if the card has none), the others at the
     end. Blocks a user deleted stay deleted."""
@@ -98,22 +98,22 @@ def _splice(existing: str, generated: str) -> str:
     return text.strip("\n") + "\n"
 
 
-def _merge_lists(*lists: Any) -> list[Any]:
+def merge_lists(*lists: Any) -> list[Any]:
     merged = []
     for items in lists:
-        for item in _as_list(items):
+        for item in as_list(items):
             if item not in merged:
                 merged.append(item)
     return merged
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return [value] if isinstance(value, str) else list(value)
 
 
-def _format(value: Any) -> str:
+def format_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, int) and not isinstance(value, bool):
@@ -121,8 +121,16 @@ def _format(value: Any) -> str:
     return str(value)
 
 
-def _percent(value: float | None) -> str:
+def format_percent(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
-__all__ = []
+__all__ = [
+    "as_list",
+    "format_percent",
+    "format_value",
+    "merge_card_data",
+    "merge_lists",
+    "render_card",
+    "splice_generated_blocks",
+]

@@ -11,7 +11,7 @@ from importlib import metadata as importlib_metadata
 from typing import Any
 
 from ..core.backbone import max_positions
-from .card_render import USERNAME_PLACEHOLDER, _as_list, _format
+from .card_render import USERNAME_PLACEHOLDER, as_list, format_value
 
 
 # Folder names that say nothing about the model (what `save_pretrained("model")`, Trainer or a run script use): a card
@@ -39,7 +39,7 @@ def _is_generic(name: str) -> bool:
     return not name or _GENERIC_NAMES.fullmatch(name) is not None
 
 
-def _model_name(repo_id: str | None, directory: str, base_id: str | None, config: Any, task: str | None) -> str:
+def card_title(repo_id: str | None, directory: str, base_id: str | None, config: Any, task: str | None) -> str:
     """The card's title: the repo's name, else the folder's, unless it is generic ("model", "checkpoint-500"):
     then `rmt-<backbone>-<task>`, e.g. `rmt-all-MiniLM-L6-v2-memorize`."""
     if repo_id:
@@ -59,27 +59,27 @@ def _model_name(repo_id: str | None, directory: str, base_id: str | None, config
     return re.sub(r"[^\w.-]+", "-", name).strip("-.")
 
 
-def _version(package: str) -> str:
+def package_version(package: str) -> str:
     try:
         return importlib_metadata.version(package)
     except importlib_metadata.PackageNotFoundError:
         return "unknown"
 
 
-def _max_positions(config: Any) -> int | str:
+def card_max_positions(config: Any) -> int | str:
     """The positions the backbone uses, by the model's own rule (`max_positions`), or "maximum" when unknown."""
     limit = max_positions(config.base_config) if config.base_config is not None else None
     return limit if limit is not None else "maximum"
 
 
-def _backbone_link(config: Any, base_id: str | None) -> str:
+def backbone_link(config: Any, base_id: str | None) -> str:
     model_type = f" ({config.base_config.model_type})" if config.base_config is not None else ""
     if base_id:
         return f"[`{base_id}`](https://huggingface.co/{base_id}){model_type}"
     return f"a {config.base_config.model_type if config.base_config else 'transformers'} backbone"
 
 
-def _checkpoint_description(kind: str, config: Any, peft_config: Any, base_id: str | None) -> str:
+def checkpoint_description(kind: str, config: Any, peft_config: Any, base_id: str | None) -> str:
     saved = ", ".join(f"`{name}`" for name in ["memory", *(config.modules_to_save or [])])
     revision = f" at revision `{config.base_model_revision}`" if config.base_model_revision else ""
     source = f"`{base_id}`{revision}" if base_id else "`config.base_model_name_or_path`"
@@ -105,7 +105,7 @@ def _checkpoint_description(kind: str, config: Any, peft_config: Any, base_id: s
     )
 
 
-def _rmt_settings(config: Any, layout: Any, class_name: str, auto_class: str, kind: str) -> list[list[str]]:
+def rmt_settings(config: Any, layout: Any, class_name: str, auto_class: str, kind: str) -> list[list[str]]:
     row = layout.row_length(config.segment_size) if layout is not None else None
     segment = f"{config.segment_size} tokens" + (
         f" ({row} backbone positions with memory and special tokens)" if row else ""
@@ -137,7 +137,7 @@ def _rmt_settings(config: Any, layout: Any, class_name: str, auto_class: str, ki
     ]
 
 
-def _usage(
+def usage_snippet(
     kind: str,
     config: Any,
     auto_class: str,
@@ -219,7 +219,7 @@ def _rmt_config_args(config: Any) -> dict[str, Any]:
     return args
 
 
-def _training_section(info: dict[str, Any], segment_size: int, base_id: str | None) -> dict[str, Any] | None:
+def training_section(info: dict[str, Any], segment_size: int, base_id: str | None) -> dict[str, Any] | None:
     if not info:
         return None
     curriculum = list(info.get("curriculum") or [])
@@ -245,17 +245,17 @@ def _training_section(info: dict[str, Any], segment_size: int, base_id: str | No
     titles = {"segments": "Segments", "input_length": "Input length (tokens)", "steps": "Steps"}
     skip = {"curriculum", "description", "dataset", "datasets"} | ({"steps_per_stage"} if stages else set())
     settings = [
-        [key.replace("_", " "), _format(_public_value(key, value, base_id))]
+        [key.replace("_", " "), format_value(_public_value(key, value, base_id))]
         for key, value in info.items()
         if key not in skip
     ]
-    datasets = _as_list(info.get("datasets") or info.get("dataset"))
+    datasets = as_list(info.get("datasets") or info.get("dataset"))
     if datasets:
         settings.insert(0, ["datasets", ", ".join(f"`{d}`" for d in datasets)])
     return {
         "description": info.get("description"),
         "curriculum_headers": ["Stage", *(titles.get(c, c.replace("_", " ")) for c in columns)],
-        "curriculum": [[str(i + 1), *(_format(s.get(c, "")) for c in columns)] for i, s in enumerate(stages)],
+        "curriculum": [[str(i + 1), *(format_value(s.get(c, "")) for c in columns)] for i, s in enumerate(stages)],
         "settings": settings,
     }
 
@@ -270,4 +270,13 @@ def _public_value(key: str, value: Any, base_id: str | None) -> Any:
     return "a local folder"
 
 
-__all__ = []
+__all__ = [
+    "backbone_link",
+    "card_max_positions",
+    "card_title",
+    "checkpoint_description",
+    "package_version",
+    "rmt_settings",
+    "training_section",
+    "usage_snippet",
+]

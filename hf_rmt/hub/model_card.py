@@ -19,8 +19,8 @@ from ..core.layouts import get_layout
 from ..mapping import task_entry_of_class
 from ..utils.hub_ids import as_hub_id, public_backbone_id
 from ..utils.validation import is_rmt_model
-from .card_evaluation import _eval_results, _evaluation_section
-from .card_inputs import _check_eval_results, _check_training_info
+from .card_evaluation import evaluation_section, model_index_results
+from .card_inputs import check_eval_results, check_training_info
 from .card_render import (
     BASE_MODEL_RELATIONS,
     GENERATED_PLOT_NAME,
@@ -28,21 +28,21 @@ from .card_render import (
     RMT_TAGS,
     TEMPLATE_PATH,
     USERNAME_PLACEHOLDER,
-    _as_list,
-    _merge_data,
-    _merge_lists,
-    _render,
-    _splice,
+    as_list,
+    merge_card_data,
+    merge_lists,
+    render_card,
+    splice_generated_blocks,
 )
 from .card_sections import (
-    _backbone_link,
-    _checkpoint_description,
-    _max_positions,
-    _model_name,
-    _rmt_settings,
-    _training_section,
-    _usage,
-    _version,
+    backbone_link,
+    card_max_positions,
+    card_title,
+    checkpoint_description,
+    package_version,
+    rmt_settings,
+    training_section,
+    usage_snippet,
 )
 
 
@@ -121,7 +121,7 @@ def create_or_update_model_card(
         ValueError: `training_info` or `eval_results` does not have the documented shape, or a `"plot"` file does
             not exist.
     """
-    rmt, peft_model = _unwrap(model)
+    rmt, peft_model = unwrap_rmt_and_peft(model)
     peft_config = None
     if peft_model is not None:
         peft_config = peft_model.peft_config.get(getattr(peft_model, "active_adapter", "default"))
@@ -246,9 +246,9 @@ def _write_card(
     base_id = overrides.get("base_model") or public_backbone_id(config.base_model_name_or_path)
     if not isinstance(base_id, str):  # a list of ids (merges) given in `card_data`
         base_id = None
-    evaluations = _check_eval_results(eval_results)
-    info = _check_training_info(training_info)
-    model_name = overrides.pop("model_name", None) or _model_name(
+    evaluations = check_eval_results(eval_results)
+    info = check_training_info(training_info)
+    model_name = overrides.pop("model_name", None) or card_title(
         repo_id, save_directory, base_id, config, info.get("task") or next((e["task"] for e in evaluations), None)
     )
     # The snippet's id: the repo when pushing. A local save shows "<your-username>/<name>": the card is written for
@@ -258,19 +258,23 @@ def _write_card(
     # `write_model_card(..., repo_id=...)`) writes the real id in its place.
     model_id = repo_id or f"{USERNAME_PLACEHOLDER}/{model_name}"
     tokenizer_in_repo = os.path.isfile(os.path.join(save_directory, "tokenizer_config.json"))
-    training = _training_section(info, config.segment_size, base_id)
+    training = training_section(info, config.segment_size, base_id)
 
-    versions = {"hf_rmt": _version("hf_rmt"), "Transformers": _version("transformers"), "PyTorch": _version("torch")}
+    versions = {
+        "hf_rmt": package_version("hf_rmt"),
+        "Transformers": package_version("transformers"),
+        "PyTorch": package_version("torch"),
+    }
     if kind == "peft":
-        versions["PEFT"] = _version("peft")
+        versions["PEFT"] = package_version("peft")
     context = {
         "model_name": model_name,
         "config": config,
-        "backbone_link": _backbone_link(config, base_id),
-        "max_positions": _max_positions(config),
+        "backbone_link": backbone_link(config, base_id),
+        "max_positions": card_max_positions(config),
         "max_input_tokens": config.max_n_segments * config.segment_size if config.max_n_segments else None,
-        "checkpoint_description": _checkpoint_description(kind, config, peft_config, base_id),
-        "usage": _usage(
+        "checkpoint_description": checkpoint_description(kind, config, peft_config, base_id),
+        "usage": usage_snippet(
             kind,
             config,
             auto_class,
@@ -282,9 +286,9 @@ def _write_card(
             auto_loadable=kind != "peft"
             or (bool(config.architectures) and os.path.isfile(os.path.join(save_directory, "config.json"))),
         ),
-        "rmt_settings": _rmt_settings(config, source.layout, class_name, auto_class, kind),
+        "rmt_settings": rmt_settings(config, source.layout, class_name, auto_class, kind),
         "training": training,
-        "evaluation": _evaluation_section(evaluations, config.segment_size, save_directory, _max_positions(config)),
+        "evaluation": evaluation_section(evaluations, config.segment_size, save_directory, card_max_positions(config)),
         "versions": versions,
     }
 
@@ -292,31 +296,31 @@ def _write_card(
     data: dict[str, Any] = {
         "library_name": "peft" if kind == "peft" else LIBRARY_NAME,
         "pipeline_tag": pipeline_tag,
-        "tags": _merge_lists(RMT_TAGS, [config.base_config.model_type] if config.base_config else [], tags),
+        "tags": merge_lists(RMT_TAGS, [config.base_config.model_type] if config.base_config else [], tags),
     }
     if base_id:
         data["base_model"] = base_id
         data["base_model_relation"] = relation
-    datasets = _as_list(info.get("datasets") or info.get("dataset"))
+    datasets = as_list(info.get("datasets") or info.get("dataset"))
     datasets = [name for name in datasets + [e.get("dataset") for e in evaluations] if as_hub_id(name)]
     if datasets:
-        data["datasets"] = _merge_lists(datasets)
+        data["datasets"] = merge_lists(datasets)
     if evaluations:
-        data["metrics"] = _merge_lists([e.get("metric") or "accuracy" for e in evaluations])
+        data["metrics"] = merge_lists([e.get("metric") or "accuracy" for e in evaluations])
         data["model_name"] = model_name
-        data["eval_results"] = _eval_results(evaluations, pipeline_tag or "text-classification")
+        data["eval_results"] = model_index_results(evaluations, pipeline_tag or "text-classification")
 
     path = os.path.join(save_directory, "README.md")
     existing = ModelCard.load(path, ignore_metadata_errors=True) if os.path.isfile(path) else None
-    card = _render(context, _merge_data(existing, data, overrides, relation))
+    card = render_card(context, merge_card_data(existing, data, overrides, relation))
     if existing is not None:
-        card = ModelCard(f"---\n{card.data.to_yaml()}\n---\n{_splice(existing.text, card.text)}")
+        card = ModelCard(f"---\n{card.data.to_yaml()}\n---\n{splice_generated_blocks(existing.text, card.text)}")
     os.makedirs(save_directory, exist_ok=True)
     card.save(path)
     return card
 
 
-def _unwrap(model: Any) -> tuple[Any, Any]:
+def unwrap_rmt_and_peft(model: Any) -> tuple[Any, Any]:
     """`(hf_rmt model, peft model or None)`."""
     try:
         from peft import PeftModel  # noqa: PLC0415
@@ -342,5 +346,6 @@ __all__ = [
     "RMT_TAGS",
     "TEMPLATE_PATH",
     "create_or_update_model_card",
+    "unwrap_rmt_and_peft",
     "write_model_card",
 ]

@@ -17,10 +17,10 @@ from transformers.utils import logging
 from transformers.utils.hub import hf_api
 
 from ..utils.hub_ids import as_hub_id
-from .card_inputs import _check_eval_results, _check_training_info, set_model_card_info
-from .model_card import _unwrap, create_or_update_model_card
+from .card_inputs import check_eval_results, check_training_info, set_model_card_info
+from .model_card import create_or_update_model_card, unwrap_rmt_and_peft
 from .save import save_checkpoint
-from .upload import _create_repo, _download_card, _file_times, _upload
+from .upload import create_hub_repo, download_card, file_times, upload_files
 
 
 logger = logging.get_logger(__name__)
@@ -73,13 +73,13 @@ def push_to_hub(
     Raises:
         OSError: the Hub refused the push (e.g. 401 or 403); the message names the repo and the cause.
     """
-    rmt, peft_model = _unwrap(model)
+    rmt, peft_model = unwrap_rmt_and_peft(model)
     if peft_model is None:
         set_model_card_info(rmt, training_info, eval_results, card_data)
         card_info = getattr(rmt, "_model_card_info", None) or {}
     else:
-        _check_training_info(training_info)
-        _check_eval_results(eval_results)
+        check_training_info(training_info)
+        check_eval_results(eval_results)
         card_info = {"training_info": training_info, "eval_results": eval_results, "card_data": card_data}
     options = {
         "private": private,
@@ -90,7 +90,7 @@ def push_to_hub(
         "commit_description": commit_description,
     }
     api = hf_api()
-    repo_id = _create_repo(api, repo_id, options)
+    repo_id = create_hub_repo(api, repo_id, options)
     card = {"repo_id": repo_id, "revision": revision, "tags": [*(rmt.model_tags or []), *(tags or [])]}
     backbone = rmt.config.base_model_name_or_path
     if (adapter_only or peft_model is not None) and backbone and as_hub_id(backbone) is None:
@@ -99,7 +99,7 @@ def push_to_hub(
             "Set `config.base_model_name_or_path` to the backbone's Hub id, or push in full (`adapter_only=False`)."
         )
     with tempfile.TemporaryDirectory() as work_dir:
-        _download_card(api, repo_id, options, work_dir)
+        download_card(api, repo_id, options, work_dir)
         if tokenizer is not None:
             tokenizer.save_pretrained(work_dir)
         if peft_model is None:
@@ -110,7 +110,7 @@ def push_to_hub(
             create_or_update_model_card(peft_model, work_dir, **card, **card_info)
             peft_model.save_pretrained(work_dir)
             create_or_update_model_card(peft_model, work_dir, **card, **card_info)
-        return _upload(api, work_dir, sorted(_file_times(work_dir)), repo_id, options, local_dir=None)
+        return upload_files(api, work_dir, sorted(file_times(work_dir)), repo_id, options, local_dir=None)
 
 
 __all__ = ["push_to_hub"]

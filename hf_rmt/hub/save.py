@@ -16,7 +16,7 @@ from transformers.utils.hub import hf_api
 from ..checkpoint.save import write_checkpoint
 from .card_inputs import set_model_card_info
 from .model_card import TEMPLATE_PATH, create_or_update_model_card
-from .upload import _create_repo, _download_card, _file_times, _upload
+from .upload import create_hub_repo, download_card, file_times, upload_files
 
 
 logger = logging.get_logger(__name__)
@@ -70,18 +70,18 @@ def save_pretrained(
     os.makedirs(save_directory, exist_ok=True)
     try:
         repo_id = push.get("repo_id") or os.path.basename(os.path.normpath(save_directory))
-        repo_id = _create_repo(api, repo_id, push, local_dir=save_directory)
+        repo_id = create_hub_repo(api, repo_id, push, local_dir=save_directory)
         if model_card and not os.path.isfile(os.path.join(save_directory, "README.md")):
-            _download_card(api, repo_id, push, save_directory, local_dir=save_directory)
+            download_card(api, repo_id, push, save_directory, local_dir=save_directory)
     except OSError:
         # Keep the work: save locally, then report why the push failed (the message says where the files are).
         save_checkpoint(model, save_directory, adapter_only, True, state_dict, model_card, kwargs)
         raise
-    before = _file_times(save_directory)
+    before = file_times(save_directory)
     card = {"repo_id": repo_id, "revision": push.get("revision"), "tags": push.get("tags")}
     save_checkpoint(model, save_directory, adapter_only, True, state_dict, model_card, kwargs, card)
-    changed = [path for path, mtime in _file_times(save_directory).items() if before.get(path) != mtime]
-    _upload(api, save_directory, changed, repo_id, push, local_dir=save_directory)
+    changed = [path for path, mtime in file_times(save_directory).items() if before.get(path) != mtime]
+    upload_files(api, save_directory, changed, repo_id, push, local_dir=save_directory)
 
 
 def save_checkpoint(

@@ -14,7 +14,7 @@ from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RevisionN
 from ..checkpoint.save import ADAPTER_WEIGHTS_NAME, FULL_WEIGHTS_PREFIXES
 
 
-def _create_repo(api: Any, repo_id: str, options: dict[str, Any], local_dir: str | None = None) -> str:
+def create_hub_repo(api: Any, repo_id: str, options: dict[str, Any], local_dir: str | None = None) -> str:
     try:
         return api.create_repo(
             repo_id, private=options.get("private"), token=options.get("token"), exist_ok=True
@@ -23,7 +23,7 @@ def _create_repo(api: Any, repo_id: str, options: dict[str, Any], local_dir: str
         raise _push_error("create", repo_id, error, local_dir) from error
 
 
-def _download_card(
+def download_card(
     api: Any, repo_id: str, options: dict[str, Any], directory: str, local_dir: str | None = None
 ) -> None:
     """Copies the repo's `README.md` (at `revision`, else `main`) into `directory`, if it has one."""
@@ -40,7 +40,7 @@ def _download_card(
         return
 
 
-def _file_times(directory: str) -> dict[str, int]:
+def file_times(directory: str) -> dict[str, int]:
     """`{relative path: modification time in ns}` for every file under `directory`."""
     times = {}
     for root, _, files in os.walk(directory):
@@ -50,7 +50,7 @@ def _file_times(directory: str) -> dict[str, int]:
     return times
 
 
-def _upload(
+def upload_files(
     api: Any, directory: str, paths: list[str], repo_id: str, options: dict[str, Any], local_dir: str | None
 ) -> CommitInfo:
     operations = [
@@ -85,7 +85,7 @@ def _is_weights(path: str) -> bool:
 def _stale_weights(api: Any, repo_id: str, revision: str | None, token: Any, directory: str) -> list[Any]:
     """Deletions for weight files of the repo that the new checkpoint does not have, e.g. `model.safetensors` when
     an adapter-only checkpoint replaces a full one (it would otherwise be loaded instead of the adapter)."""
-    local = {path for path in _file_times(directory) if _is_weights(path)}
+    local = {path for path in file_times(directory) if _is_weights(path)}
     if not local:
         return []
     try:
@@ -110,4 +110,4 @@ def _push_error(action: str, repo_id: str, error: HfHubHTTPError, local_dir: str
     return OSError(f"Could not {action} the Hub repo {repo_id!r}: {cause}.{detail}{kept}")
 
 
-__all__ = []
+__all__ = ["create_hub_repo", "download_card", "file_times", "upload_files"]

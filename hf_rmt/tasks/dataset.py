@@ -59,18 +59,18 @@ def _check_positive_int(name: str, value: Any) -> int:
     return check_positive_int(name, value, plain=True)
 
 
-def _check_seed(seed: Any) -> int:
+def check_seed(seed: Any) -> int:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     return int(seed)
 
 
-def _sample_rng(seed: int, split: str, task: str, index: int) -> np.random.Generator:
+def sample_rng(seed: int, split: str, task: str, index: int) -> np.random.Generator:
     """The random generator of sample `index`: a function of `(seed, split, task, index)` only."""
     return np.random.default_rng([seed, _SPLIT_IDS[split], zlib.crc32(task.encode("utf-8")), index])
 
 
-def _stories(
+def draw_stories(
     spec: TaskSpec, text_cache: TextCache, rng: np.random.Generator, attempts: int
 ) -> Iterator[tuple[Story, list[np.ndarray], np.ndarray, int]]:
     """Up to `attempts` stories drawn from `rng`, each with its fact ids, question ids and the tokens they need."""
@@ -173,7 +173,7 @@ class TaskDataset(torch.utils.data.Dataset):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
         self.split = split
-        self.seed = _check_seed(seed)
+        self.seed = check_seed(seed)
         self.segment_size = None if segment_size is None else _check_positive_int("segment_size", segment_size)
         self.placement = self._resolve_placement(placement)
         if output_format not in OUTPUT_FORMATS:
@@ -269,11 +269,11 @@ class TaskDataset(torch.utils.data.Dataset):
         return {**self.__dict__, "_pool": None, "_text": None}
 
     def _rng(self, index: int) -> np.random.Generator:
-        return _sample_rng(self.seed, self.split, self.spec.name, index)
+        return sample_rng(self.seed, self.split, self.spec.name, index)
 
     def _draw_story(self, rng: np.random.Generator, target: int) -> tuple[Story, list[np.ndarray], np.ndarray]:
         shortest = None
-        for story, facts, question, needed in _stories(self.spec, self.text_cache, rng, self.max_story_attempts):
+        for story, facts, question, needed in draw_stories(self.spec, self.text_cache, rng, self.max_story_attempts):
             if needed <= target:
                 return story, facts, question
             shortest = needed if shortest is None else min(shortest, needed)
@@ -396,4 +396,4 @@ def _generate(dataset: TaskDataset, shards: list[range]) -> Iterator[dict[str, A
             yield dataset.sample(index)
 
 
-__all__ = ["OUTPUT_FORMATS", "SAMPLE_FIELDS", "TaskDataset"]
+__all__ = ["OUTPUT_FORMATS", "SAMPLE_FIELDS", "TaskDataset", "check_seed", "draw_stories", "sample_rng"]

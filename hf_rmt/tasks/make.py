@@ -8,7 +8,8 @@ from typing import Any
 
 from transformers import PreTrainedTokenizerBase
 
-from .dataset import TaskDataset, _check_positive_int, _check_seed, _sample_rng, _stories
+from ..utils.validation import check_positive_int
+from .dataset import TaskDataset, check_seed, draw_stories, sample_rng
 from .noise import SPLITS
 from .registry import TaskSpec, get_task
 from .tokens import get_text_cache
@@ -45,9 +46,9 @@ def min_target_length(
         raise TypeError(f"tokenizer must be a transformers PreTrainedTokenizerBase, got {type(tokenizer).__name__}")
     if split not in SPLITS:
         raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
-    rng = _sample_rng(_check_seed(seed), split, spec.name, 0)
-    attempts = _check_positive_int("max_story_attempts", max_story_attempts)
-    return min(needed for *_, needed in _stories(spec, get_text_cache(tokenizer), rng, attempts))
+    rng = sample_rng(check_seed(seed), split, spec.name, 0)
+    attempts = check_positive_int("max_story_attempts", max_story_attempts, plain=True)
+    return min(needed for *_, needed in draw_stories(spec, get_text_cache(tokenizer), rng, attempts))
 
 
 def make_dataset(

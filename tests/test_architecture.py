@@ -3,7 +3,9 @@ small enough to read in one sitting. The graph is read from the source with `ast
 
 from __future__ import annotations
 
-from hf_rmt.utils.module_graph import find_cycle, import_graph, package_modules
+import os
+
+from hf_rmt.utils.module_graph import PACKAGE_DIR, find_cycle, import_graph, package_modules
 
 
 MAX_MODULE_LINES = 400
@@ -70,3 +72,16 @@ def test_modules_import_only_their_layer_and_the_layers_below():
         if layer_of(target) > layer_of(module) and not module.startswith(target + ".")
     ]
     assert not upward, "\n".join(upward)
+
+
+def test_every_package_folder_has_an_init():
+    """setup.cfg's `packages = find:` skips folders without `__init__.py`, so a wheel would leave them out (an editable
+    install hides that). `metrics/` holds `evaluate` metric scripts, loaded by path, not packages."""
+    missing = [
+        os.path.relpath(root, PACKAGE_DIR)
+        for root, _, files in os.walk(PACKAGE_DIR)
+        if any(name.endswith(".py") for name in files)
+        and "__init__.py" not in files
+        and not os.path.relpath(root, PACKAGE_DIR).startswith("metrics")
+    ]
+    assert not missing, f"folders of hf_rmt without __init__.py: {missing}"

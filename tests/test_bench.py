@@ -60,3 +60,17 @@ def test_armt_benchmark_smoke_run_writes_json_and_log(tmp_path):
     # 2 layers, hidden 64, memory_dim 8: 2 * (2 * 64 * 8 + 64 * 64 + 65) extra parameters
     assert result["settings"]["extra_parameters"] == 2 * (2 * 64 * 8 + 64 * 64 + 65)
     assert "ARMT vs RMT" in (tmp_path / "bench_armt.log").read_text()
+
+
+def test_associative_retrieval_training_smoke_run_writes_json_and_log(tmp_path):
+    script = os.path.join(ROOT, "bench", "train_associative_retrieval.py")
+    run([sys.executable, script, "--quick", "--device", "cpu", "--output-dir", str(tmp_path)], cwd=ROOT)
+    result = json.loads((tmp_path / "associative_retrieval.json").read_text())
+    assert [m["memory_type"] for m in result["models"]] == ["associative", "rmt"]
+    for model in result["models"]:
+        assert [s["max_pairs"] for s in model["stages"]] == [1, 2] and model["steps"] == 6
+        assert [e["pairs"] for e in model["evaluation"]] == [1, 2, 4, 10, 20]  # up to 10x the trained 2 pairs
+        assert all(0 <= e["exact_match"] <= 1 for e in model["evaluation"])
+        assert not model["stopped_by_time_cap"]
+    assert result["models"][0]["parameters"] > result["models"][1]["parameters"]  # ARMT's projections
+    assert "Exact match by number of pairs" in (tmp_path / "associative_retrieval.log").read_text()

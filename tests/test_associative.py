@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tiny_models import rmt_config, tiny_backbone, with_memory_values
+from tiny_models import ARCHITECTURES, ARMT_ARCHITECTURES, rmt_config, state_row, tiny_backbone, with_memory_values
 from torch import nn
 
 import hf_rmt
@@ -196,3 +196,29 @@ def test_config_records_the_memory_type_and_reloads_it(tmp_path):
     )
     assert default.config.memory_dim == 64  # the official BABILong size
     assert hf_rmt.get_rmt_model(tiny_backbone("bert"), rmt_config("bert")).config.memory_dim is None
+
+
+def test_a_block_that_did_not_run_is_named():
+    model = armt()
+    state = model.memory.initial_state(1)
+    with pytest.raises(RuntimeError, match=r"layers \[0\] wrote nothing: every block of the backbone must run"):
+        model.memory.write(state, [None, (state[2], state[3])])
+
+
+@pytest.mark.parametrize("arch", [a for a in ARCHITECTURES if a not in ARMT_ARCHITECTURES])
+def test_every_other_tested_architecture_reads_and_writes_in_each_layer(arch):
+    """The layer hooks find the blocks of every architecture hf_rmt tests (the full guarantees are tested on BERT,
+    GPT-2 and Llama): each layer's memory is written, and a padded batch gives what each sample gives alone."""
+    model = with_memory_values(armt(arch))
+    ids = torch.randint(5, 99, (2, 20))
+    mask = torch.ones_like(ids)
+    mask[1, :9] = 0
+    with torch.no_grad():
+        batched = model(ids, attention_mask=mask)
+        alone = model(ids[1:, 9:])
+    assert len(batched.memory_state) == 2 * len(layer_blocks(model.backbone)) == 4
+    assert all(matrix.abs().sum() > 0 for matrix in batched.memory_state[0::2])
+    torch.testing.assert_close(batched.logits[1], alone.logits[0], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(
+        state_row(batched.memory_state, 1), state_row(alone.memory_state, 0), rtol=1e-4, atol=1e-5
+    )

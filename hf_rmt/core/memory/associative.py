@@ -177,10 +177,11 @@ class AssociativeMemory(nn.Module, MemoryUpdate):
 
     def write(self, state: tuple[torch.Tensor, ...], written: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple:
         """The next state from every layer's `write_in_layer` result, in layer order."""
-        if len(written) != len(self.layers):
+        missing = [index for index, part in enumerate(written) if part is None]
+        if len(written) != len(self.layers) or missing:
             raise RuntimeError(
-                f"The associative memory has {len(self.layers)} layers but the backbone call wrote {len(written)}: "
-                "the backbone's blocks were not all run once."
+                f"The associative memory has {len(self.layers)} layers, but the backbone call ran {len(written)} "
+                f"blocks and layers {missing} wrote nothing: every block of the backbone must run once a step."
             )
         return tuple(tensor for pair in written for tensor in pair)
 

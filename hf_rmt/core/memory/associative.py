@@ -22,7 +22,8 @@ of segments. Without `gamma` (`gamma = 1`) erased keys stay in `z` and the model
 (ARMT App. F.1). The state starts at zero, so the first segment reads nothing (`A_0 phi(q) = 0`) and writes with
 `v_bar = 0`, `gamma = 1`: "from the second segment on" needs no flag.
 
-The state is kept in float32 whatever the backbone's dtype: it accumulates over thousands of segments.
+The state is kept in float32 whatever the backbone's dtype: it accumulates over thousands of segments. Writes are
+computed in float32 (a few memory tokens); reads, on every position, in the backbone's (or autocast's) dtype.
 """
 
 from __future__ import annotations
@@ -43,10 +44,11 @@ DEFAULT_MEMORY_DIM = 64  # d_mem of the official BABILong runs (ARMT App. D)
 
 def dpfp(x: torch.Tensor, nu: int = DPFP_NU) -> torch.Tensor:
     """Deterministic parameter-free projection (Schlag et al., 2021, section 4.2): `(..., d)` -> `(..., 2 * nu * d)`,
-    L2-normalised."""
+    L2-normalised. Entry `j * 2d + i` is `x'_i * x'_{i - j - 1}` with `x' = [relu(x), relu(-x)]` (the official
+    code's order)."""
     x = torch.cat([F.relu(x), F.relu(-x)], dim=-1)
-    rolled = torch.cat([x.roll(shifts=j, dims=-1) for j in range(1, nu + 1)], dim=-1)
-    return F.normalize(x.repeat(*([1] * (x.dim() - 1)), nu) * rolled, dim=-1)
+    rolled = torch.stack([x.roll(shifts=j, dims=-1) for j in range(1, nu + 1)], dim=-2)  # (..., nu, 2d)
+    return F.normalize((x.unsqueeze(-2) * rolled).flatten(-2), dim=-1)
 
 
 class AssociativeLayer(nn.Module):
@@ -74,8 +76,10 @@ class AssociativeLayer(nn.Module):
         nn.init.zeros_(self.value.weight)
 
     def read(self, hidden: torch.Tensor, matrix: torch.Tensor, normaliser: torch.Tensor) -> torch.Tensor:
-        """`hidden + A phi(q) / (z . phi(q))` at every position (eq. 4), in `hidden`'s dtype."""
-        query = dpfp(self.query(hidden).float())  # (batch, length, key_dim)
+        """`hidden + A phi(q) / (z . phi(q))` at every position (eq. 4). Computed in the dtype of the projection's
+        output (the backbone's, or autocast's): the read is the one part of ARMT that runs on every position, and its
+        result joins hidden states of that dtype anyway; the state itself stays float32."""
+        query = dpfp(self.query(hidden))  # (batch, length, key_dim)
         numerator = query @ matrix.to(query.dtype)  # (batch, length, hidden)
         denominator = (query @ normaliser.to(query.dtype)[..., None]) + EPS  # (batch, length, 1)
         return hidden + (numerator / denominator).to(hidden.dtype)

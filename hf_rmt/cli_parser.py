@@ -69,7 +69,8 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]]) -> ar
         description="Wrap a pretrained backbone (AutoModelForSequenceClassification) with RMT memory and train it on an "
         "hf_rmt.tasks task, with a curriculum over the number of segments (1M-token paper, BABILong). The model and "
         f"tokenizer are saved to --output-dir, with {TRAINING_INFO_FILE} (task, curriculum, trained length) that "
-        "`hf-rmt eval` reads. Uses a GPU when there is one.",
+        "`hf-rmt eval` reads. Uses a GPU when there is one. SIGTERM (e.g. `timeout`, a preemption) or Ctrl-C ends "
+        "training after the current step and saves the stage reached (its best validated state with --eval-steps).",
         formatter_class=_HelpFormatter,
     )
     group = train_parser.add_argument_group("model and task")

@@ -133,6 +133,7 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
     from . import RMTConfig, get_rmt_model
     from .tasks import get_task
     from .training import CurriculumCallback, CurriculumDataset, RMTDataCollator, SegmentCurriculum
+    from .training.signals import StopOnSignalCallback
 
     spec = get_task(settings.task)
     stage_steps = settings.stage_steps
@@ -250,6 +251,8 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         stop_at_target=settings.stop_at_target,
         end_with_last_stage=True,  # --steps-per-stage caps the last stage too, whatever earlier stages left
     )
+    # `timeout`, a preemption or Ctrl-C ends the run after the current step; the stage reached is saved below.
+    stop_on_signal = StopOnSignalCallback()
     trainer = Trainer(
         model=model,
         args=args,
@@ -257,13 +260,15 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         eval_dataset=eval_dataset,
         data_collator=RMTDataCollator(pad_token_id=tokenizer.pad_token_id or 0),
         compute_metrics=_accuracy if validate else None,
-        callbacks=[curriculum_callback],
+        callbacks=[curriculum_callback, stop_on_signal],
     )
     began = time.perf_counter()
     result = trainer.train()
     seconds = time.perf_counter() - began
     _save_trained(model, rmt, settings.output_dir)
     tokenizer.save_pretrained(settings.output_dir)
+    # The longest input trained on: the last stage's, or the stage reached when a signal ended the run early.
+    reached = curriculum.schedule[curriculum.stage]
     info = {
         "task": spec.name,
         "base_model": source,
@@ -272,7 +277,7 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         "curriculum": list(settings.curriculum),
         "steps_per_stage": stage_steps,
         "sampling": settings.sampling,
-        "trained_length": max(settings.curriculum) * segment_size,
+        "trained_length": reached * segment_size,
         "batch_size": settings.batch_size,
         "gradient_accumulation_steps": settings.gradient_accumulation_steps,
         "mode": settings.mode,
@@ -295,9 +300,16 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         "final_losses": [log["loss"] for log in trainer.state.log_history if "loss" in log][-3:],
         "torch_threads": torch.get_num_threads(),
     }
+    if stop_on_signal.received is not None:
+        info["stopped_by"] = stop_on_signal.received
     with open(os.path.join(settings.output_dir, TRAINING_INFO_FILE), "w") as handle:
         json.dump(info, handle, indent=2)
         handle.write("\n")
+    if stop_on_signal.received is not None:
+        print(
+            f"{stop_on_signal.received} ended training at step {trainer.state.global_step} of {settings.max_steps}, "
+            f"in the stage of {reached} segments of {list(settings.curriculum)}."
+        )
     print(f"Trained in {seconds:.0f} s (mean loss {result.training_loss:.3f}); saved to {settings.output_dir}")
     return model, tokenizer, info
 

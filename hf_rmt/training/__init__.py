@@ -32,6 +32,7 @@ from .checks import (
 from .collator import RMTDataCollator
 from .curriculum import BABILONG_SCHEDULE, SegmentCurriculum
 from .curriculum_dataset import CurriculumDataset, truncate_sample
+from .signals import StopOnSignalCallback
 
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "RMTDataCollator",
     "RMTTrainerCallback",
     "SegmentCurriculum",
+    "StopOnSignalCallback",
     "check_checkpoint_config",
     "check_dataset_columns",
     "check_same_config",

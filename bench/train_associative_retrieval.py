@@ -58,6 +58,7 @@ def parse_args(argv):
     parser.add_argument("--eval-samples", type=int, default=256)
     parser.add_argument("--max-train-seconds", type=float, default=100.0, help="per model")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--log-every", type=int, default=100, help="log the mean loss every N steps")
     args = parser.parse_args(argv)
     if args.curriculum is None:
         args.curriculum = [1, 2] if args.quick else [1, 2, 4, 8, 16, 32]
@@ -185,8 +186,11 @@ def train_one(args, memory_type: str, device, say) -> dict:
             optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
-            losses.append(loss.detach())  # no host sync per step: read at the stage's end
+            losses.append(loss.detach())  # no host sync per step: read every `--log-every` steps
             step += 1
+            if step % args.log_every == 0:
+                recent = float(torch.stack(losses[-args.log_every :]).float().mean())
+                say(f"  step {step}: loss {recent:.3f} ({time.perf_counter() - began:.0f} s)")
             if time.perf_counter() - began > args.max_train_seconds:
                 capped = True
                 break

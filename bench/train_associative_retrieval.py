@@ -48,7 +48,7 @@ def parse_args(argv):
     parser.add_argument("--memory-types", default="associative,rmt")
     parser.add_argument("--variant", choices=("remember", "rewrite"), default="rewrite")
     parser.add_argument("--num-keys", type=int, default=None, help="key pool (default: all 256 two-symbol keys)")
-    parser.add_argument("--curriculum", type=int_list, default=None, help="pairs per stage (default 1,2,4,8,16,32)")
+    parser.add_argument("--curriculum", type=int_list, default=None, help="pairs per stage (default 1,2,4,8,16)")
     parser.add_argument("--steps-per-stage", type=int, default=None, help="default 300")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -61,7 +61,7 @@ def parse_args(argv):
     parser.add_argument("--log-every", type=int, default=100, help="log the mean loss every N steps")
     args = parser.parse_args(argv)
     if args.curriculum is None:
-        args.curriculum = [1, 2] if args.quick else [1, 2, 4, 8, 16, 32]
+        args.curriculum = [1, 2] if args.quick else [1, 2, 4, 8, 16]
     if args.steps_per_stage is None:
         args.steps_per_stage = 3 if args.quick else 300
     if args.quick:

@@ -87,6 +87,11 @@ def _write_card(model_dir: str, info: dict[str, Any], result: Any, output_dir: s
 
 def _train_command(args: argparse.Namespace) -> int:
     _check_task(args.task)
+    if args.memory_dim is not None and args.memory_type != "associative":
+        raise ValueError(
+            f"--memory-dim sizes the associative memory: it needs --memory-type associative, got --memory-type "
+            f"{args.memory_type}"
+        )
     args.lora_r_given = args.lora_r is not None
     if args.lora_r is None:
         args.lora_r = TrainSettings.lora_r
@@ -100,6 +105,8 @@ def _train_command(args: argparse.Namespace) -> int:
         output_dir=args.output_dir,
         segment_size=args.segment_size,
         num_memory_tokens=args.num_memory_tokens,
+        memory_type=args.memory_type,
+        memory_dim=args.memory_dim,
         curriculum=tuple(args.curriculum),
         steps_per_stage=tuple(args.steps_per_stage),
         sampling=args.sampling,

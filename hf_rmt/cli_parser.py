@@ -111,6 +111,19 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]]) -> ar
         help="Content tokens per segment (default: the largest the backbone's positions allow).",
     )
     group.add_argument("--num-memory-tokens", type=_positive_int, default=10, metavar="N", help="Memory tokens.")
+    group.add_argument(
+        "--memory-type",
+        choices=("rmt", "associative"),
+        default="rmt",
+        help="rmt: the memory tokens carry memory (RMT); associative: a memory matrix in each layer (ARMT).",
+    )
+    group.add_argument(
+        "--memory-dim",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="--memory-type associative: key size of each layer's memory (default 64, ARMT's BABILong setting).",
+    )
     group.add_argument("--bptt-depth", type=int, default=-1, metavar="K", help="Truncated BPTT depth (-1: full).")
     group.add_argument(
         "--segment-checkpointing", action="store_true", help="Recompute segments in backward (less memory)."

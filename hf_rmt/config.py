@@ -9,6 +9,7 @@ from transformers import AutoConfig, PreTrainedConfig
 
 
 MEMORY_LAYOUTS = ("encoder", "decoder")
+MEMORY_TYPES = ("rmt", "associative")
 SEGMENT_ALIGNMENTS = ("left", "right")
 
 
@@ -71,6 +72,15 @@ class RMTConfig(PreTrainedConfig):
         memory_init_std (`float`, *optional*):
             Standard deviation of the initial memory. `None` uses the standard deviation of the backbone's input
             embeddings, so memory starts at the scale of ordinary tokens (as in the official decoder code).
+        memory_type (`str`, *optional*, defaults to `"rmt"`):
+            `"rmt"`: the memory tokens' outputs are the next segment's memory (arXiv:2207.06881). `"associative"`:
+            ARMT (arXiv:2407.04841, section 2): the learned memory tokens are inserted again at every segment, and each
+            layer keeps an associative matrix written from its memory-token outputs (delta rule) and read by every
+            position before the layer, from the second segment on.
+        memory_dim (`int`, *optional*):
+            `memory_type="associative"` only: the size of the keys and queries of each layer's associative memory
+            (`d_mem`; DPFP-3 makes its matrix `6 * memory_dim` by `hidden_size`). `None` means 64, the official
+            BABILong setting.
         segment_checkpointing (`bool`, *optional*, defaults to `False`):
             Recompute each segment in the backward pass instead of keeping its activations, so training memory grows
             with the number of segments only by the memory state.
@@ -110,6 +120,8 @@ class RMTConfig(PreTrainedConfig):
     cls_token_id: int | None = None
     sep_token_id: int | None = None
     memory_init_std: float | None = None
+    memory_type: str = "rmt"
+    memory_dim: int | None = None
     segment_checkpointing: bool = False
     modules_to_save: list[str] | None = None
 
@@ -143,6 +155,14 @@ class RMTConfig(PreTrainedConfig):
             or not self.memory_init_std > 0
         ):
             raise ValueError(f"`memory_init_std` must be a positive number or None, got {self.memory_init_std!r}.")
+        if self.memory_type not in MEMORY_TYPES:
+            raise ValueError(f"`memory_type` must be one of {MEMORY_TYPES}, got {self.memory_type!r}.")
+        _check_int("memory_dim", self.memory_dim, 1, allow_none=True)
+        if self.memory_dim is not None and self.memory_type != "associative":
+            raise ValueError(
+                f"`memory_dim` sizes the associative memory and needs `memory_type='associative'`, got "
+                f"memory_dim={self.memory_dim!r} with memory_type={self.memory_type!r}."
+            )
         if not isinstance(self.segment_checkpointing, bool):
             raise ValueError(f"`segment_checkpointing` must be a bool, got {self.segment_checkpointing!r}.")
         if self.modules_to_save is not None and (
@@ -161,4 +181,4 @@ class RMTConfig(PreTrainedConfig):
         return "right" if self.memory_layout == "encoder" else "left"
 
 
-__all__ = ["RMTConfig"]
+__all__ = ["MEMORY_TYPES", "RMTConfig"]

@@ -64,6 +64,8 @@ class TrainSettings:
     output_dir: str
     segment_size: int | None = None
     num_memory_tokens: int = 10
+    memory_type: str = "rmt"
+    memory_dim: int | None = None  # associative memory only; None: 64
     curriculum: tuple[int, ...] = (1, 2, 4)
     steps_per_stage: tuple[int, ...] = (200,)
     sampling: str = "max"
@@ -155,6 +157,8 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
     )
     config = RMTConfig(
         num_memory_tokens=settings.num_memory_tokens,
+        memory_type=settings.memory_type,
+        memory_dim=settings.memory_dim,
         segment_size=settings.segment_size,
         bptt_depth=settings.bptt_depth,
         segment_checkpointing=settings.segment_checkpointing,
@@ -181,7 +185,8 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
     trainable, total = model.get_nb_trainable_parameters()
     what = {"full": "full fine-tuning", "lora": f"LoRA r={settings.lora_r} + memory + head", "memory": "memory + head"}
     print(
-        f"RMT around {settings.model}: {settings.num_memory_tokens} memory tokens, segments of {segment_size} tokens; "
+        f"{'ARMT' if settings.memory_type == 'associative' else 'RMT'} around {settings.model}: "
+        f"{settings.num_memory_tokens} memory tokens, segments of {segment_size} tokens; "
         f"trainable params {trainable:,d} of {total:,d} ({what[settings.mode]})"
     )
     curriculum = SegmentCurriculum(

@@ -46,3 +46,31 @@ def test_benchmark_smoke_run_writes_json(script, tmp_path):
             (4, True),
         }
         assert all(r["step_time_s"] > 0 for r in result["results"])
+
+
+def test_armt_benchmark_smoke_run_writes_json_and_log(tmp_path):
+    script = os.path.join(ROOT, "bench", "bench_armt.py")
+    run([sys.executable, script, "--quick", "--device", "cpu", "--output-dir", str(tmp_path)], cwd=ROOT)
+    result = json.loads((tmp_path / "bench_armt.json").read_text())
+    assert [(row["batch"], row["mode"]) for row in result["inference"]] == [(1, "eager"), (2, "eager")]
+    for row in result["inference"]:
+        assert row["rmt_tok_s"] > 0 and row["armt_tok_s"] > 0
+        assert row["ratio"] == pytest.approx(row["armt_tok_s"] / row["rmt_tok_s"])
+    assert result["training"][0]["rmt_s"] > 0 and result["training"][0]["armt_s"] > 0
+    # 2 layers, hidden 64, memory_dim 8: 2 * (2 * 64 * 8 + 64 * 64 + 65) extra parameters
+    assert result["settings"]["extra_parameters"] == 2 * (2 * 64 * 8 + 64 * 64 + 65)
+    assert "ARMT vs RMT" in (tmp_path / "bench_armt.log").read_text()
+
+
+def test_associative_retrieval_training_smoke_run_writes_json_and_log(tmp_path):
+    script = os.path.join(ROOT, "bench", "train_associative_retrieval.py")
+    run([sys.executable, script, "--quick", "--device", "cpu", "--output-dir", str(tmp_path)], cwd=ROOT)
+    result = json.loads((tmp_path / "associative_retrieval.json").read_text())
+    assert [m["memory_type"] for m in result["models"]] == ["associative", "rmt"]
+    for model in result["models"]:
+        assert [s["max_pairs"] for s in model["stages"]] == [1, 2] and model["steps"] == 6
+        assert [e["pairs"] for e in model["evaluation"]] == [1, 2, 4, 10, 20]  # up to 10x the trained 2 pairs
+        assert all(0 <= e["exact_match"] <= 1 for e in model["evaluation"])
+        assert not model["stopped_by_time_cap"]
+    assert result["models"][0]["parameters"] > result["models"][1]["parameters"]  # ARMT's projections
+    assert "Exact match by number of pairs" in (tmp_path / "associative_retrieval.log").read_text()

@@ -345,3 +345,22 @@ def test_eval_compile_needs_cuda_graphs_on_a_gpu(trained_dir, tmp_path, capsys, 
     )
     assert err.startswith("hf-rmt eval: error: --compile compiles the CUDA-graph step on a GPU, but ")
     assert err.endswith("; drop --compile") and not out.exists()
+
+
+def test_train_an_associative_memory(backbone_dir, tmp_path, capsys):
+    """`--memory-type associative` (ARMT) trains and saves a checkpoint that reloads with its associative memory;
+    `--memory-dim` without it is refused in the flags' words."""
+    out = tmp_path / "armt"
+    args = ["train", "--model", backbone_dir, "--task", "memorize", "--output-dir", str(out), *TINY_RMT]
+    args += ["--curriculum", "1,2", "--steps-per-stage", "1", "--batch-size", "2", "--lr", "1e-3"]
+    assert main([*args, "--memory-type", "associative", "--memory-dim", "8"]) == 0
+    assert "ARMT around" in capsys.readouterr().out
+    model = AutoModelForSequenceClassification.from_pretrained(out)
+    assert model.config.memory_type == "associative" and model.config.memory_dim == 8
+    assert len(model.memory.layers) == 2
+    refused = ["train", "--model", backbone_dir, "--task", "memorize", "--output-dir", str(tmp_path / "refused")]
+    err = error_of([*refused, *TINY_RMT, "--memory-dim", "8"], capsys)
+    assert (
+        "--memory-dim sizes the associative memory: it needs --memory-type associative, got --memory-type rmt" in err
+    )
+    assert not (tmp_path / "refused").exists()

@@ -19,12 +19,20 @@ from hf_rmt import RMTConfig
         ("segment_alignment", "center", "`segment_alignment` must be one of ('left', 'right')"),
         ("memory_init_std", 0.0, "`memory_init_std` must be a positive number or None, got 0.0"),
         ("modules_to_save", "classifier", "`modules_to_save` must be a list of module names"),
+        ("memory_type", "armt", "`memory_type` must be one of ('rmt', 'associative'), got 'armt'"),
+        ("memory_dim", 32, "`memory_dim` sizes the associative memory and needs `memory_type='associative'`"),
     ],
 )
 def test_invalid_fields_name_field_rule_and_value(field, value, message):
     with pytest.raises(ValueError) as error:
         RMTConfig(**{field: value})
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("value", [0, -1, 8.0, "64"])
+def test_memory_dim_must_be_a_positive_integer(value):
+    with pytest.raises(ValueError, match=f"`memory_dim` must be an integer >= 1 or None, got {value!r}"):
+        RMTConfig(memory_type="associative", memory_dim=value)
 
 
 def test_json_round_trip_through_autoconfig(tmp_path):

@@ -2,25 +2,33 @@
 
 import pytest
 import torch
-from tiny_models import rmt_config, tiny_backbone
+from tiny_models import rmt_config, tiny_backbone, with_memory_values
 
 import hf_rmt
 from hf_rmt.backbone import layer_blocks
 
 
 @pytest.mark.parametrize(
-    "arch, task",
+    "arch, task, memory_type",
     [
-        ("bert", "sequence-classification"),
-        ("roberta", "base"),
-        ("gpt2", "causal-lm"),
-        ("llama", "sequence-classification"),
+        ("bert", "sequence-classification", "rmt"),
+        ("roberta", "base", "rmt"),
+        ("gpt2", "causal-lm", "rmt"),
+        ("llama", "sequence-classification", "rmt"),
+        ("bert", "sequence-classification", "associative"),
+        ("gpt2", "causal-lm", "associative"),
+        ("llama", "sequence-classification", "associative"),
     ],
 )
-def test_memory_only_step_equals_a_full_step(arch, task):
-    model = hf_rmt.get_rmt_model(tiny_backbone(arch, task), rmt_config(arch)).eval()
-    memory = torch.randn(2, 4, 32)
+def test_memory_only_step_equals_a_full_step(arch, task, memory_type):
+    config = rmt_config(arch, memory_type=memory_type)
+    model = with_memory_values(hf_rmt.get_rmt_model(tiny_backbone(arch, task), config).eval())
     ids = torch.randint(5, 99, (2, 8))
+    if memory_type == "rmt":
+        memory = torch.randn(2, 4, 32)
+    else:  # a state that already holds something: the step reads it in every layer
+        with torch.no_grad():
+            memory = model(torch.randint(5, 99, (2, 24))).memory_state
     with torch.no_grad():
         want = hf_rmt.RMTModel.forward(model, ids, memory_state=memory).memory_state
         got = model.memory_only_step(memory, ids)
@@ -109,8 +117,10 @@ def test_frozen_weights_are_compiled_again_when_they_change():
     "compile, freeze", [(False, False), (True, False), (True, True), ("max-autotune-no-cudagraphs", False)]
 )
 @pytest.mark.parametrize("arch, task", [("bert", "sequence-classification"), ("llama", "causal-lm")])
-def test_cuda_graph_replay_equals_eager(arch, task, compile, freeze):
-    model = hf_rmt.get_rmt_model(tiny_backbone(arch, task), rmt_config(arch)).eval().cuda()
+@pytest.mark.parametrize("memory_type", ["rmt", "associative"])
+def test_cuda_graph_replay_equals_eager(arch, task, compile, freeze, memory_type):
+    config = rmt_config(arch, memory_type=memory_type)
+    model = with_memory_values(hf_rmt.get_rmt_model(tiny_backbone(arch, task), config)).eval().cuda()
     ids = torch.randint(5, 99, (2, 8 * 40), device="cuda")
     with torch.no_grad():
         eager = _forward(model, ids)

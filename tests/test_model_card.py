@@ -235,6 +235,19 @@ def test_peft_card(tmp_path):
     assert card.text.count("PEFT") >= 1 and len(card.data.eval_results) == 3
 
 
+def test_associative_memory_is_named_in_the_card_and_its_snippet(tmp_path):
+    """The card says which memory type the checkpoint has, and a peft adapter's snippet rebuilds that type: an RMT
+    built from it would not load ARMT's weights."""
+    peft = pytest.importorskip("peft")
+    model = tiny_rmt(memory_type="associative")
+    peft_model = peft.get_peft_model(model, hf_rmt.lora_config(model, r=4, target_modules=["query", "value"]))
+    peft_model.save_pretrained(tmp_path)
+    create_or_update_model_card(peft_model, tmp_path, repo_id="user/armt-lora")
+    text = load_card(tmp_path).text
+    assert "associative (ARMT, arXiv:2407.04841): a memory in each layer, `memory_dim=8`" in text
+    assert "memory_type='associative', memory_dim=8" in text or 'memory_type="associative", memory_dim=8' in text
+
+
 def test_template_is_packaged_and_linked_from_model_cards():
     link = os.path.join(REPO_ROOT, "model_cards", "TEMPLATE.md")
     assert os.path.islink(link) and not os.path.isabs(os.readlink(link))

@@ -1,8 +1,23 @@
 """Behaviour of the RMT models over many tiny random backbones: recurrence, padding, BPTT, layouts, generation."""
 
+import contextlib
+import functools
+
 import pytest
 import torch
-from tiny_models import ARCHITECTURES, CLS_ID, DECODERS, ENCODERS, SEP_ID, rmt_config, tiny_backbone
+from tiny_models import (
+    ARCHITECTURES,
+    ARMT_ARCHITECTURES,
+    CLS_ID,
+    DECODERS,
+    ENCODERS,
+    MEMORY_TYPES,
+    SEP_ID,
+    rmt_config,
+    state_row,
+    tiny_backbone,
+    with_memory_values,
+)
 
 import hf_rmt
 from hf_rmt.modeling.heads import SequenceClassificationHead
@@ -13,10 +28,21 @@ HEADS = {
     **{arch: ["base", "sequence-classification", "causal-lm"] for arch in DECODERS},
 }
 CASES = [(arch, task) for arch, tasks in HEADS.items() for task in tasks]
+# Every RMT case, and ARMT's on the architectures it is tested on.
+MEMORY_CASES = [(arch, task, "rmt") for arch, task in CASES] + [
+    (arch, task, "associative") for arch, task in CASES if arch in ARMT_ARCHITECTURES
+]
 
 
-def wrap(arch, task="base", **config_kwargs):
-    return hf_rmt.get_rmt_model(tiny_backbone(arch, task), rmt_config(arch, **config_kwargs)).eval()
+def by_memory(archs):
+    """`(arch, memory_type)` pairs: every arch with RMT, those of `ARMT_ARCHITECTURES` with ARMT too."""
+    return [(arch, kind) for kind in MEMORY_TYPES for arch in archs if kind == "rmt" or arch in ARMT_ARCHITECTURES]
+
+
+def wrap(arch, task="base", memory_type="rmt", **config_kwargs):
+    """A tiny model; an associative memory gets random values (as trained), so that it carries something."""
+    config = rmt_config(arch, memory_type=memory_type, **config_kwargs)
+    return with_memory_values(hf_rmt.get_rmt_model(tiny_backbone(arch, task), config).eval())
 
 
 def main_output(output):
@@ -33,9 +59,9 @@ def padded_batch(seed=0):
     return ids, mask
 
 
-@pytest.mark.parametrize("arch, task", CASES)
-def test_batch_with_padding_equals_each_sample_alone(arch, task):
-    model = wrap(arch, task)
+@pytest.mark.parametrize("arch, task, memory_type", MEMORY_CASES)
+def test_batch_with_padding_equals_each_sample_alone(arch, task, memory_type):
+    model = wrap(arch, task, memory_type)
     ids, mask = padded_batch()
     with torch.no_grad():
         batched = model(ids, attention_mask=mask)
@@ -46,12 +72,14 @@ def test_batch_with_padding_equals_each_sample_alone(arch, task):
                 got = got[mask[i].bool()]
                 assert torch.all(main_output(batched)[i][~mask[i].bool()] == 0)
             torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
-            torch.testing.assert_close(batched.memory_state[i], alone.memory_state[0], rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(
+                state_row(batched.memory_state, i), state_row(alone.memory_state, 0), rtol=1e-4, atol=1e-5
+            )
 
 
-@pytest.mark.parametrize("arch", list(ARCHITECTURES))
-def test_first_segment_reaches_the_last_prediction_only_through_memory(arch):
-    model = wrap(arch, "sequence-classification")
+@pytest.mark.parametrize("arch, memory_type", by_memory(ARCHITECTURES))
+def test_first_segment_reaches_the_last_prediction_only_through_memory(arch, memory_type):
+    model = wrap(arch, "sequence-classification", memory_type)
     ids = torch.randint(5, 99, (1, 32))
     changed = ids.clone()
     changed[0, :8] = torch.randint(5, 99, (8,))  # only the first of four segments differs
@@ -68,10 +96,10 @@ def test_first_segment_reaches_the_last_prediction_only_through_memory(arch):
             torch.testing.assert_close(model(sample[:, 24:], memory_state=memory).logits, full)
 
 
-@pytest.mark.parametrize("arch", ["bert", "gpt2", "llama"])
-def test_streaming_chunks_with_memory_state_equals_one_pass(arch):
+@pytest.mark.parametrize("arch, memory_type", by_memory(["bert", "gpt2", "llama"]))
+def test_streaming_chunks_with_memory_state_equals_one_pass(arch, memory_type):
     task = "causal-lm" if arch in DECODERS else "token-classification"
-    model = wrap(arch, task)
+    model = wrap(arch, task, memory_type)
     ids = torch.randint(5, 99, (2, 32))
     with torch.no_grad():
         full = model(ids)
@@ -92,9 +120,9 @@ def segment_grads(model, depth, segments=4):
     return per_segment, (memory_grad.abs().sum() if memory_grad is not None else torch.tensor(0.0))
 
 
-@pytest.mark.parametrize("arch", ["bert", "roberta", "gpt2", "llama"])
-def test_truncated_bptt_cuts_gradients_beyond_depth(arch):
-    model = wrap(arch, "sequence-classification")
+@pytest.mark.parametrize("arch, memory_type", by_memory(["bert", "roberta", "gpt2", "llama"]))
+def test_truncated_bptt_cuts_gradients_beyond_depth(arch, memory_type):
+    model = wrap(arch, "sequence-classification", memory_type)
     full, full_memory = segment_grads(model, -1)
     assert torch.all(full > 0) and full_memory > 0
     for depth in (0, 1, 2):
@@ -103,14 +131,18 @@ def test_truncated_bptt_cuts_gradients_beyond_depth(arch):
         for s in range(4):
             reaches = 3 - s <= depth
             assert (grads[s] > 0) == reaches, f"bptt_depth={depth}, segment {s}: grad {grads[s]}"
-        assert memory_grad == 0  # the initial memory is 3 transitions away
+        if memory_type == "rmt":
+            assert memory_grad == 0  # the initial memory is 3 transitions away
+        else:
+            assert memory_grad > 0  # ARMT inserts its learned tokens again in the last segment too
     grads, memory_grad = segment_grads(model, 3)
     assert torch.all(grads > 0) and memory_grad > 0
 
 
-def test_truncated_bptt_is_per_sample_under_padding():
+@pytest.mark.parametrize("memory_type", MEMORY_TYPES)
+def test_truncated_bptt_is_per_sample_under_padding(memory_type):
     """A short sample's gradients must not depend on the longer samples it is batched with."""
-    model = wrap("bert", "sequence-classification", bptt_depth=1).train()
+    model = wrap("bert", "sequence-classification", memory_type, bptt_depth=1).train()
     hidden = model.memory.weight.shape[1]
     embeds = torch.randn(2, 32, hidden)
     mask = torch.ones(2, 32, dtype=torch.long)
@@ -124,18 +156,20 @@ def test_truncated_bptt_is_per_sample_under_padding():
     torch.testing.assert_close(batched.grad[1, :16], alone.grad[0], rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("arch", ["bert", "gpt2", "llama", "opt"])
-def test_segment_checkpointing_gives_the_same_gradients(arch):
+@pytest.mark.parametrize("arch, memory_type", by_memory(["bert", "gpt2", "llama", "opt"]))
+def test_segment_checkpointing_gives_the_same_gradients(arch, memory_type):
     task = "causal-lm" if arch in DECODERS else "sequence-classification"
     grads = []
     for checkpointing in (False, True):
-        model = wrap(arch, task, segment_checkpointing=checkpointing, bptt_depth=2).train()
+        model = wrap(arch, task, memory_type, segment_checkpointing=checkpointing, bptt_depth=2).train()
         model.set_trainable(train_backbone=True)
         ids = torch.randint(5, 99, (2, 40))
         labels = ids if task == "causal-lm" else torch.tensor([0, 2])
         model(ids, labels=labels).loss.backward()
         grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
     assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 5
+    if memory_type == "associative":  # every layer's projections are trained (ARMT's value starts at zero)
+        assert {f"memory.layers.{i}.value.weight" for i in range(2)} <= grads[0].keys()
     for name in grads[0]:
         torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-4, atol=1e-6, msg=name)
 
@@ -210,9 +244,13 @@ def test_inference_keeps_nothing_per_segment_for_classification():
     assert results[-1][1].loss is None
 
 
-@pytest.mark.parametrize("arch", DECODERS)
-def test_generate_continues_from_memory_and_matches_a_manual_greedy_loop(arch):
-    model = wrap(arch, "causal-lm")
+# The block stacks of the decoders ARMT is tested on, named here so the manual loop below does not use hf_rmt's.
+STACKS = {"gpt2": "transformer.h", "llama": "model.layers"}
+
+
+@pytest.mark.parametrize("arch, memory_type", by_memory(DECODERS))
+def test_generate_continues_from_memory_and_matches_a_manual_greedy_loop(arch, memory_type):
+    model = wrap(arch, "causal-lm", memory_type)
     ids, mask = padded_batch(seed=1)
     out = model.generate(ids, attention_mask=mask, max_new_tokens=4, do_sample=False, pad_token_id=0)
     assert out.shape == (3, 29 + 4) and torch.equal(out[:, :29], ids)
@@ -222,13 +260,36 @@ def test_generate_continues_from_memory_and_matches_a_manual_greedy_loop(arch):
         last = n - (n - 1) // 8 * 8
         with torch.no_grad():
             memory = model(prompt[:, : n - last]).memory_state if n > last else model.memory.initial_state(1)
-            row = torch.cat([memory, model.backbone.get_input_embeddings()(prompt[:, n - last :])], dim=1)
+            tokens_in = model.memory.weight[None] if memory_type == "associative" else memory
+            row = torch.cat([tokens_in, model.backbone.get_input_embeddings()(prompt[:, n - last :])], dim=1)
             tokens = []
-            for _ in range(4):
-                token = model.backbone(inputs_embeds=row).logits[:, -1].argmax(-1)
-                tokens.append(int(token))
-                row = torch.cat([row, model.backbone.get_input_embeddings()(token[:, None])], dim=1)
+            # No KV cache here: the whole row again at each token, every layer reading ARMT's memory first.
+            with associative_reads(model, arch, memory if memory_type == "associative" else None):
+                for _ in range(4):
+                    token = model.backbone(inputs_embeds=row).logits[:, -1].argmax(-1)
+                    tokens.append(int(token))
+                    row = torch.cat([row, model.backbone.get_input_embeddings()(token[:, None])], dim=1)
         assert out[i, 29:].tolist() == tokens
+
+
+@contextlib.contextmanager
+def associative_reads(model, arch, memory):
+    """Each block of the backbone reads the associative `memory` (eq. 4 of arXiv:2407.04841) before it runs."""
+    if memory is None:
+        yield
+        return
+
+    def read(index, module, args, kwargs):
+        layer = model.memory.layers[index]
+        return (layer.read(args[0], memory[2 * index], memory[2 * index + 1]), *args[1:]), kwargs
+
+    blocks = model.backbone.get_submodule(STACKS[arch])
+    handles = [b.register_forward_pre_hook(functools.partial(read, i), with_kwargs=True) for i, b in enumerate(blocks)]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def test_memory_follows_backbone_dtype_and_wrapping_does_not_touch_backbone_weights():

@@ -7,7 +7,16 @@ import os
 
 import pytest
 import torch
-from tiny_models import AUTO, DECODERS, minilm_path, rmt_config, tiny_backbone, tiny_config
+from tiny_models import (
+    AUTO,
+    DECODERS,
+    MEMORY_TYPES,
+    minilm_path,
+    rmt_config,
+    tiny_backbone,
+    tiny_config,
+    with_memory_values,
+)
 
 import hf_rmt
 from hf_rmt.saving import ADAPTER_WEIGHTS_NAME, backbone_hub_id
@@ -27,6 +36,8 @@ SAVE_CASES = [
     ("qwen2", "causal-lm"),
     ("opt", "base"),
 ]
+# ARMT's memory (tokens and every layer's projections) saved and reloaded the same ways.
+ARMT_SAVE_CASES = [("bert", "sequence-classification"), ("gpt2", "causal-lm"), ("llama", "sequence-classification")]
 
 
 def outputs(model, ids):
@@ -42,11 +53,16 @@ def pretrained_backbone(tmp_path, arch, task):
     return AUTO[task].from_pretrained(path).eval()
 
 
-@pytest.mark.parametrize("arch, task", SAVE_CASES)
-def test_full_and_adapter_checkpoints_reload_bit_identical_through_auto_classes(tmp_path, arch, task):
-    model = hf_rmt.get_rmt_model(pretrained_backbone(tmp_path, arch, task), rmt_config(arch)).eval()
+@pytest.mark.parametrize(
+    "arch, task, memory_type",
+    [(*case, "rmt") for case in SAVE_CASES] + [(*case, "associative") for case in ARMT_SAVE_CASES],
+)
+def test_full_and_adapter_checkpoints_reload_bit_identical_through_auto_classes(tmp_path, arch, task, memory_type):
+    config = rmt_config(arch, memory_type=memory_type)
+    model = hf_rmt.get_rmt_model(pretrained_backbone(tmp_path, arch, task), config).eval()
     with torch.no_grad():
         model.memory.weight.normal_()  # "trained" memory, so a reload from the backbone alone would differ
+    with_memory_values(model, seed=1)  # and, for ARMT, trained values (nonzero): the associative memory stores
     ids = torch.randint(5, 99, (2, 21))
     want = outputs(model, ids)
 
@@ -153,14 +169,16 @@ def test_adapter_with_extra_or_missing_tensors_is_rejected(tmp_path):
         AUTO["base"].from_pretrained(tmp_path / "adapter")
 
 
-def test_lora_and_memory_train_save_reload_and_merge(tmp_path):
+@pytest.mark.parametrize("memory_type", MEMORY_TYPES)
+def test_lora_and_memory_train_save_reload_and_merge(tmp_path, memory_type):
     from peft import PeftModel, get_peft_model
 
     backbone_dir = tmp_path / "backbone"
     tiny_backbone("llama", "causal-lm").save_pretrained(backbone_dir)
 
     def fresh():
-        return hf_rmt.get_rmt_model(AUTO["causal-lm"].from_pretrained(backbone_dir), rmt_config("llama"))
+        config = rmt_config("llama", memory_type=memory_type)
+        return hf_rmt.get_rmt_model(AUTO["causal-lm"].from_pretrained(backbone_dir), config)
 
     peft_model = get_peft_model(fresh(), hf_rmt.lora_config(fresh(), r=4, target_modules=["q_proj", "v_proj"]))
     trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
@@ -174,6 +192,9 @@ def test_lora_and_memory_train_save_reload_and_merge(tmp_path):
     peft_model.eval()
     with torch.no_grad():
         want = peft_model(input_ids=ids).logits
+        if memory_type == "associative":
+            # The trained copy of the memory runs, not peft's original: only the trained values store anything.
+            assert peft_model(input_ids=ids).memory_state[0].abs().sum() > 0
     peft_model.save_pretrained(tmp_path / "lora")
     reloaded = PeftModel.from_pretrained(fresh(), tmp_path / "lora").eval()
     with torch.no_grad():
@@ -185,14 +206,17 @@ def test_lora_and_memory_train_save_reload_and_merge(tmp_path):
 
 
 @pytest.mark.parametrize("arch, task", [("bert", "sequence-classification"), ("gpt2", "causal-lm")])
-def test_lora_checkpoint_with_its_rmt_config_loads_through_the_auto_class(tmp_path, arch, task):
+@pytest.mark.parametrize("memory_type", MEMORY_TYPES)
+def test_lora_checkpoint_with_its_rmt_config_loads_through_the_auto_class(tmp_path, arch, task, memory_type):
     """`hf-rmt train`'s LoRA output (peft adapter + RMT config.json) loads with `Auto*.from_pretrained`, by the
     backbone's path or with `backbone=`, LoRA merged; it then saves in full, never as an adapter that drops LoRA."""
     from peft import get_peft_model
 
     backbone_dir = tmp_path / "backbone"
     tiny_backbone(arch, task).save_pretrained(backbone_dir)
-    rmt = hf_rmt.get_rmt_model(AUTO[task].from_pretrained(backbone_dir), rmt_config(arch))
+    config = rmt_config(arch, memory_type=memory_type)
+    rmt = hf_rmt.get_rmt_model(AUTO[task].from_pretrained(backbone_dir), config)
+    # "all-linear" leaves the memory's own projections (ARMT) to `modules_to_save`, where peft adds no LoRA.
     peft_model = get_peft_model(rmt, hf_rmt.lora_config(rmt, r=4, target_modules="all-linear"))
     with torch.no_grad():  # "trained": LoRA factors, memory and head away from their initial values
         for param in peft_model.parameters():

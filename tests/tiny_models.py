@@ -79,16 +79,46 @@ def tiny_backbone(arch: str, task: str = "base", seed: int = 0, **overrides):
     return AUTO[task].from_config(tiny_config(arch, **overrides)).eval()
 
 
+# The memory types every guarantee is tested with, and the architectures ARMT is tested on (one per family and
+# position scheme: BERT absolute bidirectional, GPT-2 absolute causal, Llama rotary causal).
+MEMORY_TYPES = ("rmt", "associative")
+ARMT_ARCHITECTURES = ("bert", "gpt2", "llama")
+
+
 def rmt_config(arch: str, **kwargs):
-    """An RMTConfig for the tiny backbones: 4 memory tokens, 8-token segments, [CLS]/[SEP] ids for encoders."""
+    """An RMTConfig for the tiny backbones: 4 memory tokens, 8-token segments, [CLS]/[SEP] ids for encoders; an
+    associative memory gets `memory_dim=8`."""
     import hf_rmt
 
     kwargs.setdefault("num_memory_tokens", 4)
     kwargs.setdefault("segment_size", 8)
+    if kwargs.get("memory_type") == "associative":
+        kwargs.setdefault("memory_dim", 8)
     if ARCHITECTURES[arch][1] == "encoder":
         kwargs.setdefault("cls_token_id", CLS_ID)
         kwargs.setdefault("sep_token_id", SEP_ID)
     return hf_rmt.RMTConfig(**kwargs)
+
+
+def with_memory_values(model, seed: int = 0):
+    """`model` with its associative memory's value projections drawn at random (returned for chaining). ARMT starts
+    them at zero, so that wrapping leaves a backbone's outputs unchanged; an untrained memory then stores nothing, and
+    a test of what memory carries needs values, as training gives them. RMT models are returned unchanged."""
+    memory = model.memory
+    if hasattr(memory, "layers"):
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for layer in memory.layers:
+                weight = layer.value.weight
+                weight.copy_(torch.randn(weight.shape, generator=generator) * 0.3)
+    return model
+
+
+def state_row(state, index: int):
+    """Sample `index`'s part of a memory state (one tensor, or a tuple of them)."""
+    if isinstance(state, torch.Tensor):
+        return state[index]
+    return tuple(tensor[index] for tensor in state)
 
 
 @functools.lru_cache(maxsize=1)
@@ -102,4 +132,16 @@ def minilm_path() -> str | None:
     return str(path) if os.path.isdir(path) else None
 
 
-__all__ = ["ARCHITECTURES", "DECODERS", "ENCODERS", "minilm_path", "rmt_config", "tiny_backbone", "tiny_config"]
+__all__ = [
+    "ARCHITECTURES",
+    "ARMT_ARCHITECTURES",
+    "DECODERS",
+    "ENCODERS",
+    "MEMORY_TYPES",
+    "minilm_path",
+    "rmt_config",
+    "state_row",
+    "tiny_backbone",
+    "tiny_config",
+    "with_memory_values",
+]

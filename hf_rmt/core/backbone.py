@@ -8,6 +8,8 @@ from `PreTrainedModel.base_model`, embeddings from `get_input_embeddings()`, lim
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -159,6 +161,13 @@ class BackboneCaller:
         self.takes_position_ids = "position_ids" in body_params
         self.takes_use_cache = "use_cache" in body_params
         self._hook_target: list[nn.Module] = []  # a plain list: a module attribute would register a submodule
+        self._blocks: tuple[int, list[nn.Module]] | None = None
+
+    def blocks(self, backbone: PreTrainedModel) -> list[nn.Module]:
+        """`layer_blocks(backbone)`, found once per backbone (peft replaces layers inside blocks, not the blocks)."""
+        if self._blocks is None or self._blocks[0] != id(backbone):
+            self._blocks = (id(backbone), layer_blocks(backbone))
+        return self._blocks[1]
 
     def __call__(
         self,
@@ -201,6 +210,70 @@ class BackboneCaller:
         return captured[first], output
 
 
+@contextmanager
+def memory_in_layers(
+    blocks: list[nn.Module],
+    read: Callable[[int, torch.Tensor], torch.Tensor],
+    write: Callable[[int, torch.Tensor], Any],
+) -> Iterator[list[Any]]:
+    """
+    Within the block, a memory acts inside the backbone's layers, for any architecture: the hidden states block `i`
+    receives go through `read(i, hidden)`, and its output hidden states through `write(i, hidden)`, whose results
+    fill the yielded list at index `i`.
+
+    Forward (pre-)hooks are registered for the duration of the block only, and `read`/`write` carry the state of this
+    one call: the modules hold nothing between calls. A recomputed segment (`recompute.py`) registers its hooks again,
+    and a CUDA-graph capture (`fast_path.py`) records the hooks' kernels like any others.
+
+    Args:
+        blocks (`list[nn.Module]`): The backbone's repeated blocks, in order (`layer_blocks`).
+        read (`Callable`): `(block index, hidden states) -> hidden states`, applied before the block.
+        write (`Callable`): `(block index, output hidden states) -> anything`, applied after it.
+    """
+    written: list[Any] = [None] * len(blocks)
+
+    def before(index: int, module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        _check_not_checkpointed(module)
+        if args:
+            return (read(index, args[0]), *args[1:]), kwargs
+        if "hidden_states" in kwargs:
+            return args, {**kwargs, "hidden_states": read(index, kwargs["hidden_states"])}
+        raise ValueError(
+            f"{type(module).__name__} was called without positional arguments or `hidden_states`: a memory acting "
+            "inside the layers cannot find the hidden states it reads into."
+        )
+
+    def after(index: int, module: nn.Module, args: tuple, output: Any) -> None:
+        written[index] = write(index, output[0] if isinstance(output, (tuple, list)) else output)
+
+    handles = []
+    try:
+        for index, block in enumerate(blocks):
+            handles.append(block.register_forward_pre_hook(partial(before, index), with_kwargs=True))
+            handles.append(block.register_forward_hook(partial(after, index)))
+        yield written
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _check_not_checkpointed(module: nn.Module) -> None:
+    """Older transformers versions (5.17 among them) checkpoint a layer's whole `__call__`, hooks included: the
+    recomputation in backward would run after the hooks are gone, without the memory's read. Newer ones (5.24)
+    checkpoint `forward` only, with the hooks outside, which is fine."""
+    if (
+        getattr(module, "gradient_checkpointing", False)
+        and module.training
+        and torch.is_grad_enabled()
+        and type(module).__call__ is not nn.Module.__call__
+    ):
+        raise ValueError(
+            "memory_type='associative' reads memory inside the backbone's layers, which this transformers version's "
+            "gradient checkpointing (`gradient_checkpointing_enable()`) recomputes without the read. Disable it and "
+            "use `RMTConfig(segment_checkpointing=True)` instead, which recomputes whole segments, memory included."
+        )
+
+
 def _hook_candidates(body: nn.Module) -> list[nn.Module]:
     """The body, then the pretrained sub-models inside it, outermost first."""
     return [body] + [m for m in body.modules() if m is not body and isinstance(m, PreTrainedModel)]
@@ -227,4 +300,5 @@ __all__ = [
     "is_decoder_backbone",
     "layer_blocks",
     "max_positions",
+    "memory_in_layers",
 ]

@@ -29,6 +29,8 @@ import torch
 from torch import nn
 from transformers.utils import logging
 
+from .memory import MemoryState, map_state, state_tensors
+
 
 logger = logging.get_logger(__name__)
 
@@ -36,9 +38,9 @@ logger = logging.get_logger(__name__)
 @dataclass
 class _Graph:
     graph: torch.cuda.CUDAGraph
-    memory: torch.Tensor
+    memory: MemoryState
     ids: torch.Tensor
-    out: torch.Tensor
+    out: MemoryState
 
 
 class SegmentGraphs:
@@ -101,30 +103,34 @@ class SegmentGraphs:
 
         return torch.compile(fn, dynamic=False, backend=inductor_frozen)
 
-    def __call__(self, memory: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    def __call__(self, memory: MemoryState, ids: torch.Tensor) -> MemoryState:
+        first = state_tensors(memory)[0]
         key = (
             tuple(ids.shape),
-            memory.dtype,
-            memory.device,
+            first.dtype,
+            first.device,
             torch.is_autocast_enabled("cuda"),
             torch.get_autocast_dtype("cuda"),
         )
         entry = self.graphs.get(key)
         if entry is None:
             entry = self.graphs[key] = self._capture(memory, ids)
-        entry.memory.copy_(memory)
+        for static, given in zip(state_tensors(entry.memory), state_tensors(memory)):
+            static.copy_(given)
         entry.ids.copy_(ids)
         entry.graph.replay()
-        # The next replay overwrites `out`; the caller keeps its own copy (a few KB).
-        return entry.out.clone()
+        # The next replay overwrites `out`; the caller keeps its own copy (a few KB for RMT; a state of several
+        # tensors, such as ARMT's per-layer matrices, is copied tensor by tensor).
+        return map_state(torch.clone, entry.out)
 
-    def _capture(self, memory: torch.Tensor, ids: torch.Tensor) -> _Graph:
+    def _capture(self, memory: MemoryState, ids: torch.Tensor) -> _Graph:
         # Fresh contiguous buffers: a slice of a longer input has its strides, which would make a compiled step
         # specialise (and recompile) on every input length.
-        static_memory = memory.new_empty(memory.shape).copy_(memory)
+        static_memory = map_state(lambda tensor: tensor.new_empty(tensor.shape).copy_(tensor), memory)
         static_ids = ids.new_empty(ids.shape).copy_(ids)
-        side = torch.cuda.Stream(device=memory.device)
-        side.wait_stream(torch.cuda.current_stream(memory.device))
+        device = ids.device
+        side = torch.cuda.Stream(device=device)
+        side.wait_stream(torch.cuda.current_stream(device))
         graph = torch.cuda.CUDAGraph()
         # The mask patch covers warm-up and capture alike: compiled code guards on the functions it called, and a
         # function swapped between the two would fail a guard (and the capture would run the step eagerly).
@@ -137,10 +143,10 @@ class SegmentGraphs:
             # fail there anyway, the step's eager kernels are captured instead.
             with torch.compiler.set_stance("eager_on_recompile"), torch.cuda.graph(graph, stream=side):
                 out = self.step(static_memory, static_ids)
-        torch.cuda.current_stream(memory.device).wait_stream(side)
+        torch.cuda.current_stream(device).wait_stream(side)
         return _Graph(graph, static_memory, static_ids, out)
 
-    def run_compiled(self, memory: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    def run_compiled(self, memory: MemoryState, ids: torch.Tensor) -> MemoryState:
         """One step through the compiled code, outside any graph (what the warm-up before a capture runs)."""
         with self._compiled_modules(), self._compile_settings():
             out = self.step(memory, ids)

@@ -11,7 +11,8 @@ of a step is a `StepHead`'s business (`hf_rmt/modeling/heads.py`): the loop only
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel
 
-from .backbone import BackboneCaller
+from .backbone import BackboneCaller, memory_in_layers
 from .fast_path import SegmentGraphs
 from .layouts import MemoryLayout
 from .memory import (
@@ -99,8 +100,7 @@ def segment_step(
         content = rows.gather(1, positions[..., None].expand(-1, -1, rows.shape[-1]))
     specials = cell.layout.special_embeddings(embeddings, content)
     embeds, mask, position_ids = cell.layout.build(cell.update.read(memory).to(content.dtype), content, step, specials)
-    hidden, head_output = cell.caller(cell.backbone, embeds, mask, position_ids, head_kwargs)
-    new_memory = cell.update.write(memory, cell.layout.read_memory(hidden))
+    new_memory, hidden, head_output = backbone_step(cell, memory, embeds, mask, position_ids, head_kwargs)
     if head is None:
         return (new_memory,)
     content_hidden = cell.layout.read_content(hidden, step.max_length)
@@ -116,8 +116,45 @@ def memory_only_step(cell: SegmentCell, memory: torch.Tensor, segment_ids: torch
     step = SegmentStep(None, lengths, lengths, length, True, lengths.bool())
     specials = cell.layout.special_embeddings(embeddings, content)
     embeds, _, _ = cell.layout.build(cell.update.read(memory).to(content.dtype), content, step, specials)
-    hidden, _ = cell.caller(cell.backbone, embeds, None, None, None)
-    return cell.update.write(memory, cell.layout.read_memory(hidden))
+    return backbone_step(cell, memory, embeds, None, None, None)[0]
+
+
+def backbone_step(
+    cell: SegmentCell,
+    memory: MemoryState,
+    embeds: torch.Tensor,
+    mask: torch.Tensor | None,
+    position_ids: torch.Tensor | None,
+    head_kwargs: dict[str, Any] | None,
+) -> tuple[MemoryState, torch.Tensor, Any]:
+    """Runs the backbone on one laid-out row and asks the memory type for the next state: `(next memory, last hidden
+    state, head output)`. A memory acting inside the layers (ARMT) reads before and writes after each layer."""
+    if not cell.update.acts_in_layers:
+        hidden, head_output = cell.caller(cell.backbone, embeds, mask, position_ids, head_kwargs)
+        return cell.update.write(memory, cell.layout.read_memory(hidden)), hidden, head_output
+    update, layout = cell.update, cell.layout
+    with memory_in_layers(
+        cell.caller.blocks(cell.backbone),
+        partial(update.read_in_layer, memory),
+        lambda index, output: update.write_in_layer(memory, index, layout.read_memory(output)),
+    ) as written:
+        hidden, head_output = cell.caller(cell.backbone, embeds, mask, position_ids, head_kwargs)
+    return update.write(memory, written), hidden, head_output
+
+
+@contextmanager
+def layer_reads(cell: SegmentCell, memory: MemoryState) -> Iterator[None]:
+    """
+    Within the block, the backbone's layers read `memory` as in a segment step, without writing it: what generation
+    needs from a memory acting inside the layers (ARMT), so that every new token reads the prompt's memory. Nothing
+    for RMT, whose memory is read through the memory tokens alone.
+    """
+    if not cell.update.acts_in_layers:
+        yield
+        return
+    blocks = cell.caller.blocks(cell.backbone)
+    with memory_in_layers(blocks, partial(cell.update.read_in_layer, memory), lambda index, output: None):
+        yield
 
 
 def run_segments(
@@ -159,7 +196,6 @@ def run_segments(
             options.graphs is not None
             and not keep
             and head_kwargs is None
-            and isinstance(step_memory, torch.Tensor)
             and _graph_ready(plan, step, inputs, options)
         ):
             start = plan.shared_start(t)  # no padding and equal lengths: the step is one slice of the input
@@ -204,4 +240,13 @@ def _graph_ready(plan: SegmentPlan, step: SegmentStep, inputs: torch.Tensor, opt
     )
 
 
-__all__ = ["LoopOptions", "SegmentCell", "StepHead", "memory_only_step", "run_segments", "segment_step"]
+__all__ = [
+    "LoopOptions",
+    "SegmentCell",
+    "StepHead",
+    "backbone_step",
+    "layer_reads",
+    "memory_only_step",
+    "run_segments",
+    "segment_step",
+]

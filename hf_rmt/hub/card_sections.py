@@ -127,6 +127,7 @@ def rmt_settings(config: Any, layout: Any, class_name: str, auto_class: str, kin
             + ")",
         ],
         ["Memory tokens", str(config.num_memory_tokens)],
+        ["Memory type", _memory_type(config)],
         ["Segment size", segment],
         ["Memory layout", _LAYOUTS.get(config.memory_layout, str(config.memory_layout))],
         ["Segment alignment", _ALIGNMENTS.get(config.resolved_segment_alignment, config.resolved_segment_alignment)],
@@ -135,6 +136,15 @@ def rmt_settings(config: Any, layout: Any, class_name: str, auto_class: str, kin
         ["Segment checkpointing", "yes" if config.segment_checkpointing else "no"],
         ["Trained with the memory", ", ".join(f"`{m}`" for m in config.modules_to_save or []) or "memory only"],
     ]
+
+
+def _memory_type(config: Any) -> str:
+    if getattr(config, "memory_type", "rmt") == "associative":
+        return (
+            f"associative (ARMT, arXiv:2407.04841): a memory in each layer, `memory_dim={config.memory_dim}`; the "
+            "memory tokens are inserted again in every segment"
+        )
+    return "RMT: the memory tokens' outputs are the next segment's memory"
 
 
 def usage_snippet(
@@ -206,6 +216,9 @@ def usage_snippet(
 def _rmt_config_args(config: Any) -> dict[str, Any]:
     """The `RMTConfig` arguments that rebuild the same model around a fresh backbone (for peft adapters)."""
     args = {"num_memory_tokens": config.num_memory_tokens, "segment_size": config.segment_size}
+    if getattr(config, "memory_type", "rmt") != "rmt":
+        args["memory_type"] = config.memory_type
+        args["memory_dim"] = config.memory_dim
     if config.max_n_segments:
         args["max_n_segments"] = config.max_n_segments
     if config.bptt_depth != -1:

@@ -23,7 +23,7 @@ from ..config import RMTConfig
 from ..core.backbone import BackboneCaller, has_dropout, layer_blocks
 from ..core.fast_path import SegmentGraphs
 from ..core.layouts import get_layout
-from ..core.memory import MemoryUpdate, RMTMemory, RMTUpdate
+from ..core.memory import AssociativeMemory, MemoryState, RMTMemory
 from ..core.recurrence import LoopOptions, SegmentCell, StepHead, memory_only_step, run_segments
 from ..core.segments import SegmentPlan, SegmentStep
 from ..hub.card_inputs import set_model_card_info as attach_card_info
@@ -31,6 +31,7 @@ from ..hub.push import push_to_hub
 from ..hub.save import save_pretrained as save_with_card
 from ..mapping import MODEL_TASKS
 from .inputs import check_inputs
+from .memory_types import build_memory
 from .resolve import resolve_config
 
 
@@ -73,7 +74,7 @@ class RMTPreTrainedModel(PreTrainedModel):
             backbone = self._backbone_auto_class.from_config(config.base_config)
         # Idempotent for configs that `get_rmt_model` or a checkpoint already resolved.
         resolved = resolve_config(config, backbone)
-        for key in ("memory_layout", "segment_size", "cls_token_id", "sep_token_id", "memory_init_std"):
+        for key in ("memory_layout", "segment_size", "cls_token_id", "sep_token_id", "memory_init_std", "memory_dim"):
             setattr(config, key, getattr(resolved, key))
         if config.base_model_name_or_path is None:
             config.base_model_name_or_path = resolved.base_model_name_or_path
@@ -81,28 +82,19 @@ class RMTPreTrainedModel(PreTrainedModel):
         # Share one config object with the backbone (as EncoderDecoderModel does), so that attention implementation
         # and dtype changes reach it; a copy would drift.
         self.config.base_config = backbone.config
-        embeddings = backbone.get_input_embeddings()
-        self.memory = RMTMemory(
-            config.num_memory_tokens,
-            embeddings.embedding_dim,
-            init_std=config.memory_init_std,
-            dtype=embeddings.weight.dtype,
-            device=embeddings.weight.device,
-        )
-        # RMT's update rule: the next memory is the output at the write positions (arXiv:2207.06881, section 3). A
-        # model with another memory type (hf_rmt.core.memory) sets its own rule and initial state here.
-        self.memory_update: MemoryUpdate = RMTUpdate()
+        self._backbone_caller = BackboneCaller(backbone)
+        # The memory type's module and update rule (`memory_types.py`); `None` when the module is its own rule.
+        self.memory, self.memory_update = build_memory(config, backbone, self._backbone_caller.blocks(backbone))
         self.layout = get_layout(
             config.memory_layout, config.num_memory_tokens, config.cls_token_id, config.sep_token_id
         )
-        self._backbone_caller = BackboneCaller(backbone)
         self._warned_bptt = False
         self._graphs: SegmentGraphs | None = None
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
         # Backbone modules are initialised (or loaded) by the backbone itself; only the memory is ours.
-        if isinstance(module, RMTMemory):
+        if isinstance(module, (RMTMemory, AssociativeMemory)):
             module.reset_parameters()
 
     def get_input_embeddings(self) -> nn.Module:
@@ -253,7 +245,7 @@ class RMTPreTrainedModel(PreTrainedModel):
         input_ids: torch.Tensor | None,
         inputs_embeds: torch.Tensor | None,
         attention_mask: torch.Tensor | None,
-        memory_state: torch.Tensor | None,
+        memory_state: MemoryState | None,
     ) -> tuple[int, int]:
         return check_inputs(
             input_ids,
@@ -262,14 +254,17 @@ class RMTPreTrainedModel(PreTrainedModel):
             memory_state,
             self.config.num_memory_tokens,
             self.memory.weight.shape[1],
+            self.memory.state_shapes,
         )
 
     # ---------------------------------------------------------------- the recurrence
 
     def _segment_cell(self) -> SegmentCell:
-        return SegmentCell(self.backbone, self.layout, self.memory_update, self._backbone_caller)
+        # Without a separate rule, the memory module is its own (ARMT's, whose weights it holds).
+        update = self.memory_update if self.memory_update is not None else self.memory
+        return SegmentCell(self.backbone, self.layout, update, self._backbone_caller)
 
-    def memory_only_step(self, memory: torch.Tensor, segment_ids: torch.Tensor) -> torch.Tensor:
+    def memory_only_step(self, memory: MemoryState, segment_ids: torch.Tensor) -> MemoryState:
         """A full segment of ids in, the next memory out: the step `enable_cuda_graphs` captures (see
         `hf_rmt.core.recurrence.memory_only_step`)."""
         return memory_only_step(self._segment_cell(), memory, segment_ids)
@@ -279,8 +274,8 @@ class RMTPreTrainedModel(PreTrainedModel):
         return self.training and has_dropout(self.backbone)
 
     def run_segments(
-        self, plan: SegmentPlan, inputs: torch.Tensor, memory_state: torch.Tensor | None, head: StepHead
-    ) -> tuple[torch.Tensor, list[tuple[SegmentStep, tuple | None]]]:
+        self, plan: SegmentPlan, inputs: torch.Tensor, memory_state: MemoryState | None, head: StepHead
+    ) -> tuple[MemoryState, list[tuple[SegmentStep, tuple | None]]]:
         """
         Runs the recurrence (`hf_rmt.core.recurrence.run_segments`) over `plan` with this model's settings
         (truncated BPTT, segment checkpointing, CUDA graphs).
@@ -288,7 +283,8 @@ class RMTPreTrainedModel(PreTrainedModel):
         Args:
             plan (`SegmentPlan`): The segmentation of `inputs`, from `make_plan`.
             inputs (`torch.Tensor`): `input_ids` `(batch, seq_len)` or `inputs_embeds` `(batch, seq_len, hidden)`.
-            memory_state (`torch.Tensor`, *optional*): Memory to start from; the learned initial memory if None.
+            memory_state (`torch.Tensor` or `tuple[torch.Tensor, ...]`, *optional*): Memory to start from; the
+                memory type's initial state if None.
             head (`StepHead`): What each step runs and keeps (the task classes' heads are in
                 `hf_rmt.modeling.heads`; `StepHead()` keeps nothing).
 
@@ -386,7 +382,8 @@ FORWARD_ARGS_DOC = r"""
                 Input embeddings instead of `input_ids`.
             memory_state (`torch.FloatTensor` of shape `(batch_size, num_memory_tokens, hidden_size)`, *optional*):
                 Memory to start from (a previous output's `memory_state`, to continue a stream); the learned initial
-                memory otherwise.
+                memory otherwise. With `memory_type="associative"`, a tuple of every layer's associative matrix and
+                normaliser (`(A_0, z_0, A_1, z_1, ...)`), empty memories otherwise.
 """
 
 

@@ -10,7 +10,7 @@ import torch
 from transformers import GenerationMixin, PreTrainedModel
 
 from ..config import RMTConfig
-from ..core.recurrence import StepHead
+from ..core.recurrence import StepHead, layer_reads
 from ..mapping import MODEL_TASKS
 from .base import FORWARD_ARGS_DOC, RMTPreTrainedModel
 from .heads import CausalLMHead
@@ -129,8 +129,10 @@ class RMTForCausalLM(RMTPreTrainedModel, GenerationMixin):
             memory, _ = self.run_segments(prefix_plan, input_ids, memory, StepHead())
         last_ids, real = plan.last_segments(input_ids)
         embeds = self.backbone.get_input_embeddings()(last_ids)
-        rows, mask = self.layout.generation_prompt(self.memory_update.read(memory), embeds, real)
-        new_tokens = self.backbone.generate(inputs_embeds=rows, attention_mask=mask, **generate_kwargs)
+        cell = self._segment_cell()
+        rows, mask = self.layout.generation_prompt(cell.update.read(memory), embeds, real)
+        with layer_reads(cell, memory):  # ARMT: every prompt and new token reads the associative memory
+            new_tokens = self.backbone.generate(inputs_embeds=rows, attention_mask=mask, **generate_kwargs)
         return torch.cat([input_ids, new_tokens.to(input_ids.device)], dim=1)
 
 

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 
 
@@ -10,12 +13,13 @@ def check_inputs(
     input_ids: torch.Tensor | None,
     inputs_embeds: torch.Tensor | None,
     attention_mask: torch.Tensor | None,
-    memory_state: torch.Tensor | None,
+    memory_state: Any,
     num_memory_tokens: int,
     hidden: int,
+    state_shapes: Callable[[int], list[tuple[int, ...]]] | None = None,
 ) -> tuple[int, int]:
     """Checks the inputs of a forward (one of `input_ids`/`inputs_embeds`, shapes, a non-empty input, the memory
-    state's shape); returns `(batch, seq_len)`."""
+    state's shapes, from the memory type's `state_shapes(batch)`); returns `(batch, seq_len)`."""
     if (input_ids is None) == (inputs_embeds is None):
         raise ValueError(
             "Pass exactly one of `input_ids` and `inputs_embeds`, got "
@@ -35,10 +39,32 @@ def check_inputs(
         raise ValueError(
             f"`attention_mask` must have the input's shape ({batch}, {seq_len}), got {tuple(attention_mask.shape)}."
         )
-    expected = (batch, num_memory_tokens, hidden)
-    if memory_state is not None and tuple(memory_state.shape) != expected:
-        raise ValueError(f"`memory_state` must have shape {expected}, got {tuple(memory_state.shape)}.")
+    if memory_state is not None:
+        _check_memory_state(
+            memory_state, state_shapes(batch) if state_shapes else [(batch, num_memory_tokens, hidden)]
+        )
     return batch, seq_len
+
+
+def _check_memory_state(memory_state: Any, expected: list[tuple[int, ...]]) -> None:
+    """A one-tensor state (RMT) must be a tensor of the one shape; a state of several tensors (ARMT's per-layer
+    matrices and normalisers) a tuple of tensors of the shapes in `expected`, in order."""
+    if len(expected) == 1:
+        shape = tuple(memory_state.shape) if isinstance(memory_state, torch.Tensor) else type(memory_state).__name__
+        if shape != expected[0]:
+            raise ValueError(f"`memory_state` must have shape {expected[0]}, got {shape}.")
+        return
+    if not isinstance(memory_state, (tuple, list)) or not all(isinstance(t, torch.Tensor) for t in memory_state):
+        raise ValueError(
+            f"`memory_state` must be a tuple of {len(expected)} tensors (each layer's associative matrix and "
+            f"normaliser, as a previous output's `memory_state`), got {type(memory_state).__name__}."
+        )
+    shapes = [tuple(t.shape) for t in memory_state]
+    if shapes != expected:
+        raise ValueError(
+            f"`memory_state` must hold {len(expected)} tensors of shapes {expected[:2]} for each layer, got "
+            f"{len(shapes)} tensors of shapes {shapes[:2]}{', ...' if len(shapes) > 2 else ''}."
+        )
 
 
 __all__ = ["check_inputs"]

@@ -11,6 +11,7 @@ from transformers import PreTrainedModel
 from ..config import RMTConfig
 from ..core.backbone import check_supported, is_decoder_backbone, max_positions
 from ..core.layouts import get_layout
+from ..core.memory.associative import DEFAULT_MEMORY_DIM
 
 
 def largest_segment_size(config: RMTConfig, base_config: Any) -> int | None:
@@ -92,6 +93,8 @@ def resolve_config(config: RMTConfig, model: PreTrainedModel, tokenizer: Any = N
             if getattr(config, name) >= vocab:
                 raise ValueError(f"`{name}`={getattr(config, name)} is outside the backbone's vocabulary of {vocab}.")
 
+    if config.memory_type == "associative" and config.memory_dim is None:
+        config.memory_dim = DEFAULT_MEMORY_DIM
     if config.memory_init_std is None:
         weight = model.get_input_embeddings().weight
         config.memory_init_std = float(weight.detach().float().std()) if weight.device.type != "meta" else 0.02

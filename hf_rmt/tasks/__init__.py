@@ -3,8 +3,13 @@
 Tasks: the RMT 1M-token paper's `memorize`, `detect_memorize` and `reasoning`, and BABILong's `qa1`-`qa5`. The
 stories come from a seeded world simulator ([`hf_rmt.tasks.babi`]), the noise from Jane Austen's novels shipped in
 `hf_rmt/data` ([`NoiseCorpus`]), and samples are built lazily, token-exact, for any HF tokenizer ([`make_dataset`]).
+
+Associative retrieval (ARMT paper, section 3; [`AssociativeRetrievalDataset`]) is token-level, over a vocabulary of
+its own, for models trained from scratch: key-value pairs segment by segment, then a key, in "remember" and
+"rewrite" variants.
 """
 
+from .associative import ASSOCIATIVE_FIELDS, AssociativeRetrievalDataset
 from .babi import Story
 from .dataset import OUTPUT_FORMATS, SAMPLE_FIELDS, TaskDataset
 from .haystack import PLACEMENTS, SEGMENT_ALIGNMENTS
@@ -16,12 +21,14 @@ from .tokens import clear_caches
 
 
 __all__ = [
+    "ASSOCIATIVE_FIELDS",
     "OUTPUT_FORMATS",
     "PLACEMENTS",
     "SAMPLE_FIELDS",
     "SEGMENT_ALIGNMENTS",
     "SPLITS",
     "TASKS",
+    "AssociativeRetrievalDataset",
     "NoiseCorpus",
     "Story",
     "TaskDataset",

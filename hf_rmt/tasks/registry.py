@@ -1,4 +1,7 @@
-"""The task registry: each task's story generator, label list and default fact placement."""
+"""The task registry: each task's story generator, label list and default fact placement.
+
+These are the tasks whose facts hide in noise text, for any tokenizer. Associative retrieval, token-level over its
+own vocabulary, is `hf_rmt.tasks.associative.AssociativeRetrievalDataset`."""
 
 from __future__ import annotations
 

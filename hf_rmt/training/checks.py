@@ -20,6 +20,8 @@ logger = logging.get_logger(__name__)
 # RMTConfig fields that change what the weights mean: a checkpoint with other values belongs to another model.
 STRUCTURAL_FIELDS = (
     "num_memory_tokens",
+    "memory_type",
+    "memory_dim",
     "segment_size",
     "memory_layout",
     "segment_alignment",

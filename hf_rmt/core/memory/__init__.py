@@ -1,9 +1,11 @@
 # Copyright 2026 The hf_rmt Authors. Licensed under the Apache License, Version 2.0.
 """Memory types: the state carried between segments and its update rule (see `base.py`). RMT's is the first; a new
-type (e.g. ARMT's per-layer associative memory) adds a module here with its initial state and `MemoryUpdate`."""
+type adds a module here with its initial state and `MemoryUpdate`; ARMT's per-layer associative memory
+(`associative.py`) is the second."""
 
 from __future__ import annotations
 
+from .associative import AssociativeMemory, dpfp
 from .base import (
     MemoryState,
     MemoryUpdate,
@@ -18,11 +20,13 @@ from .rmt import RMTMemory, RMTUpdate
 
 
 __all__ = [
+    "AssociativeMemory",
     "MemoryState",
     "MemoryUpdate",
     "RMTMemory",
     "RMTUpdate",
     "detach_rows",
+    "dpfp",
     "map_state",
     "merge_rows",
     "select_rows",

@@ -12,7 +12,7 @@ module attributes breaks data parallelism and needs manual resets, as the offici
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Union
+from typing import Any, ClassVar, Union
 
 import torch
 
@@ -65,14 +65,30 @@ class MemoryUpdate:
     """
     The update rule of a memory type: what a step places at the layout's memory positions, and how the backbone's
     outputs there become the next state. Stateless: the state is an argument and a return value.
+
+    A memory that acts inside the backbone's layers (ARMT's per-layer associative memory) sets `acts_in_layers`: the
+    step then passes each layer's input through `read_in_layer`, hands each layer's outputs at the memory positions
+    to `write_in_layer`, and gives `write` the list of what `write_in_layer` returned, in layer order, instead of the
+    last layer's outputs (`hf_rmt.core.backbone.memory_in_layers` does the plumbing, for any architecture).
     """
+
+    acts_in_layers: ClassVar[bool] = False
 
     def read(self, state: MemoryState) -> torch.Tensor:
         """The `(batch, num_memory_tokens, hidden)` vectors a step places at the layout's read positions."""
         raise NotImplementedError
 
-    def write(self, state: MemoryState, written: torch.Tensor) -> MemoryState:
-        """The next state, from the step's previous `state` and the outputs at the layout's write positions."""
+    def write(self, state: MemoryState, written: Any) -> MemoryState:
+        """The next state, from the step's previous `state` and the outputs at the layout's write positions (or, with
+        `acts_in_layers`, the list of `write_in_layer` results)."""
+        raise NotImplementedError
+
+    def read_in_layer(self, state: MemoryState, index: int, hidden: torch.Tensor) -> torch.Tensor:
+        """With `acts_in_layers`: the input of layer `index` after the memory's read (every position of the row)."""
+        raise NotImplementedError
+
+    def write_in_layer(self, state: MemoryState, index: int, memory: torch.Tensor) -> Any:
+        """With `acts_in_layers`: what layer `index`'s outputs at the memory positions, `memory`, write."""
         raise NotImplementedError
 
 

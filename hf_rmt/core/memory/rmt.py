@@ -50,6 +50,10 @@ class RMTMemory(nn.Module):
     def num_memory_tokens(self) -> int:
         return self.weight.shape[0]
 
+    def state_shapes(self, batch_size: int) -> list[tuple[int, ...]]:
+        """The shape of the state (one tensor)."""
+        return [(batch_size, *self.weight.shape)]
+
     def initial_state(self, batch_size: int) -> torch.Tensor:
         """The memory every sample starts from (a view: gradients reach the parameter)."""
         return self.weight.unsqueeze(0).expand(batch_size, -1, -1)

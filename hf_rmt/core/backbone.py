@@ -7,11 +7,14 @@ from `PreTrainedModel.base_model`, embeddings from `get_input_embeddings()`, lim
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
 import torch
+import torch.utils.checkpoint
 from torch import nn
 from transformers import PreTrainedModel
 from transformers.models.auto import modeling_auto
@@ -210,6 +213,42 @@ def _capture(store: dict[int, torch.Tensor], index: int, module: nn.Module, args
     store.setdefault(index, output[0])
 
 
+def _is_reentrant(func: Any) -> bool:
+    """Whether a transformers `_gradient_checkpointing_func` runs torch's reentrant checkpoint (explicitly, or by
+    torch's default when `use_reentrant` is not passed)."""
+    if isinstance(func, partial):
+        if "use_reentrant" in func.keywords:
+            return bool(func.keywords["use_reentrant"])
+        func = func.func
+    return func is torch.utils.checkpoint.checkpoint
+
+
+@contextlib.contextmanager
+def non_reentrant_checkpointing(backbone: nn.Module) -> Iterator[None]:
+    """
+    Within the block, the backbone's own gradient checkpointing (transformers' per-layer `_gradient_checkpointing_func`,
+    set by `gradient_checkpointing_enable`) runs in torch's non-reentrant mode when it was set to the reentrant one.
+
+    Segment recomputation differentiates a step with `torch.autograd.grad` (hf_rmt/core/recompute.py), which torch's
+    reentrant checkpoint refuses ("incompatible with .grad()"): it runs a nested `backward` of its own. The
+    non-reentrant mode computes the same gradients and keeps the same per-layer memory saving, so the recomputed step
+    uses it; the rest of the forward keeps the mode the user chose.
+    """
+    swapped = []
+    for module in backbone.modules():
+        func = module.__dict__.get("_gradient_checkpointing_func")
+        if getattr(module, "gradient_checkpointing", False) and func is not None and _is_reentrant(func):
+            swapped.append((module, func))
+            # A partial's keywords are overridden by the new ones: the user's other options (offloading,
+            # `preserve_rng_state`, ...) stay as they were.
+            module._gradient_checkpointing_func = partial(func, use_reentrant=False)
+    try:
+        yield
+    finally:
+        for module, func in swapped:
+            module._gradient_checkpointing_func = func
+
+
 def has_dropout(backbone: PreTrainedModel) -> bool:
     """Whether the backbone applies dropout when training (modules with p > 0, or attention dropout in its config)."""
     if any(isinstance(module, nn.Dropout) and module.p > 0 for module in backbone.modules()):
@@ -227,4 +266,5 @@ __all__ = [
     "is_decoder_backbone",
     "layer_blocks",
     "max_positions",
+    "non_reentrant_checkpointing",
 ]

@@ -10,6 +10,7 @@ of a step is a `StepHead`'s business (`hf_rmt/modeling/heads.py`): the loop only
 
 from __future__ import annotations
 
+import contextlib
 from collections import namedtuple
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel
 
-from .backbone import BackboneCaller
+from .backbone import BackboneCaller, non_reentrant_checkpointing
 from .fast_path import SegmentGraphs
 from .layouts import MemoryLayout
 from .memory import (
@@ -169,7 +170,7 @@ def run_segments(
             if options.recompute and t < last:
                 # The last step is not recomputed: backward starts with it, so keeping its activations costs
                 # no more than the recomputation of any one step would hold at that point.
-                outputs = _recomputed(run, step_memory, inputs, options)
+                outputs = _recomputed(run, cell.backbone, step_memory, inputs, options)
             else:
                 outputs = run(step_memory, inputs)
         memory = merge_rows(memory, step.rows, outputs[0])
@@ -177,14 +178,20 @@ def run_segments(
     return memory, results
 
 
-def _recomputed(run: Callable[..., tuple], memory: MemoryState, inputs: torch.Tensor, options: LoopOptions) -> tuple:
+def _recomputed(
+    run: Callable[..., tuple], backbone: torch.nn.Module, memory: MemoryState, inputs: torch.Tensor, options: LoopOptions
+) -> tuple:
     """`run(memory, inputs)` through `recompute_segment`, the state's tensors passed one by one so that each gets its
     gradient (a per-layer state is a tuple of them)."""
     tensors = state_tensors(memory)
     count = len(tensors)
 
     def flat_run(*flat: torch.Tensor) -> tuple:
-        outputs = run(state_from_tensors(memory, flat[:count]), flat[count])
+        # With gradients on, this is the recomputation in backward, differentiated by `torch.autograd.grad`: the
+        # backbone's own checkpointing must then not be torch's reentrant kind, which refuses `.grad()`.
+        context = non_reentrant_checkpointing(backbone) if torch.is_grad_enabled() else contextlib.nullcontext()
+        with context:
+            outputs = run(state_from_tensors(memory, flat[:count]), flat[count])
         return (*state_tensors(outputs[0]), *outputs[1:])
 
     flat = recompute_segment(flat_run, (*tensors, inputs), options.params, options.preserve_rng)

@@ -6,15 +6,16 @@ non-reentrant); `bptt_depth` (full, 1); what trains (the whole model, memory + h
 memory); bf16 autocast on the CPU; the layout (encoder: a BERT classifier, decoder: a GPT-2 causal LM); the segment
 alignment; the padding side of the batch; `input_ids` or `inputs_embeds`.
 
-The plain path of a combination is the same model (same weights, same trainable parameters, `bptt_depth`, layout,
-alignment and autocast) run with no checkpointing of either kind, each sample alone and unpadded, from `input_ids`,
-its losses combined as the batch's loss combines them (a mean over samples; for the causal LM a sum over all scored
+The plain path of a combination is the same model (same weights, same trainable parameters, `bptt_depth`, layout and
+alignment) run in fp32 with no checkpointing of either kind, each sample alone and unpadded, from `input_ids`, its
+losses combined as the batch's loss combines them (a mean over samples; for the causal LM a sum over all scored
 tokens divided by their number). So one comparison checks recomputation, the backbone's checkpointing, batch
-invariance under padding and `inputs_embeds` at once.
+invariance under padding and `inputs_embeds` at once. fp32 combinations match it to 1e-4 of each gradient's scale;
+bf16 ones to twice the distance between the plain path in bf16 and in fp32 (the dtype's own error).
 
-The full product has 2 * 3 * 2 * 3 * 2 * 2 * 2 * 2 * 2 = 1,728 combinations. CI runs a pairwise covering array of
+The full product has 2 * 3 * 2 * 3 * 2 * 2 * 2 * 2 * 2 = 1,152 combinations. CI runs a pairwise covering array of
 it (`pairwise`): a deterministic greedy choice of combinations until every pair of values of any two options occurs
-in at least one of them (about 20), plus the combinations the bug reports named. `HF_RMT_FULL_MATRIX=1` runs the
+in at least one of them (13), plus the combinations the bug reports named. `HF_RMT_FULL_MATRIX=1` runs the
 whole product.
 """
 
@@ -166,19 +167,17 @@ def enable_backbone_checkpointing(model, reentrant: bool) -> None:
     assert any(getattr(m, "gradient_checkpointing", False) for m in rmt.backbone.modules())
 
 
-def assert_close_gradients(expected: dict, actual: dict, bf16: bool, label: str) -> None:
+def relative_error(expected: dict, actual: dict, label: str) -> tuple[float, str]:
+    """The largest difference of a gradient from the expected one, relative to that parameter's largest expected
+    entry (floored at 1e-3 of the model's: some gradients are zero in exact arithmetic, e.g. attention's key bias,
+    which shifts every score of a query equally, and hold only rounding noise); and the parameter's name."""
     assert set(actual) == set(expected), f"{label}: parameters with gradients differ: {set(actual) ^ set(expected)}"
     largest = max(reference.abs().max().item() for reference in expected.values())
     assert largest > 0, f"{label}: every gradient of the plain path is zero (the comparison would be empty)"
-    for name, reference in expected.items():
-        # Relative to the parameter's largest entry, floored at 1e-3 of the model's: some gradients are zero in exact
-        # arithmetic (attention's key bias shifts every score of a query equally) and hold only rounding noise.
-        scale = max(reference.abs().max().item(), 1e-3 * largest)
-        error = (actual[name] - reference).abs().max().item() / scale
-        # fp32: the same operations in another order (per-sample vs batched, recomputed). bf16 autocast: batched
-        # and single-sample matmuls round differently in bf16 (8 bits of mantissa, ~0.4% per rounding).
-        limit = 5e-2 if bf16 else 1e-4
-        assert error <= limit, f"{label}: {name} differs from the plain path by {error:.2e} of its largest entry"
+    return max(
+        ((actual[name] - reference).abs().max().item() / max(reference.abs().max().item(), 1e-3 * largest), name)
+        for name, reference in expected.items()
+    )
 
 
 @pytest.mark.parametrize("combination", COMBINATIONS, ids=combination_id)
@@ -200,8 +199,18 @@ def test_option_combination_trains_like_the_plain_path(combination):
             inputs["num_items_in_batch"] = scored
         loss = model(**inputs).loss
     loss.backward()
-    expected = plain_gradients(c["layout"], c["trainable"], c["bptt_depth"], c["alignment"], c["bf16"])
-    assert_close_gradients(expected, gradients(model), c["bf16"], combination_id(c))
+    label = combination_id(c)
+    key = (c["layout"], c["trainable"], c["bptt_depth"], c["alignment"])
+    exact = plain_gradients(*key, False)
+    error, name = relative_error(exact, gradients(model), label)
+    if c["bf16"]:
+        # bf16 autocast: as close to the exact (fp32) gradients as bf16 takes the plain path itself, within a factor
+        # 2; batched and single-sample matmuls round differently (8 bits of mantissa), by 1-6% in these tiny models.
+        # A lost contribution (a segment, a LoRA factor) is off by far more.
+        limit = 2 * relative_error(exact, plain_gradients(*key, True), label)[0]
+    else:
+        limit = 1e-4  # the same operations in another order (per sample vs batched, recomputed)
+    assert error <= limit, f"{label}: {name} differs from the plain path by {error:.2e} of its largest entry"
 
 
 def test_pairwise_array_covers_every_pair():
@@ -210,15 +219,14 @@ def test_pairwise_array_covers_every_pair():
     for (a, values_a), (b, values_b) in itertools.combinations(OPTIONS.items(), 2):
         for pair in itertools.product(values_a, values_b):
             assert any((c[a], c[b]) == pair for c in combos), (a, b, pair)
-    assert len(combos) < 30  # modest CI time: ~20 of the 1,728
+    assert len(combos) < 30  # modest CI time: ~15 of the 1,152
     assert combos == pairwise(OPTIONS)  # deterministic
 
 
-def test_reported_combination_fails_without_the_fix_path():
-    """The kind of fault the reports found: torch's reentrant checkpoint refuses `.grad()`, which segment
-    recomputation uses; hf_rmt switches the backbone's checkpointing to non-reentrant only for the recomputed step.
-    Guard that the recomputed step is in fact reached with reentrant checkpointing configured (else the test above
-    would not exercise the fix)."""
+def test_recomputation_switches_reentrant_checkpointing_for_its_step_only():
+    """torch's reentrant checkpoint refuses `.grad()`, which segment recomputation uses: hf_rmt runs the backbone's
+    checkpointing as non-reentrant for the recomputed step only. The user's setting is reentrant before and after
+    (so the matrix above does exercise the reentrant mode)."""
     model = build("encoder", "all", -1, "right", segment_checkpointing=True)
     enable_backbone_checkpointing(model, reentrant=True)
     funcs = {

@@ -212,7 +212,9 @@ def test_stop_strings_count_the_prompt_as_for_a_plain_model(length):
         model = build()
         for stop, expected in ((across, 1), (within, 2), ("no such string", 4)):
             processors = LogitsProcessorList([Force(forced, length)])
-            out = new_tokens(model, ids, max_new_tokens=4, stop_strings=stop, tokenizer=tok, logits_processor=processors)
+            out = new_tokens(
+                model, ids, max_new_tokens=4, stop_strings=stop, tokenizer=tok, logits_processor=processors
+            )
             assert out[0].tolist() == forced[:expected], (name, stop, out)
 
 

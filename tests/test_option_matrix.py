@@ -137,7 +137,7 @@ def gradients(model) -> dict[str, torch.Tensor]:
     return {name: p.grad.detach().clone() for name, p in model.named_parameters() if p.grad is not None}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def plain_gradients(layout: str, trainable: str, bptt_depth: int, alignment: str, bf16: bool):
     """The plain path: no checkpointing, each sample alone and unpadded, from `input_ids`."""
     model = build(layout, trainable, bptt_depth, alignment)
@@ -244,4 +244,3 @@ def test_recomputation_switches_reentrant_checkpointing_for_its_step_only():
         if getattr(m, "gradient_checkpointing", False)
     }
     assert after == funcs
-

@@ -16,7 +16,6 @@ import os
 import sys
 import textwrap
 
-import pytest
 import torch
 from _subprocess import run as run_subprocess
 from tiny_models import rmt_config, tiny_backbone
@@ -173,7 +172,10 @@ def test_the_identity_check_finder_finds_them(tmp_path):
         "from .config import RMTConfig\nfrom torch import nn\n"
         "def f(x):\n    return isinstance(x, (nn.Module, RMTConfig)) or type(x) is RMTConfig or isinstance(x, nn.Module)\n"
     )
-    assert identity_checks_against_package_classes("hf_rmt.example", str(source)) == [(4, "RMTConfig"), (4, "RMTConfig")]
+    assert identity_checks_against_package_classes("hf_rmt.example", str(source)) == [
+        (4, "RMTConfig"),
+        (4, "RMTConfig"),
+    ]
 
 
 def test_an_rmt_config_of_another_module_copy_is_accepted(tmp_path, monkeypatch):
@@ -192,5 +194,3 @@ def test_an_rmt_config_of_another_module_copy_is_accepted(tmp_path, monkeypatch)
     ids = torch.randint(5, 99, (1, 20))
     with torch.no_grad():
         assert torch.equal(loaded.eval()(input_ids=ids).logits, model.eval()(input_ids=ids).logits)
-
-

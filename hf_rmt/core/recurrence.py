@@ -179,7 +179,11 @@ def run_segments(
 
 
 def _recomputed(
-    run: Callable[..., tuple], backbone: torch.nn.Module, memory: MemoryState, inputs: torch.Tensor, options: LoopOptions
+    run: Callable[..., tuple],
+    backbone: torch.nn.Module,
+    memory: MemoryState,
+    inputs: torch.Tensor,
+    options: LoopOptions,
 ) -> tuple:
     """`run(memory, inputs)` through `recompute_segment`, the state's tensors passed one by one so that each gets its
     gradient (a per-layer state is a tuple of them)."""

@@ -13,6 +13,9 @@ trainer = Trainer(model, args, train_dataset=train, data_collator=RMTDataCollato
                   callbacks=[CurriculumCallback(curriculum), RMTTrainerCallback()])
 ```
 
+`RMTTrainer` is that `Trainer` whose Hub pushes (`push_to_hub=True`, `trainer.push_to_hub()`) carry hf_rmt's model card
+instead of transformers' generic one.
+
 An `accelerate` loop calls `curriculum.on_batches_consumed(n)` and `curriculum.update(step)` after each optimizer step,
 `curriculum.report_metric(value)` after each evaluation, and `accelerator.register_for_checkpointing(curriculum)`.
 """
@@ -32,6 +35,7 @@ from .checks import (
 from .collator import RMTDataCollator
 from .curriculum import BABILONG_SCHEDULE, SegmentCurriculum
 from .curriculum_dataset import CurriculumDataset, truncate_sample
+from .trainer import RMTTrainer
 
 
 __all__ = [
@@ -42,6 +46,7 @@ __all__ = [
     "JsonLogCallback",
     "RMTArguments",
     "RMTDataCollator",
+    "RMTTrainer",
     "RMTTrainerCallback",
     "SegmentCurriculum",
     "check_checkpoint_config",

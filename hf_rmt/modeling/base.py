@@ -262,6 +262,7 @@ class RMTPreTrainedModel(PreTrainedModel):
             memory_state,
             self.config.num_memory_tokens,
             self.memory.weight.shape[1],
+            self.backbone.get_input_embeddings().num_embeddings,
         )
 
     # ---------------------------------------------------------------- the recurrence

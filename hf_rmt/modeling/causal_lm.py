@@ -147,7 +147,7 @@ class RMTForCausalLM(RMTPreTrainedModel, GenerationMixin):
             (with `return_dict_in_generate=True`, transformers' output with these `sequences`).
         """
         if input_ids is None:
-            raise ValueError("`generate` needs `input_ids` (the prompt).")
+            raise ValueError("`generate` needs `input_ids` (the prompt, a `(batch, length)` tensor of ids), got None.")
         batch, _ = self._check_inputs(input_ids, None, attention_mask, memory_state)
         backbone_kwargs = backbone_generate_kwargs(
             self, input_ids, generation_config, logits_processor, stopping_criteria, tokenizer, generate_kwargs

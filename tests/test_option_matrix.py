@@ -244,3 +244,27 @@ def test_recomputation_switches_reentrant_checkpointing_for_its_step_only():
         if getattr(m, "gradient_checkpointing", False)
     }
     assert after == funcs
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("bf16", [False, True])
+@pytest.mark.parametrize("layout", ["encoder", "decoder"])
+def test_reentrant_backbone_checkpointing_with_segment_recomputation_on_cuda(layout, bf16):
+    """On a GPU (dropout off, so the plain batched path is the reference): segment recomputation with the backbone's
+    reentrant checkpointing gives the plain path's gradients; under bf16 autocast without its cast cache (with it,
+    the plain path casts each weight once for all segments and rounds their summed gradients differently)."""
+    device = torch.device("cuda")
+    _, ids, mask, labels = batch(layout, "left")
+    inputs = {"input_ids": ids.to(device), "attention_mask": mask.to(device), "labels": labels.to(device)}
+    if layout == "decoder":
+        inputs["labels"] = inputs["labels"].masked_fill(inputs["attention_mask"] == 0, -100)
+    results = []
+    for checkpointing in (False, True):
+        model = build(layout, "all", -1, "right", segment_checkpointing=checkpointing).to(device)
+        if checkpointing:
+            enable_backbone_checkpointing(model, reentrant=True)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16, cache_enabled=False):
+            model(**inputs).loss.backward()
+        results.append(gradients(model))
+    error, name = relative_error(results[0], results[1], f"{layout} bf16={bf16}")
+    assert error <= (1e-2 if bf16 else 1e-4), f"{name}: {error:.2e}"

@@ -223,30 +223,49 @@ def _is_reentrant(func: Any) -> bool:
     return func is torch.utils.checkpoint.checkpoint
 
 
+def checkpointed_modules(backbone: nn.Module) -> list[nn.Module]:
+    """The backbone's modules whose own gradient checkpointing is on (`gradient_checkpointing_enable`)."""
+    return [m for m in backbone.modules() if getattr(m, "gradient_checkpointing", False) is True]
+
+
 @contextlib.contextmanager
-def non_reentrant_checkpointing(backbone: nn.Module) -> Iterator[None]:
+def checkpointing_for_recomputation(modules: list[nn.Module], grad_enabled: bool) -> Iterator[None]:
     """
     Within the block, the backbone's own gradient checkpointing (transformers' per-layer `_gradient_checkpointing_func`,
-    set by `gradient_checkpointing_enable`) runs in torch's non-reentrant mode when it was set to the reentrant one.
+    set by `gradient_checkpointing_enable`) suits a step that segment recomputation runs:
 
-    Segment recomputation differentiates a step with `torch.autograd.grad` (hf_rmt/core/recompute.py), which torch's
-    reentrant checkpoint refuses ("incompatible with .grad()"): it runs a nested `backward` of its own. The
-    non-reentrant mode computes the same gradients and keeps the same per-layer memory saving, so the recomputed step
-    uses it; the rest of the forward keeps the mode the user chose.
+    - with gradients (the recomputation in backward, differentiated by `torch.autograd.grad`, hf_rmt/core/recompute.py):
+      torch's reentrant checkpoint refuses `.grad()` ("incompatible with .grad()"), as it runs a nested `backward`
+      of its own; it runs in the non-reentrant mode instead, which computes the same gradients with the same per-layer
+      memory saving. The user's other options (offloading, `preserve_rng_state`, ...) stay as they were.
+    - without (the step's first run, whose activations are not kept): checkpointing is off, as there is no backward to
+      replay for (transformers <= 5.17 would still run torch's checkpoint, which warns that no input needs a gradient).
+
+    Args:
+        modules (`list[nn.Module]`): `checkpointed_modules(backbone)`, found once per forward.
+        grad_enabled (`bool`): Whether the step runs with gradients.
     """
-    swapped = []
-    for module in backbone.modules():
+    names = ("gradient_checkpointing", "_gradient_checkpointing_func")
+    saved = [
+        (module, {name: module.__dict__[name] for name in names if name in module.__dict__}) for module in modules
+    ]
+    for module in modules:
+        if not grad_enabled:
+            module.gradient_checkpointing = False
+            continue
         func = module.__dict__.get("_gradient_checkpointing_func")
-        if getattr(module, "gradient_checkpointing", False) and func is not None and _is_reentrant(func):
-            swapped.append((module, func))
-            # A partial's keywords are overridden by the new ones: the user's other options (offloading,
-            # `preserve_rng_state`, ...) stay as they were.
+        if func is not None and _is_reentrant(func):
+            # A partial's keywords are overridden by the new ones.
             module._gradient_checkpointing_func = partial(func, use_reentrant=False)
     try:
         yield
     finally:
-        for module, func in swapped:
-            module._gradient_checkpointing_func = func
+        for module, attributes in saved:
+            for name in names:
+                if name in attributes:
+                    setattr(module, name, attributes[name])
+                else:
+                    module.__dict__.pop(name, None)  # back to the class's value
 
 
 def has_dropout(backbone: PreTrainedModel) -> bool:
@@ -262,9 +281,10 @@ __all__ = [
     "BackboneCaller",
     "backbone_task",
     "check_supported",
+    "checkpointed_modules",
+    "checkpointing_for_recomputation",
     "has_dropout",
     "is_decoder_backbone",
     "layer_blocks",
     "max_positions",
-    "non_reentrant_checkpointing",
 ]

@@ -10,7 +10,6 @@ of a step is a `StepHead`'s business (`hf_rmt/modeling/heads.py`): the loop only
 
 from __future__ import annotations
 
-import contextlib
 from collections import namedtuple
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel
 
-from .backbone import BackboneCaller, non_reentrant_checkpointing
+from .backbone import BackboneCaller, checkpointed_modules, checkpointing_for_recomputation
 from .fast_path import SegmentGraphs
 from .layouts import MemoryLayout
 from .memory import (
@@ -146,6 +145,8 @@ def run_segments(
     grad = torch.is_grad_enabled()
     last = len(plan) - 1
     results = []
+    # The backbone's own checkpointed layers, adapted in each recomputed step (`checkpointing_for_recomputation`).
+    checkpointed = checkpointed_modules(cell.backbone) if options.recompute and last > 0 else []
     for t in range(len(plan)):
         step = plan.step(t)
         step_memory = select_rows(memory, step.rows)
@@ -170,7 +171,7 @@ def run_segments(
             if options.recompute and t < last:
                 # The last step is not recomputed: backward starts with it, so keeping its activations costs
                 # no more than the recomputation of any one step would hold at that point.
-                outputs = _recomputed(run, cell.backbone, step_memory, inputs, options)
+                outputs = _recomputed(run, checkpointed, step_memory, inputs, options)
             else:
                 outputs = run(step_memory, inputs)
         memory = merge_rows(memory, step.rows, outputs[0])
@@ -180,7 +181,7 @@ def run_segments(
 
 def _recomputed(
     run: Callable[..., tuple],
-    backbone: torch.nn.Module,
+    checkpointed: list[torch.nn.Module],
     memory: MemoryState,
     inputs: torch.Tensor,
     options: LoopOptions,
@@ -191,10 +192,8 @@ def _recomputed(
     count = len(tensors)
 
     def flat_run(*flat: torch.Tensor) -> tuple:
-        # With gradients on, this is the recomputation in backward, differentiated by `torch.autograd.grad`: the
-        # backbone's own checkpointing must then not be torch's reentrant kind, which refuses `.grad()`.
-        context = non_reentrant_checkpointing(backbone) if torch.is_grad_enabled() else contextlib.nullcontext()
-        with context:
+        # Run without gradients in the forward, with them in backward: the backbone's own checkpointing adapted.
+        with checkpointing_for_recomputation(checkpointed, torch.is_grad_enabled()):
             outputs = run(state_from_tensors(memory, flat[:count]), flat[count])
         return (*state_tensors(outputs[0]), *outputs[1:])
 

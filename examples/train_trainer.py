@@ -29,7 +29,6 @@ from transformers import (
     AutoModelForSequenceClassification,
     AutoTokenizer,
     HfArgumentParser,
-    Trainer,
     TrainingArguments,
     set_seed,
 )
@@ -43,6 +42,7 @@ from hf_rmt.training import (
     JsonLogCallback,
     RMTArguments,
     RMTDataCollator,
+    RMTTrainer,
     RMTTrainerCallback,
     disable_dropout,
     prepare_for_trainer,
@@ -184,7 +184,8 @@ def main():
     # division and scale the loss by the world size); hf_rmt's classes declare it, this keeps older versions right.
     prepare_for_trainer(model)
     loss_log = data_args.loss_log or os.path.join(training_args.output_dir, "loss_log.json")
-    trainer = Trainer(
+    # RMTTrainer: a Trainer whose Hub pushes (--push_to_hub, trainer.push_to_hub()) carry hf_rmt's model card.
+    trainer = RMTTrainer(
         model=model,
         args=training_args,
         train_dataset=train_dataset if training_args.do_train else None,

@@ -20,7 +20,14 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from .cli_checks import _check_lengths, _check_rmt_config, _check_task, _folder_config, _model_folder
+from .cli_checks import (
+    _check_curriculum,
+    _check_lengths,
+    _check_rmt_config,
+    _check_task,
+    _folder_config,
+    _model_folder,
+)
 from .cli_checks import _lengths as _lengths  # noqa: F401  (re-exported: tests call them through hf_rmt.cli)
 from .cli_checks import _looks_local as _looks_local  # noqa: F401
 from .cli_parser import build_parser as _build_parser
@@ -92,6 +99,7 @@ def _train_command(args: argparse.Namespace) -> int:
             f"--memory-dim sizes the associative memory: it needs --memory-type associative, got --memory-type "
             f"{args.memory_type}"
         )
+    _check_curriculum(args.curriculum)
     args.lora_r_given = args.lora_r is not None
     if args.lora_r is None:
         args.lora_r = TrainSettings.lora_r

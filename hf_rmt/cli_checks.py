@@ -134,6 +134,19 @@ def _check_rmt_config(value: str, config: dict[str, Any]) -> None:
     )
 
 
+def _check_curriculum(curriculum: list[int]) -> None:
+    """`--curriculum`: segments per stage, each stage longer than the last (checked here, in the flag's words, before
+    any model is loaded; `SegmentCurriculum` checks the same rule under its own argument name)."""
+    shown = ",".join(map(str, curriculum))
+    if any(n < 1 for n in curriculum):
+        raise ValueError(f"--curriculum {shown}: every stage needs at least 1 segment")
+    if any(b <= a for a, b in zip(curriculum, curriculum[1:])):
+        raise ValueError(
+            f"--curriculum {shown}: the segments per stage must be strictly increasing (each stage trains on longer "
+            "inputs than the last), e.g. 1,2,4"
+        )
+
+
 def _check_lengths(lengths: list[int], task: str, tokenizer: Any, split: str, seed: int) -> None:
     """Every `--lengths` value must hold the task's facts and question (counted in the model's tokens)."""
     from .tasks import min_target_length

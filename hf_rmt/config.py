@@ -130,11 +130,15 @@ class RMTConfig(PreTrainedConfig):
             # Rebuild the nested config from its JSON form; `model_type` selects the class, as `AutoConfig` does.
             base = dict(self.base_config)
             if "model_type" not in base:
-                raise ValueError("`base_config` must contain `model_type` to rebuild the backbone's configuration.")
+                raise ValueError(
+                    "`base_config` must contain `model_type` to rebuild the backbone's configuration, got a dict "
+                    f"with keys {sorted(base)}."
+                )
             self.base_config = AutoConfig.for_model(base.pop("model_type"), **base)
         elif self.base_config is not None and not isinstance(self.base_config, PreTrainedConfig):
             raise TypeError(
-                f"`base_config` must be a PreTrainedConfig, a dict or None, got {type(self.base_config).__name__}."
+                f"`base_config` must be a PreTrainedConfig, a dict or None, got {self.base_config!r} "
+                f"({type(self.base_config).__name__})."
             )
         super().__post_init__(**kwargs)
         self.validate_rmt()

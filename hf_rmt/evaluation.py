@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from transformers.utils import logging
 
+from .core.backbone import max_positions
 from .eval_results import LengthEvalResult, LengthResult
 from .tasks import get_metric_path, get_task, make_dataset
 from .utils.validation import OUTPUT_FORMATS, check_positive_int, is_rmt_config
@@ -57,6 +58,19 @@ def _model_config(model: torch.nn.Module) -> Any:
 
 def _is_rmt(model: torch.nn.Module) -> bool:
     return is_rmt_config(_model_config(model))
+
+
+def _check_fits_positions(model: torch.nn.Module, lengths: list[int], extra: int) -> None:
+    """A model that is not an hf_rmt model reads a sample in one pass: refuse up front the lengths its positions
+    cannot hold (rather than score the shorter lengths and fail inside the model on a longer one)."""
+    limit = max_positions(_model_config(model)) if _model_config(model) is not None else None
+    too_long = [n for n in lengths if limit is not None and n + extra > limit]
+    if too_long:
+        raise ValueError(
+            f"`lengths` must fit the {limit} positions of {type(model).__name__}, which is not an hf_rmt model and "
+            f"reads a sample in one pass ({extra} special or generated tokens added): at most {limit - extra} tokens, "
+            f"got {too_long[0]} in {lengths}. Wrap it with `hf_rmt.get_rmt_model` to read longer inputs by segments."
+        )
 
 
 def _infer_output_format(model: torch.nn.Module) -> str:
@@ -215,6 +229,8 @@ def evaluate_by_length(
     fields = ["input_ids", "answer", "prompt_length"] if generate else ["input_ids", "labels"]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     prefix, suffix = ([], []) if is_rmt else _special_tokens(tokenizer)
+    if not is_rmt:
+        _check_fits_positions(model, lengths, len(prefix) + len(suffix) + (max_new_tokens if generate else 0))
 
     # Datasets are built first: a length too short for the task fails before any model time is spent.
     datasets = [

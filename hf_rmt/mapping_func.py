@@ -13,6 +13,7 @@ from .core.backbone import backbone_task
 from .modeling import TASK_TO_CLASS, RMTPreTrainedModel
 from .modeling.resolve import resolve_config
 from .utils.hub_ids import backbone_hub_id
+from .utils.validation import is_rmt_config, is_rmt_model
 
 
 logger = logging.get_logger(__name__)
@@ -77,7 +78,16 @@ def get_rmt_model(
     >>> model.print_trainable_parameters()
     ```
     """
-    if config is not None and not isinstance(config, RMTConfig):
+    if is_rmt_model(model):
+        # Checked first: wrapping again would nest memories, and the backbone checks below would only say that
+        # settings are missing.
+        raise ValueError(
+            f"`model` is already an hf_rmt model ({type(model).__name__}, with {model.config.num_memory_tokens} "
+            "memory tokens): get_rmt_model wraps a plain transformers model. Use it as it is, or pass its backbone "
+            "(`model.backbone`) to wrap that with another RMTConfig."
+        )
+    # By `model_type`, not `isinstance`: an RMTConfig loaded as remote code is another copy of the class.
+    if config is not None and not is_rmt_config(config):
         raise TypeError(f"`config` must be an RMTConfig, got {type(config).__name__}.")
     task = backbone_task(model)
     named = config is not None and config.base_model_name_or_path is not None

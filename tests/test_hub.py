@@ -490,3 +490,79 @@ def test_pushes_and_loads_use_the_hub_protocol(hub, backbone_repo):
     ):
         assert line in hub.log, line
     assert any(re.fullmatch(r"GET /user/rmt-protocol/resolve/\w+/rmt_adapter\.safetensors", e) for e in hub.log)
+
+
+# ------------------------------------------------------------------------------------------ Trainer pushes
+
+
+class _Samples(torch.utils.data.Dataset):
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, index):
+        generator = torch.Generator().manual_seed(index)
+        return {"input_ids": torch.randint(5, 99, (20,), generator=generator), "labels": torch.tensor(index % 3)}
+
+
+def _card(hub, repo_id, revision="main"):
+    repo = hub.repos[repo_id]
+    return ModelCard(repo.commits[repo.resolve(revision)]["README.md"].decode())
+
+
+@pytest.mark.parametrize("trainer_class", ["RMTTrainer", "Trainer"])
+def test_trainer_push_carries_the_hf_rmt_card(hub, backbone_repo, tmp_path, trainer_class):
+    """`TrainingArguments(push_to_hub=True)` pushes each checkpoint and `trainer.push_to_hub()` the final model: with
+    `RMTTrainer` every pushed README is hf_rmt's card (metadata, usage with the repo id, RMT settings, the curriculum as
+    trained, the attached results); transformers' own `Trainer` pushes its generic card (what `RMTTrainer` replaces)."""
+    from transformers import Trainer, TrainingArguments
+
+    from hf_rmt.training import CurriculumCallback, RMTTrainer, SegmentCurriculum
+
+    model = build_rmt(backbone_repo)
+    model.set_model_card_info(eval_results={"task": "memorize", "accuracy_by_length": {16: 0.75, 64: 0.5}})
+    repo_id = f"user/rmt-trainer-{trainer_class.lower()}"
+    args = TrainingArguments(
+        str(tmp_path / "out"),
+        per_device_train_batch_size=2,
+        max_steps=4,
+        learning_rate=1e-3,
+        save_strategy="steps",
+        save_steps=2,
+        push_to_hub=True,
+        hub_model_id=repo_id,
+        hub_always_push=True,  # push every checkpoint, even while the previous push runs
+        report_to=[],
+        use_cpu=True,
+        disable_tqdm=True,
+    )
+    curriculum = SegmentCurriculum([1, 2], stage_steps=2)
+    cls = RMTTrainer if trainer_class == "RMTTrainer" else Trainer
+    trainer = cls(model, args, train_dataset=_Samples(), callbacks=[CurriculumCallback(curriculum)])
+    trainer.train()
+    trainer.push_to_hub()
+    repo = hub.repos[repo_id]
+    assert len(repo.commits) >= 2  # the checkpoints' pushes, then the final one
+    final = _card(hub, repo_id)
+    if trainer_class == "Trainer":
+        assert "generated_from_trainer" in final.data.tags and final.data.library_name != "hf_rmt"
+        return
+    assert final.data.library_name == "hf_rmt" and "recurrent-memory-transformer" in final.data.tags
+    assert final.data.base_model == backbone_repo and final.data.pipeline_tag == "text-classification"
+    text = final.text
+    assert f'from_pretrained("{repo_id}")' in text  # usage with the repo's id
+    assert "| Memory tokens | 4 |" in text and "| Segment size | 8 tokens" in text  # RMT settings
+    # The curriculum as trained (CurriculumCallback's stages, 2 steps each) and the attached results.
+    assert "| 1 | 1 | 8 | 2 |" in text and "| 2 | 2 | 16 | 2 |" in text, text
+    assert "75.0%" in text and "50.0%" in text
+    assert "generated_from_trainer" not in (final.data.tags or [])
+    # Every intermediate push (from a checkpoint) carried hf_rmt's card and the adapter it describes.
+    pushed = [files for files in repo.commits.values() if "config.json" in files]
+    assert len(pushed) >= 2, len(pushed)  # steps 2 and 4 (push_to_hub then changes nothing: no commit)
+    steps = set()
+    for files in pushed:
+        card = ModelCard(files["README.md"].decode())
+        assert card.data.library_name == "hf_rmt" and "rmt_adapter.safetensors" in files
+        steps |= {line for line in card.text.splitlines() if line.startswith("- **steps**")}
+    assert steps == {"- **steps**: 2", "- **steps**: 4"}
+    loaded = AutoModelForSequenceClassification.from_pretrained(repo_id)
+    assert torch.equal(logits(loaded), logits(model))

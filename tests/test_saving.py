@@ -256,7 +256,7 @@ def test_input_errors_name_the_argument_and_the_value():
     cases = [
         (dict(), "Pass exactly one of `input_ids` and `inputs_embeds`, got neither"),
         (dict(input_ids=ids, inputs_embeds=torch.zeros(2, 10, 32)), "got both"),
-        (dict(input_ids=ids[:, :0]), r"The input is empty: shape \(2, 0\)"),
+        (dict(input_ids=ids[:, :0]), r"`input_ids` is empty: shape \(2, 0\)"),
         (
             dict(input_ids=ids, attention_mask=torch.ones(2, 9)),
             r"`attention_mask` must have the input's shape \(2, 10\), got \(2, 9\)",

@@ -15,8 +15,8 @@ from safetensors.torch import load_file
 from transformers import AutoConfig
 from transformers.utils.hub import cached_file
 
-from ..config import RMTConfig
 from ..mapping import task_entry_of_class
+from ..utils.validation import is_rmt_config
 from .adapter_backbone import adapter_backbone
 from .save import ADAPTER_WEIGHTS_NAME, LORA_WEIGHTS_NAME
 
@@ -72,8 +72,10 @@ def load_checkpoint(
     hub_kwargs = {k: kwargs[k] for k in _HUB_KWARGS if kwargs.get(k) is not None}
     config = kwargs.pop("config", None)
     if config is None:
-        config = _load_rmt_config(RMTConfig, path, hub_kwargs)
-    elif not isinstance(config, RMTConfig):
+        config = _load_rmt_config(path, hub_kwargs)
+    elif not is_rmt_config(config):
+        # By `model_type`, not `isinstance`: with remote code (`trust_remote_code=True`), transformers may load the
+        # config class and the modeling code as different module copies, and an `isinstance` across them fails.
         raise ValueError(f"{path} is not an hf_rmt checkpoint: its config is a {type(config).__name__}.")
     check_architecture(cls, config, path)
 
@@ -159,7 +161,7 @@ def load_lora(cls: type, path: str, config: Any, lora_file: str, kwargs: dict[st
     return model
 
 
-def _load_rmt_config(config_class: type, path: str, hub_kwargs: dict[str, Any]):
+def _load_rmt_config(path: str, hub_kwargs: dict[str, Any]):
     try:
         config = AutoConfig.from_pretrained(path, **hub_kwargs)
     except OSError as error:
@@ -168,7 +170,7 @@ def _load_rmt_config(config_class: type, path: str, hub_kwargs: dict[str, Any]):
         # e.g. offline with nothing cached: transformers' message names the endpoint, not the repo.
         revision = f" at revision {hub_kwargs['revision']!r}" if hub_kwargs.get("revision") else ""
         raise OSError(f"Could not load the config of {path!r}{revision}: {error}") from error
-    if not isinstance(config, config_class):
+    if not is_rmt_config(config):  # not `isinstance`: remote code may load another copy of the class
         raise ValueError(
             f"{path} is not an hf_rmt checkpoint: its config has model_type {getattr(config, 'model_type', None)!r}, "
             "not 'rmt'. Wrap a plain transformers model with `hf_rmt.get_rmt_model(model, RMTConfig(...))`."

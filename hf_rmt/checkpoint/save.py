@@ -117,7 +117,8 @@ def write_checkpoint(
     if adapter_only and not model.config.base_model_name_or_path:
         raise ValueError(
             "`adapter_only=True` needs `config.base_model_name_or_path` (the backbone's Hub id or path) so that "
-            "the adapter can find its backbone again; set it, or save in full."
+            f"the adapter can find its backbone again, but it is {model.config.base_model_name_or_path!r}; set it, "
+            "or save in full."
         )
     # The backbone's own config (saved inside ours as `base_config`) names the folder it was loaded from;
     # write the name this checkpoint records instead (a Hub id when known), never a second, local one.

@@ -7,6 +7,7 @@ from `PreTrainedModel.base_model`, embeddings from `get_input_embeddings()`, lim
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from functools import partial
 from typing import Any
 
 import torch
+import torch.utils.checkpoint
 from torch import nn
 from transformers import PreTrainedModel
 from transformers.models.auto import modeling_auto
@@ -283,6 +285,61 @@ def _capture(store: dict[int, torch.Tensor], index: int, module: nn.Module, args
     store.setdefault(index, output[0])
 
 
+def _is_reentrant(func: Any) -> bool:
+    """Whether a transformers `_gradient_checkpointing_func` runs torch's reentrant checkpoint (explicitly, or by
+    torch's default when `use_reentrant` is not passed)."""
+    if isinstance(func, partial):
+        if "use_reentrant" in func.keywords:
+            return bool(func.keywords["use_reentrant"])
+        func = func.func
+    return func is torch.utils.checkpoint.checkpoint
+
+
+def checkpointed_modules(backbone: nn.Module) -> list[nn.Module]:
+    """The backbone's modules whose own gradient checkpointing is on (`gradient_checkpointing_enable`)."""
+    return [m for m in backbone.modules() if getattr(m, "gradient_checkpointing", False) is True]
+
+
+@contextlib.contextmanager
+def checkpointing_for_recomputation(modules: list[nn.Module], grad_enabled: bool) -> Iterator[None]:
+    """
+    Within the block, the backbone's own gradient checkpointing (transformers' per-layer `_gradient_checkpointing_func`,
+    set by `gradient_checkpointing_enable`) suits a step that segment recomputation runs:
+
+    - with gradients (the recomputation in backward, differentiated by `torch.autograd.grad`, hf_rmt/core/recompute.py):
+      torch's reentrant checkpoint refuses `.grad()` ("incompatible with .grad()"), as it runs a nested `backward`
+      of its own; it runs in the non-reentrant mode instead, which computes the same gradients with the same per-layer
+      memory saving. The user's other options (offloading, `preserve_rng_state`, ...) stay as they were.
+    - without (the step's first run, whose activations are not kept): checkpointing is off, as there is no backward to
+      replay for (transformers <= 5.17 would still run torch's checkpoint, which warns that no input needs a gradient).
+
+    Args:
+        modules (`list[nn.Module]`): `checkpointed_modules(backbone)`, found once per forward.
+        grad_enabled (`bool`): Whether the step runs with gradients.
+    """
+    names = ("gradient_checkpointing", "_gradient_checkpointing_func")
+    saved = [
+        (module, {name: module.__dict__[name] for name in names if name in module.__dict__}) for module in modules
+    ]
+    for module in modules:
+        if not grad_enabled:
+            module.gradient_checkpointing = False
+            continue
+        func = module.__dict__.get("_gradient_checkpointing_func")
+        if func is not None and _is_reentrant(func):
+            # A partial's keywords are overridden by the new ones.
+            module._gradient_checkpointing_func = partial(func, use_reentrant=False)
+    try:
+        yield
+    finally:
+        for module, attributes in saved:
+            for name in names:
+                if name in attributes:
+                    setattr(module, name, attributes[name])
+                else:
+                    module.__dict__.pop(name, None)  # back to the class's value
+
+
 def has_dropout(backbone: PreTrainedModel) -> bool:
     """Whether the backbone applies dropout when training (modules with p > 0, or attention dropout in its config)."""
     if any(isinstance(module, nn.Dropout) and module.p > 0 for module in backbone.modules()):
@@ -296,6 +353,8 @@ __all__ = [
     "BackboneCaller",
     "backbone_task",
     "check_supported",
+    "checkpointed_modules",
+    "checkpointing_for_recomputation",
     "has_dropout",
     "is_decoder_backbone",
     "layer_blocks",

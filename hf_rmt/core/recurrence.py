@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel
 
-from .backbone import BackboneCaller, memory_in_layers
+from .backbone import BackboneCaller, checkpointed_modules, checkpointing_for_recomputation, memory_in_layers
 from .fast_path import SegmentGraphs
 from .layouts import MemoryLayout
 from .memory import (
@@ -182,6 +182,8 @@ def run_segments(
     grad = torch.is_grad_enabled()
     last = len(plan) - 1
     results = []
+    # The backbone's own checkpointed layers, adapted in each recomputed step (`checkpointing_for_recomputation`).
+    checkpointed = checkpointed_modules(cell.backbone) if options.recompute and last > 0 else []
     for t in range(len(plan)):
         step = plan.step(t)
         step_memory = select_rows(memory, step.rows)
@@ -205,7 +207,7 @@ def run_segments(
             if options.recompute and t < last:
                 # The last step is not recomputed: backward starts with it, so keeping its activations costs
                 # no more than the recomputation of any one step would hold at that point.
-                outputs = _recomputed(run, step_memory, inputs, options)
+                outputs = _recomputed(run, checkpointed, step_memory, inputs, options)
             else:
                 outputs = run(step_memory, inputs)
         memory = merge_rows(memory, step.rows, outputs[0])
@@ -213,14 +215,22 @@ def run_segments(
     return memory, results
 
 
-def _recomputed(run: Callable[..., tuple], memory: MemoryState, inputs: torch.Tensor, options: LoopOptions) -> tuple:
+def _recomputed(
+    run: Callable[..., tuple],
+    checkpointed: list[torch.nn.Module],
+    memory: MemoryState,
+    inputs: torch.Tensor,
+    options: LoopOptions,
+) -> tuple:
     """`run(memory, inputs)` through `recompute_segment`, the state's tensors passed one by one so that each gets its
     gradient (a per-layer state is a tuple of them)."""
     tensors = state_tensors(memory)
     count = len(tensors)
 
     def flat_run(*flat: torch.Tensor) -> tuple:
-        outputs = run(state_from_tensors(memory, flat[:count]), flat[count])
+        # Run without gradients in the forward, with them in backward: the backbone's own checkpointing adapted.
+        with checkpointing_for_recomputation(checkpointed, torch.is_grad_enabled()):
+            outputs = run(state_from_tensors(memory, flat[:count]), flat[count])
         return (*state_tensors(outputs[0]), *outputs[1:])
 
     flat = recompute_segment(flat_run, (*tensors, inputs), options.params, options.preserve_rng)

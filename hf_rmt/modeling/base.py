@@ -254,7 +254,8 @@ class RMTPreTrainedModel(PreTrainedModel):
             memory_state,
             self.config.num_memory_tokens,
             self.memory.weight.shape[1],
-            self.memory.state_shapes,
+            state_shapes=self.memory.state_shapes,
+            vocab_size=self.backbone.get_input_embeddings().num_embeddings,
         )
 
     # ---------------------------------------------------------------- the recurrence

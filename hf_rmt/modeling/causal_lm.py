@@ -7,12 +7,20 @@ import inspect
 from typing import Any
 
 import torch
-from transformers import GenerationMixin, PreTrainedModel
+from transformers import (
+    GenerationConfig,
+    GenerationMixin,
+    LogitsProcessorList,
+    PreTrainedModel,
+    StoppingCriteriaList,
+)
+from transformers.utils import ModelOutput
 
 from ..config import RMTConfig
 from ..core.recurrence import StepHead, layer_reads
 from ..mapping import MODEL_TASKS
 from .base import FORWARD_ARGS_DOC, RMTPreTrainedModel
+from .generation import backbone_generate_kwargs
 from .heads import CausalLMHead
 from .outputs import RMTTokenOutput
 
@@ -32,6 +40,7 @@ class RMTForCausalLM(RMTPreTrainedModel, GenerationMixin):
     def __init__(self, config: RMTConfig, backbone: PreTrainedModel | None = None):
         super().__init__(config, backbone)
         self._head_takes_logits_to_keep = "logits_to_keep" in inspect.signature(self.backbone.forward).parameters
+        self._share_backbone_generation_config()
 
     def forward(
         self,
@@ -89,14 +98,24 @@ class RMTForCausalLM(RMTPreTrainedModel, GenerationMixin):
 """
     )
 
+    def _share_backbone_generation_config(self) -> None:
+        # The backbone's generation defaults (eos, pad, bos, ...) are the model's: one object, as `config.base_config`
+        # is the backbone's config, so a setting changed on either is the one `generate` uses.
+        if self.backbone.generation_config is not None:
+            self.generation_config = self.backbone.generation_config
+
     @torch.no_grad()
     def generate(
         self,
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         memory_state: torch.FloatTensor | None = None,
+        generation_config: GenerationConfig | None = None,
+        logits_processor: LogitsProcessorList | None = None,
+        stopping_criteria: StoppingCriteriaList | None = None,
+        tokenizer: Any = None,
         **generate_kwargs: Any,
-    ) -> torch.LongTensor:
+    ) -> torch.LongTensor | ModelOutput:
         r"""
         Generates a continuation of a prompt of any length.
 
@@ -105,19 +124,34 @@ class RMTForCausalLM(RMTPreTrainedModel, GenerationMixin):
         continuation therefore has the whole prompt in memory, and the last segment plus the new tokens must fit the
         backbone's positions.
 
+        Lengths and stopping count as transformers counts them for a plain model given the same `input_ids`:
+        `max_length` and `min_length` include the whole prompt (padding too), `max_new_tokens`/`min_new_tokens`
+        count new tokens, `model.generation_config` (the backbone's, shared) is the default, and stop strings,
+        `stopping_criteria` and `logits_processor` see the whole prompt followed by the new tokens. The logits
+        processors that transformers builds from the config itself (`repetition_penalty`, `no_repeat_ngram_size`,
+        ...) see the new tokens only: the earlier prompt reaches the model through memory, not as tokens.
+
         Args:
             input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`): The prompt (padding anywhere).
             attention_mask (`torch.Tensor`, *optional*): 1 for real prompt tokens.
             memory_state (`torch.FloatTensor`, *optional*): Memory to start from.
-            generate_kwargs: Passed to the backbone's `generate` (`max_new_tokens`, `do_sample`, a
-                `GenerationConfig`, ...).
+            generation_config (`GenerationConfig`, *optional*): As in transformers' `generate`.
+            logits_processor (`LogitsProcessorList`, *optional*): Custom processors, given the whole sequence.
+            stopping_criteria (`StoppingCriteriaList`, *optional*): Custom criteria, given the whole sequence.
+            tokenizer (`PreTrainedTokenizerBase`, *optional*): Needed for `stop_strings`.
+            generate_kwargs: Generation options (`max_new_tokens`, `do_sample`, `eos_token_id`, ...) and model kwargs,
+                as for transformers' `generate`.
 
         Returns:
-            `torch.LongTensor` of shape `(batch_size, sequence_length + new_tokens)`: prompt followed by the new tokens.
+            `torch.LongTensor` of shape `(batch_size, sequence_length + new_tokens)`: prompt followed by the new tokens
+            (with `return_dict_in_generate=True`, transformers' output with these `sequences`).
         """
         if input_ids is None:
-            raise ValueError("`generate` needs `input_ids` (the prompt).")
+            raise ValueError("`generate` needs `input_ids` (the prompt, a `(batch, length)` tensor of ids), got None.")
         batch, _ = self._check_inputs(input_ids, None, attention_mask, memory_state)
+        backbone_kwargs = backbone_generate_kwargs(
+            self, input_ids, generation_config, logits_processor, stopping_criteria, tokenizer, generate_kwargs
+        )
         plan = self.make_plan(input_ids, attention_mask)
         # Prefix = every valid token but those of the last segment; it updates memory, the last segment does not.
         prefix_mask = plan.before_last_segment()
@@ -132,8 +166,11 @@ class RMTForCausalLM(RMTPreTrainedModel, GenerationMixin):
         cell = self._segment_cell()
         rows, mask = self.layout.generation_prompt(cell.update.read(memory), embeds, real)
         with layer_reads(cell, memory):  # ARMT: every prompt and new token reads the associative memory
-            new_tokens = self.backbone.generate(inputs_embeds=rows, attention_mask=mask, **generate_kwargs)
-        return torch.cat([input_ids, new_tokens.to(input_ids.device)], dim=1)
+            output = self.backbone.generate(inputs_embeds=rows, attention_mask=mask, **backbone_kwargs)
+        if isinstance(output, torch.Tensor):
+            return torch.cat([input_ids, output.to(input_ids.device)], dim=1)
+        output.sequences = torch.cat([input_ids, output.sequences.to(input_ids.device)], dim=1)
+        return output
 
 
 __all__ = ["RMTForCausalLM"]

@@ -17,9 +17,11 @@ def check_inputs(
     num_memory_tokens: int,
     hidden: int,
     state_shapes: Callable[[int], list[tuple[int, ...]]] | None = None,
+    vocab_size: int | None = None,
 ) -> tuple[int, int]:
-    """Checks the inputs of a forward (one of `input_ids`/`inputs_embeds`, shapes, a non-empty input, the memory
-    state's shapes, from the memory type's `state_shapes(batch)`); returns `(batch, seq_len)`."""
+    """Checks the inputs of a forward (one of `input_ids`/`inputs_embeds`, shapes, a non-empty input, token ids within
+    the backbone's vocabulary of `vocab_size`, the memory state's shapes, from the memory type's
+    `state_shapes(batch)`); returns `(batch, seq_len)`."""
     if (input_ids is None) == (inputs_embeds is None):
         raise ValueError(
             "Pass exactly one of `input_ids` and `inputs_embeds`, got "
@@ -34,11 +36,14 @@ def check_inputs(
     given = input_ids if input_ids is not None else inputs_embeds
     batch, seq_len = given.shape[:2]
     if batch == 0 or seq_len == 0:
-        raise ValueError(f"The input is empty: shape {tuple(given.shape)}; need at least one token per sample.")
+        name = "input_ids" if input_ids is not None else "inputs_embeds"
+        raise ValueError(f"`{name}` is empty: shape {tuple(given.shape)}; need at least one token per sample.")
     if attention_mask is not None and tuple(attention_mask.shape) != (batch, seq_len):
         raise ValueError(
             f"`attention_mask` must have the input's shape ({batch}, {seq_len}), got {tuple(attention_mask.shape)}."
         )
+    if input_ids is not None and vocab_size is not None:
+        _check_token_ids(input_ids, attention_mask, vocab_size)
     if memory_state is not None:
         _check_memory_state(
             memory_state, state_shapes(batch) if state_shapes else [(batch, num_memory_tokens, hidden)]
@@ -64,6 +69,20 @@ def _check_memory_state(memory_state: Any, expected: list[tuple[int, ...]]) -> N
         raise ValueError(
             f"`memory_state` must hold {len(expected)} tensors of shapes {expected[:2]} for each layer, got "
             f"{len(shapes)} tensors of shapes {shapes[:2]}{', ...' if len(shapes) > 2 else ''}."
+        )
+
+
+def _check_token_ids(input_ids: torch.Tensor, attention_mask: torch.Tensor | None, vocab_size: int) -> None:
+    """Token ids at real (unmasked) positions must index the backbone's embeddings; an id from another tokenizer
+    would otherwise fail inside the embedding lookup ("index out of range in self", or a device-side assert on a
+    GPU). One reduction and one host sync per forward; padding positions are never embedded and are not checked."""
+    ids = input_ids if attention_mask is None else input_ids.masked_fill(attention_mask == 0, 0)
+    low, high = (int(v) for v in torch.aminmax(ids))
+    if low < 0 or high >= vocab_size:
+        bad = high if high >= vocab_size else low
+        raise ValueError(
+            f"`input_ids` must be token ids in [0, {vocab_size - 1}] (the backbone's vocabulary of {vocab_size:,}), "
+            f"got {bad}: was the input made with another model's tokenizer?"
         )
 
 

@@ -37,6 +37,19 @@ def _special_ids(config: RMTConfig, base_config: Any, tokenizer: Any) -> tuple[i
     return cls_id, sep_id
 
 
+def check_tokenizer_fits(tokenizer: Any, model: PreTrainedModel) -> None:
+    """Refuses a tokenizer whose ids reach past the backbone's input embeddings: another model's tokenizer (a GPT-2
+    tokenizer with a BERT backbone), which would feed the backbone ids it has no embedding for."""
+    size = len(tokenizer) if hasattr(tokenizer, "__len__") else None
+    rows = model.get_input_embeddings().num_embeddings
+    if size is not None and size > rows:
+        raise ValueError(
+            f"`tokenizer` does not match the backbone: {type(tokenizer).__name__} has {size:,} tokens but "
+            f"{type(model).__name__} ({model.config.model_type}) embeds only {rows:,} (its ids must be below the "
+            "backbone's vocabulary size). Pass the tokenizer of the backbone's checkpoint."
+        )
+
+
 def resolve_config(config: RMTConfig, model: PreTrainedModel, tokenizer: Any = None) -> RMTConfig:
     """
     Fills what `config` left to the backbone (layout, segment size, special tokens, memory scale, backbone snapshot)
@@ -46,6 +59,8 @@ def resolve_config(config: RMTConfig, model: PreTrainedModel, tokenizer: Any = N
         ValueError: naming the field, the rule and the value, when the configuration cannot work on this backbone.
     """
     check_supported(model)
+    if tokenizer is not None:
+        check_tokenizer_fits(tokenizer, model)
     config = copy.deepcopy(config)
     base_config = model.config
     if config.base_config is not None:
@@ -83,10 +98,16 @@ def resolve_config(config: RMTConfig, model: PreTrainedModel, tokenizer: Any = N
         config.cls_token_id, config.sep_token_id = _special_ids(config, base_config, tokenizer)
         missing = [n for n in ("cls_token_id", "sep_token_id") if getattr(config, n) is None]
         if missing:
+            where = (
+                f"nor in the tokenizer passed ({type(tokenizer).__name__}, which has no "
+                f"{' and '.join(n.replace('_id', '') for n in missing)})"
+                if tokenizer is not None
+                else "and no tokenizer was passed"
+            )
             raise ValueError(
-                f"The encoder layout `[CLS] mem [SEP] segment [SEP]` needs {' and '.join(missing)}, found neither in "
-                "the backbone's config nor in a tokenizer: pass `tokenizer=` to `get_rmt_model` or set them in "
-                "RMTConfig."
+                f"The encoder layout `[CLS] mem [SEP] segment [SEP]` needs {' and '.join(missing)}: not in the "
+                f"backbone's config, {where}. Pass the backbone's own tokenizer as `tokenizer=` to `get_rmt_model` "
+                "or set them in RMTConfig."
             )
         vocab = model.get_input_embeddings().num_embeddings
         for name in ("cls_token_id", "sep_token_id"):
@@ -102,4 +123,4 @@ def resolve_config(config: RMTConfig, model: PreTrainedModel, tokenizer: Any = N
     return config
 
 
-__all__ = ["largest_segment_size", "resolve_config"]
+__all__ = ["check_tokenizer_fits", "largest_segment_size", "resolve_config"]

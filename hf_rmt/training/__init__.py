@@ -13,6 +13,9 @@ trainer = Trainer(model, args, train_dataset=train, data_collator=RMTDataCollato
                   callbacks=[CurriculumCallback(curriculum), RMTTrainerCallback()])
 ```
 
+`RMTTrainer` is that `Trainer` whose Hub pushes (`push_to_hub=True`, `trainer.push_to_hub()`) carry hf_rmt's model card
+instead of transformers' generic one.
+
 An `accelerate` loop calls `curriculum.on_batches_consumed(n)` and `curriculum.update(step)` after each optimizer step,
 `curriculum.report_metric(value)` after each evaluation, and `accelerator.register_for_checkpointing(curriculum)`.
 """
@@ -33,6 +36,7 @@ from .collator import RMTDataCollator
 from .curriculum import BABILONG_SCHEDULE, SegmentCurriculum
 from .curriculum_dataset import CurriculumDataset, truncate_sample
 from .signals import StopOnSignalCallback
+from .trainer import RMTTrainer
 
 
 __all__ = [
@@ -43,6 +47,7 @@ __all__ = [
     "JsonLogCallback",
     "RMTArguments",
     "RMTDataCollator",
+    "RMTTrainer",
     "RMTTrainerCallback",
     "SegmentCurriculum",
     "StopOnSignalCallback",

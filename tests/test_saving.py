@@ -317,7 +317,9 @@ def test_config_backbone_hidden_size_mismatch_and_missing_special_tokens():
         ValueError, match="`base_config.hidden_size`=64 in the RMTConfig does not match the backbone's hidden_size=32"
     ):
         hf_rmt.get_rmt_model(tiny_backbone("bert"), config)
-    with pytest.raises(ValueError, match="needs cls_token_id and sep_token_id.*pass `tokenizer=`"):
+    with pytest.raises(
+        ValueError, match="needs cls_token_id and sep_token_id.*no tokenizer was passed.*as `tokenizer=`"
+    ):
         hf_rmt.get_rmt_model(tiny_backbone("bert"), hf_rmt.RMTConfig(num_memory_tokens=2, segment_size=8))
 
 

@@ -26,12 +26,17 @@ SAVE_CASES = [
     ("llama", "sequence-classification"),
     ("qwen2", "causal-lm"),
     ("opt", "base"),
+    ("t5", "seq2seq-lm"),
+    ("mt5", "seq2seq-lm"),
+    ("bart", "seq2seq-lm"),
 ]
 
 
 def outputs(model, ids):
+    # A seq2seq LM's decoder needs an input of its own: the first tokens stand in for a target.
+    extra = {"decoder_input_ids": ids[:, :5]} if getattr(model.config, "memory_layout", None) == "seq2seq" else {}
     with torch.no_grad():
-        out = model(ids)
+        out = model(ids, **extra)
     return out.last_hidden_state if isinstance(out, hf_rmt.RMTModelOutput) else out.logits
 
 
@@ -184,7 +189,9 @@ def test_lora_and_memory_train_save_reload_and_merge(tmp_path):
         torch.testing.assert_close(merged(ids).logits, want, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("arch, task", [("bert", "sequence-classification"), ("gpt2", "causal-lm")])
+@pytest.mark.parametrize(
+    "arch, task", [("bert", "sequence-classification"), ("gpt2", "causal-lm"), ("t5", "seq2seq-lm")]
+)
 def test_lora_checkpoint_with_its_rmt_config_loads_through_the_auto_class(tmp_path, arch, task):
     """`hf-rmt train`'s LoRA output (peft adapter + RMT config.json) loads with `Auto*.from_pretrained`, by the
     backbone's path or with `backbone=`, LoRA merged; it then saves in full, never as an adapter that drops LoRA."""
@@ -266,10 +273,14 @@ def test_segment_too_long_gives_the_largest_that_fits():
 
 
 def test_unsupported_backbones_name_what_is_supported():
-    from transformers import AlbertConfig, AlbertModel, T5Config, T5ForConditionalGeneration
+    from transformers import AlbertConfig, AlbertModel, T5Model
 
-    t5 = T5ForConditionalGeneration(T5Config(vocab_size=99, d_model=32, d_ff=37, num_layers=1, num_heads=4, d_kv=8))
-    with pytest.raises(ValueError, match="encoder-decoder backbones are not supported yet.*bert, roberta"):
+    t5 = T5Model(tiny_config("t5"))  # the bare encoder-decoder: no LM head for the decoder to predict with
+    with pytest.raises(
+        ValueError,
+        match=r"T5Model \(model_type='t5', is_encoder_decoder=True\): encoder-decoder backbones are supported with "
+        r"their language-model head only \(AutoModelForSeq2SeqLM.*Supported: bert, roberta",
+    ):
         hf_rmt.get_rmt_model(t5, hf_rmt.RMTConfig(num_memory_tokens=2, segment_size=8))
     albert = AlbertModel(
         AlbertConfig(
@@ -352,7 +363,10 @@ def trained_adapter(tmp_path, arch="bert", task="sequence-classification"):
     return model, backbone_dir, tmp_path / "adapter"
 
 
-@pytest.mark.parametrize("arch, task", [("bert", "sequence-classification"), ("gpt2", "causal-lm"), ("llama", "base")])
+@pytest.mark.parametrize(
+    "arch, task",
+    [("bert", "sequence-classification"), ("gpt2", "causal-lm"), ("llama", "base"), ("bart", "seq2seq-lm")],
+)
 def test_adapter_onto_a_given_backbone_is_bit_identical_to_loading_by_path(tmp_path, arch, task):
     model, backbone_dir, adapter_dir = trained_adapter(tmp_path, arch, task)
     ids = torch.randint(5, 99, (2, 21))

@@ -31,6 +31,8 @@ ARCHITECTURES = {
         "encoder",
     ),
     "electra": ({"hidden_size": 32, "embedding_size": 32, "max_position_embeddings": 64, **COMMON}, "encoder"),
+    # Factorised embeddings (16 < 32): memory comes back through RMTMemory.write_projection.
+    "albert": ({"hidden_size": 32, "embedding_size": 16, "max_position_embeddings": 64, **COMMON}, "encoder"),
     "gpt2": ({"vocab_size": 99, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 64}, "decoder"),
     "opt": (
         {"hidden_size": 32, "ffn_dim": 37, "max_position_embeddings": 64, "word_embed_proj_dim": 32, **COMMON},

@@ -23,7 +23,8 @@ TESTED_ARCHITECTURES = (
     "roberta",
     "distilbert",
     "deberta-v2",
-    "electra (embedding_size == hidden_size)",
+    "electra",
+    "albert",
     "gpt2",
     "opt",
     "llama",
@@ -109,18 +110,17 @@ def check_supported(model: PreTrainedModel) -> None:
                 f"Unsupported backbone {type(module).__name__}: its forward takes no `inputs_embeds`, which memory "
                 f"tokens need. Supported: {supported}."
             )
-    hidden = getattr(config, "hidden_size", None)
-    if (
-        hidden is not None
-        and embeddings.embedding_dim != hidden
-        and getattr(config, "word_embed_proj_dim", None) is None
-    ):
-        # ALBERT/ELECTRA-small factorise embeddings: the output (hidden_size) cannot be fed back as an input embedding.
-        raise ValueError(
-            f"Unsupported backbone {type(model).__name__}: input embeddings have {embeddings.embedding_dim} dimensions "
-            f"but hidden states have {hidden}, so a memory read from the output cannot be fed back as input. "
-            f"Supported: {supported}."
-        )
+
+
+def output_size(model: PreTrainedModel) -> int:
+    """The dimension of the hidden states memory is read from. It differs from the input embeddings' for factorised
+    embeddings (ALBERT, ELECTRA-small: `embedding_size` < `hidden_size`), which then need a projection back; OPT's
+    `word_embed_proj_dim` projects back inside the model (its last hidden state is in the embedding space)."""
+    embedding_dim = model.get_input_embeddings().embedding_dim
+    hidden = getattr(model.config, "hidden_size", None)
+    if hidden is None or getattr(model.config, "word_embed_proj_dim", None) is not None:
+        return embedding_dim
+    return hidden
 
 
 def is_encoder_decoder(model: PreTrainedModel) -> bool:
@@ -243,4 +243,5 @@ __all__ = [
     "is_encoder_decoder",
     "layer_blocks",
     "max_positions",
+    "output_size",
 ]

@@ -64,6 +64,14 @@ class SegmentCell:
     layout: MemoryLayout
     update: MemoryUpdate
     caller: BackboneCaller
+    # Backbones with embeddings narrower than their hidden states: the outputs at the memory positions go back into
+    # the embedding space through this learned map before the update rule sees them (`RMTMemory.write_projection`).
+    write_projection: torch.nn.Module | None = None
+
+    def written(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The outputs at the layout's write positions, in the embedding space the next row is built in."""
+        written = self.layout.read_memory(hidden)
+        return written if self.write_projection is None else self.write_projection(written)
 
 
 @dataclass
@@ -100,7 +108,7 @@ def segment_step(
     specials = cell.layout.special_embeddings(embeddings, content)
     embeds, mask, position_ids = cell.layout.build(cell.update.read(memory).to(content.dtype), content, step, specials)
     hidden, head_output = cell.caller(cell.backbone, embeds, mask, position_ids, head_kwargs)
-    new_memory = cell.update.write(memory, cell.layout.read_memory(hidden))
+    new_memory = cell.update.write(memory, cell.written(hidden))
     if head is None:
         return (new_memory,)
     content_hidden = cell.layout.read_content(hidden, step.max_length)
@@ -117,7 +125,7 @@ def memory_only_step(cell: SegmentCell, memory: torch.Tensor, segment_ids: torch
     specials = cell.layout.special_embeddings(embeddings, content)
     embeds, _, _ = cell.layout.build(cell.update.read(memory).to(content.dtype), content, step, specials)
     hidden, _ = cell.caller(cell.backbone, embeds, None, None, None)
-    return cell.update.write(memory, cell.layout.read_memory(hidden))
+    return cell.update.write(memory, cell.written(hidden))
 
 
 def run_segments(

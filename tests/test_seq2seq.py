@@ -298,6 +298,10 @@ def test_configuration_errors_name_the_field():
         ).config.segment_size
         == 58
     )
+    with pytest.raises(
+        ValueError, match=r"BartForSequenceClassification .*supported with their language-model head only"
+    ):
+        hf_rmt.get_rmt_model(tiny_backbone("bart", "sequence-classification"), rmt_config("bart"))
     no_eos = tiny_backbone("t5", "seq2seq-lm", eos_token_id=None)
     with pytest.raises(ValueError, match=r"needs an EOS id \(`sep_token_id`\).*pass `tokenizer=`"):
         hf_rmt.get_rmt_model(no_eos, rmt_config("t5"))

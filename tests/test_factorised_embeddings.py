@@ -32,6 +32,20 @@ def test_memory_lives_in_the_embedding_space_and_comes_back_through_the_projecti
     assert projection.weight.requires_grad and projection.bias.requires_grad  # trained with the memory
 
 
+@pytest.mark.gpu
+def test_cuda_graph_replay_applies_the_projection():
+    model = wrap().cuda()
+    ids = torch.randint(5, 99, (2, 8 * 20), device="cuda")
+    with torch.no_grad():
+        eager = model(ids)
+        model.enable_cuda_graphs()
+        graphed = model(ids)
+        assert model._graphs.graphs, "no CUDA graph was captured: the test would not test the fast path"
+        model.disable_cuda_graphs()
+    torch.testing.assert_close(graphed.memory_state, eager.memory_state, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(graphed.logits, eager.logits, rtol=1e-4, atol=1e-5)
+
+
 def row(model, ids):
     embed = model.backbone.get_input_embeddings()
     cls, sep = (

@@ -195,6 +195,33 @@ def test_generate_reads_the_whole_input_through_memory():
     assert not torch.equal(*scores)
 
 
+@pytest.mark.parametrize("arch", ["t5", "bart"])
+def test_memory_only_step_equals_the_encoders_memory(arch):
+    """The step CUDA graphs capture (a full segment of ids in, the next memory out) runs the encoder row as forward."""
+    model = wrap(arch)
+    memory = torch.randn(2, 4, 32)
+    ids = torch.randint(5, 99, (2, 8))
+    with torch.no_grad():
+        want = model(ids, memory_state=memory, decoder_input_ids=ids[:, :2]).memory_state
+        torch.testing.assert_close(model.memory_only_step(memory, ids), want)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("compile", [False, True])
+@pytest.mark.parametrize("arch", ["t5", "bart"])
+def test_cuda_graph_replay_equals_eager(arch, compile):
+    model = wrap(arch).cuda()
+    ids = torch.randint(5, 99, (2, 8 * 40), device="cuda")
+    with torch.no_grad():
+        eager = model(ids, decoder_input_ids=ids[:, :3])
+        model.enable_cuda_graphs(compile=compile)
+        graphed = model(ids, decoder_input_ids=ids[:, :3])
+        assert model._graphs.graphs, "no CUDA graph was captured: the test would not test the fast path"
+        model.disable_cuda_graphs()
+    torch.testing.assert_close(graphed.logits, eager.logits, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(graphed.memory_state, eager.memory_state, rtol=1e-4, atol=1e-5)
+
+
 def test_lora_and_memory_train_save_reload_and_merge(tmp_path):
     from peft import PeftModel, get_peft_model
 

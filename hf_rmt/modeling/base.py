@@ -349,7 +349,7 @@ class RMTPreTrainedModel(PreTrainedModel):
         # which swaps SDPA's flash kernel for a decomposed fp32 attention (BERT-base step on an H200: 1.17 ms whole
         # vs 0.69 ms regional). Decoders keep `is_causal` when traced, and compiling the whole step fuses more
         # (~125M Llama, 2M tokens on an H200: 3.7 s whole vs 7.7 s regional). bench/bench_inference.py measures both.
-        # The blocks of the module the segment steps run (an encoder-decoder's encoder).
+        # An encoder-decoder's steps run its encoder: the blocks compiled are the encoder's.
         blocks = layer_blocks(self._segment_cell().backbone) if compile and not self.layout.causal else []
         self._graphs = SegmentGraphs(
             self.memory_only_step,

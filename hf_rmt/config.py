@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from transformers import AutoConfig, PreTrainedConfig
 
 
-MEMORY_LAYOUTS = ("encoder", "decoder")
+MEMORY_LAYOUTS = ("encoder", "decoder", "seq2seq")
 MEMORY_TYPES = ("rmt", "associative")
 SEGMENT_ALIGNMENTS = ("left", "right")
 
@@ -34,12 +34,15 @@ class RMTConfig(PreTrainedConfig):
     together with `num_memory_tokens` memory vectors; the backbone's last hidden states at the memory positions become
     the memory of the next segment (Bulatov et al., 2022, arXiv:2207.06881; 2023, arXiv:2304.11062).
 
-    Two layouts are supported (`memory_layout`):
+    Three layouts are supported (`memory_layout`):
 
     - `"encoder"` (bidirectional backbones such as BERT): `[CLS] mem [SEP] segment [SEP]`, memory read back from the
       same positions, as in the 1M-token paper (arXiv:2304.11062, section 2).
     - `"decoder"` (causal backbones such as GPT-2 or Llama): `[read mem | segment | write mem]`, the next memory read
       from the write positions, as in the RMT paper (arXiv:2207.06881, section 3).
+    - `"seq2seq"` (encoder-decoder backbones such as T5 or BART): `[BOS] mem segment [EOS]` in the encoder, memory read
+      back from the same positions; the decoder attends to the last segment's row (the official
+      `RMTEncoderDecoderForConditionalGeneration`).
 
     Args:
         base_config (`PreTrainedConfig` or `dict`, *optional*):
@@ -59,16 +62,19 @@ class RMTConfig(PreTrainedConfig):
             Backpropagation through time: `-1` lets gradients flow through every memory transition; `k >= 0` keeps
             only the last `k` transitions and detaches memory before them (truncated BPTT).
         memory_layout (`str`, *optional*):
-            `"encoder"` or `"decoder"`; `None` chooses from the backbone.
+            `"encoder"`, `"decoder"` or `"seq2seq"`; `None` chooses from the backbone.
         segment_alignment (`str`, *optional*):
             Which segment of a sample is allowed to be shorter. `"right"`: the last segment is full and the first may
-            be short (the encoder default, so the question at the end of a sample has a full segment of context);
+            be short (the encoder and seq2seq default, so the question at the end of a sample has a full segment of
+            context);
             `"left"`: segments fill from the start and the last may be short (the decoder default, so that a stream
             split into chunks is segmented the same way). `None` chooses from the layout.
         cls_token_id (`int`, *optional*):
-            Token opening each segment in the encoder layout (`[CLS]`).
+            Token opening each segment in the encoder layout (`[CLS]`); in the seq2seq layout the backbone's BOS, if
+            it has one.
         sep_token_id (`int`, *optional*):
-            Token separating memory from the segment and closing it in the encoder layout (`[SEP]`).
+            Token separating memory from the segment and closing it in the encoder layout (`[SEP]`); in the seq2seq
+            layout the EOS closing each segment.
         memory_init_std (`float`, *optional*):
             Standard deviation of the initial memory. `None` uses the standard deviation of the backbone's input
             embeddings, so memory starts at the scale of ordinary tokens (as in the official decoder code).
@@ -182,7 +188,7 @@ class RMTConfig(PreTrainedConfig):
         """The alignment in use: the configured one, or the layout's default."""
         if self.segment_alignment is not None:
             return self.segment_alignment
-        return "right" if self.memory_layout == "encoder" else "left"
+        return "left" if self.memory_layout == "decoder" else "right"
 
 
 __all__ = ["MEMORY_TYPES", "RMTConfig"]

@@ -75,10 +75,12 @@ def _check_fits_positions(model: torch.nn.Module, lengths: list[int], extra: int
 
 def _infer_output_format(model: torch.nn.Module) -> str:
     task = getattr(model, "task", None)  # hf_rmt model classes say what they are
-    if task == "causal-lm":
-        return "generation"
+    if task in ("causal-lm", "seq2seq-lm"):
+        return "generation" if task == "causal-lm" else "seq2seq"
     if task is None and not _is_rmt(model):
         config = _model_config(model)
+        if getattr(config, "is_encoder_decoder", False):
+            return "seq2seq"
         architectures = getattr(config, "architectures", None) or []
         if any(name.endswith("ForCausalLM") for name in architectures):
             return "generation"
@@ -170,6 +172,7 @@ def evaluate_by_length(
       mapped by name.
     - Causal-LM models (`RMTForCausalLM`): the answer is generated greedily after the prompt (`max_new_tokens`) and
       scored by exact match with the gold answer (case and surrounding punctuation ignored).
+    - Seq2seq models (`RMTForSeq2SeqLM`): the same, the answer generated greedily by the decoder from the whole input.
 
     Scores come from the shipped `evaluate` metric `rmt_accuracy` when `evaluate` is installed, else they are
     computed directly (same result).
@@ -186,7 +189,7 @@ def evaluate_by_length(
         seed (`int`, defaults to 0): Seed of the samples; sample `i` is the same whatever the batch size.
         progress (`bool`, defaults to `True`): Show a progress bar (unless transformers' progress bars are disabled,
             `transformers.utils.logging.disable_progress_bar()`).
-        output_format (`str`, *optional*): `"classification"` or `"generation"`; by default from the model.
+        output_format (`str`, *optional*): `"classification"`, `"generation"` or `"seq2seq"`; by default from the model.
         max_new_tokens (`int`, defaults to 8): Longest generated answer (generation only).
         trained_length (`int`, *optional*): Longest training length, recorded for the table and the plot.
         bf16 (`bool`, *optional*): Run the forward passes under bf16 autocast. Default: on a CUDA device, yes (the
@@ -218,7 +221,7 @@ def evaluate_by_length(
         output_format = _infer_output_format(model)
     elif output_format not in OUTPUT_FORMATS:
         raise ValueError(f"`output_format` must be one of {OUTPUT_FORMATS} or None, got {output_format!r}.")
-    generate = output_format == "generation"
+    generate = output_format != "classification"
 
     config = _model_config(model)
     is_rmt = _is_rmt(model)
@@ -291,7 +294,9 @@ def evaluate_by_length(
                 began = time.perf_counter()
                 if generate:
                     with precision:
-                        predictions += _generate(model, tokenizer, input_ids, attention_mask, max_new_tokens)
+                        predictions += _generate(
+                            model, tokenizer, input_ids, attention_mask, max_new_tokens, output_format
+                        )
                 else:
                     with precision:
                         logits = model(input_ids=input_ids, attention_mask=attention_mask).logits
@@ -355,7 +360,12 @@ def _pad_left(rows: list[torch.Tensor], pad_id: int, device: torch.device) -> tu
 
 
 def _generate(
-    model: torch.nn.Module, tokenizer: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, limit: int
+    model: torch.nn.Module,
+    tokenizer: Any,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    limit: int,
+    output_format: str,
 ) -> list[str]:
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)
@@ -368,7 +378,8 @@ def _generate(
         pad_token_id=pad,
         eos_token_id=tokenizer.eos_token_id,
     )
-    new_tokens = output[:, input_ids.shape[1] :]
+    # A causal LM returns the prompt and its continuation; an encoder-decoder its decoder start token and the answer.
+    new_tokens = output[:, 1:] if output_format == "seq2seq" else output[:, input_ids.shape[1] :]
     answers = []
     for row in new_tokens.tolist():
         if tokenizer.eos_token_id is not None and tokenizer.eos_token_id in row:

@@ -14,6 +14,7 @@ from transformers import (
     AutoModel,
     AutoModelForCausalLM,
     AutoModelForMaskedLM,
+    AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
 )
@@ -52,6 +53,7 @@ MODEL_TASKS: dict[str, TaskEntry] = {
         ),
         TaskEntry("masked-lm", "RMTForMaskedLM", AutoModelForMaskedLM, "fill-mask"),
         TaskEntry("causal-lm", "RMTForCausalLM", AutoModelForCausalLM, "text-generation"),
+        TaskEntry("seq2seq-lm", "RMTForSeq2SeqLM", AutoModelForSeq2SeqLM, "text2text-generation"),
     )
 }
 _BY_CLASS_NAME = {entry.class_name: entry for entry in MODEL_TASKS.values()}

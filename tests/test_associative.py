@@ -205,7 +205,17 @@ def test_a_block_that_did_not_run_is_named():
         model.memory.write(state, [None, (state[2], state[3])])
 
 
-@pytest.mark.parametrize("arch", [a for a in ARCHITECTURES if a not in ARMT_ARCHITECTURES])
+# Backbones whose hidden states are wider than their embeddings (ALBERT) take RMT memory only: refused below.
+NARROW_EMBEDDINGS = ("albert",)
+
+
+@pytest.mark.parametrize("arch", NARROW_EMBEDDINGS)
+def test_associative_memory_is_refused_for_narrow_embeddings(arch):
+    with pytest.raises(ValueError, match=r"memory_type='associative' needs hidden states as wide as the embeddings"):
+        armt(arch)
+
+
+@pytest.mark.parametrize("arch", [a for a in ARCHITECTURES if a not in ARMT_ARCHITECTURES + NARROW_EMBEDDINGS])
 def test_every_other_tested_architecture_reads_and_writes_in_each_layer(arch):
     """The layer hooks find the blocks of every architecture hf_rmt tests (the full guarantees are tested on BERT,
     GPT-2 and Llama): each layer's memory is written, and a padded batch gives what each sample gives alone."""

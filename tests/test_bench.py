@@ -1,6 +1,7 @@
 """The benchmark scripts run end to end (tiny models, CPU) and write the JSON they promise."""
 
 import json
+import math
 import os
 import sys
 
@@ -97,3 +98,24 @@ def test_memory_norm_script_runs_end_to_end_on_cpu(tmp_path):
     assert data["any_nonfinite"] is False and data["first_nonfinite_segment"] is None
     assert 0.0 <= data["accuracy"] <= 1.0 and len(data["predicted"]) == 2
     assert "no NaN/inf" in result.stdout
+
+
+def test_seq2seq_qa1_training_smoke_run_writes_accuracy_by_length(tmp_path):
+    """bench/train_seq2seq_qa1.py --quick: a tokenizer trained in the script, a tiny T5 + memory, 4 steps over a
+    1-then-2-segment curriculum, exact match at 1 and 2 segments of the test split."""
+    output = tmp_path / "seq2seq.json"
+    script = os.path.join(ROOT, "bench", "train_seq2seq_qa1.py")
+    run([sys.executable, script, "--quick", "--device", "cpu", "--output", str(output)], cwd=ROOT)
+    result = json.loads(output.read_text())
+    training, evaluation = result["training"], result["evaluation"]
+    assert training["steps"] == 4 and not training["stopped_by_time"]
+    assert [stage["max_segments"] for stage in training["stages"]] == [1, 2]  # the curriculum ran both stages
+    assert [v["length"] for v in training["validation"]] == [96, 192]
+    assert all(math.isfinite(entry["loss"]) for entry in training["log"])
+    assert evaluation["task"] == "qa1" and evaluation["metric"] == "exact_match" and evaluation["split"] == "test"
+    assert [(r["length"], r["num_segments"], r["num_samples"]) for r in evaluation["results"]] == [
+        (96, 1, 4),
+        (192, 2, 4),
+    ]
+    assert all(0.0 <= r["accuracy"] <= 1.0 for r in evaluation["results"])
+    assert result["model"]["backbone"] == "T5 (random init)" and evaluation["trained_length"] == 192

@@ -15,7 +15,7 @@ from hf_rmt import RMTConfig
         ("segment_size", "64", "`segment_size` must be an integer >= 1 or None, got '64'"),
         ("max_n_segments", 0, "`max_n_segments` must be an integer >= 1 or None, got 0"),
         ("bptt_depth", -2, "`bptt_depth` must be an integer >= -1"),
-        ("memory_layout", "prefix", "`memory_layout` must be one of ('encoder', 'decoder')"),
+        ("memory_layout", "prefix", "`memory_layout` must be one of ('encoder', 'decoder', 'seq2seq')"),
         ("segment_alignment", "center", "`segment_alignment` must be one of ('left', 'right')"),
         ("memory_init_std", 0.0, "`memory_init_std` must be a positive number or None, got 0.0"),
         ("modules_to_save", "classifier", "`modules_to_save` must be a list of module names"),

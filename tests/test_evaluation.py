@@ -197,6 +197,39 @@ def test_generation_exact_match(eos_tokenizer):
     assert "exact_match" in result.to_markdown()
 
 
+class StubSeq2Seq(StubGenerator):
+    """An encoder-decoder stub: `generate` returns the decoder start token (eos, as BART's), then the answer (not the
+    prompt)."""
+
+    task = "seq2seq-lm"
+
+    def generate(self, input_ids, attention_mask=None, max_new_tokens=8, **kwargs):
+        prompts = super().generate(input_ids, attention_mask, max_new_tokens, **kwargs)
+        start = torch.full((len(input_ids), 1), self.tokenizer.eos_token_id)
+        return torch.cat([start, prompts[:, input_ids.shape[1] :]], dim=1)
+
+
+def test_seq2seq_exact_match_reads_the_decoder_output(eos_tokenizer):
+    dataset = make_dataset("qa1", eos_tokenizer, 5, 48, "test", 0, output_format="seq2seq")
+    answers = {}
+    for index, sample in enumerate(dataset):
+        assert len(sample["input_ids"]) == sample["prompt_length"] == 48  # the answer is the target, not the input
+        answers[tuple(sample["input_ids"])] = sample["answer"] if index != 1 else "nowhere"
+    result = evaluate_by_length(
+        StubSeq2Seq(eos_tokenizer, answers), eos_tokenizer, "qa1", [48], num_samples=5, batch_size=2, progress=False
+    )
+    assert result.metric == "exact_match" and result.accuracies == [pytest.approx(4 / 5)]
+
+
+def test_tiny_seq2seq_rmt_generates(eos_tokenizer):
+    backbone = tiny_backbone("t5", "seq2seq-lm", vocab_size=len(eos_tokenizer))
+    model = hf_rmt.get_rmt_model(backbone, rmt_config("t5", segment_size=16))
+    result = evaluate_by_length(
+        model, eos_tokenizer, "memorize", [40], num_samples=3, max_new_tokens=3, progress=False
+    )
+    assert result.metric == "exact_match" and result.segment_size == 16 and 0.0 <= result.accuracies[0] <= 1.0
+
+
 def test_tiny_causal_rmt_generates(eos_tokenizer):
     backbone = tiny_backbone("gpt2", "causal-lm", vocab_size=len(eos_tokenizer))
     model = hf_rmt.get_rmt_model(backbone, rmt_config("gpt2", segment_size=16))

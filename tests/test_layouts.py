@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hf_rmt.core.layouts import DecoderLayout, EncoderLayout, get_layout
+from hf_rmt.core.layouts import DecoderLayout, EncoderLayout, Seq2SeqLayout, get_layout
 from hf_rmt.core.segments import SegmentStep
 
 
@@ -70,3 +70,30 @@ def test_generation_prompt_moves_padding_in_front_of_memory():
     rows, mask = layout.generation_prompt(filled(1, M, 7), content, torch.tensor([[False, True, True]]))
     assert mask.tolist() == [[0, 1, 1, 1, 1]]
     assert rows[0, :, 0].tolist() == [0.0, 7.0, 7.0, 9.0, 9.0]
+
+
+def test_seq2seq_rows_open_with_bos_only_when_the_backbone_has_one():
+    embeddings = nn.Embedding(5, HIDDEN)
+    bart, t5 = get_layout("seq2seq", M, 0, 2), get_layout("seq2seq", M, None, 1)
+    assert isinstance(bart, Seq2SeqLayout) and (bart.row_length(5), t5.row_length(5)) == (5 + M + 2, 5 + M + 1)
+    assert (bart.content_offset, t5.content_offset) == (M + 1, M) and bart.largest_segment(64) == 64 - M - 2
+    for layout, ids in ((bart, [0, 2]), (t5, [1])):
+        specials = layout.special_embeddings(embeddings, filled(1, 1, 0))
+        assert torch.equal(specials, embeddings(torch.tensor(ids)))
+        embeds, mask, positions = layout.build(filled(2, M, 7), filled(2, 3, 9), step_of([3, 3], 3), specials)
+        assert embeds.shape == (2, layout.row_length(3), HIDDEN) and mask is None and positions is None
+        first = specials[0].expand(2, -1) if layout is bart else filled(2, M, 7)[:, 0]  # BART's BOS; T5's memory
+        assert torch.equal(embeds[:, 0], first)
+        assert torch.equal(embeds[:, -1], specials[-1].expand(2, -1))  # EOS closes the segment
+        assert torch.equal(layout.read_memory(embeds), filled(2, M, 7))
+        assert torch.equal(layout.read_content(embeds, 3), filled(2, 3, 9))
+    assert t5.row_description == "memory + segment + [EOS]" and "[BOS]" in bart.row_description
+
+
+def test_seq2seq_padding_goes_after_the_closing_eos():
+    layout = get_layout("seq2seq", M, None, 1)
+    specials = torch.full((1, HIDDEN), 1.0)
+    embeds, mask, _ = layout.build(filled(2, M, 7), filled(2, 3, 9), step_of([3, 1], 3), specials)
+    assert mask.tolist() == [[1] * 6, [1] * 4 + [0, 0]]
+    assert torch.equal(embeds[1, M + 1], specials[0])  # EOS right after the one real token; the rest is masked
+    assert torch.equal(layout.row_mask(step_of([3, 1], 3), 6), mask) and layout.row_mask(step_of([3, 3], 3), 6) is None

@@ -76,6 +76,7 @@ def test_adapter_card_metadata_and_sections(tmp_path):
         ("bert", "token-classification", "AutoModelForTokenClassification", "token-classification", "logits"),
         ("bert", "masked-lm", "AutoModelForMaskedLM", "fill-mask", "logits"),
         ("gpt2", "causal-lm", "AutoModelForCausalLM", "text-generation", "model.generate("),
+        ("bart", "seq2seq-lm", "AutoModelForSeq2SeqLM", "text2text-generation", "skip_special_tokens=True"),
     ],
 )
 def test_full_card_per_task(tmp_path, arch, task, auto_class, pipeline_tag, snippet):
@@ -91,7 +92,10 @@ def test_full_card_per_task(tmp_path, arch, task, auto_class, pipeline_tag, snip
     assert "full checkpoint" in card.text
     assert "truncated to the last 2 memory transitions" in card.text
     assert "16 segments (128 tokens)" in card.text
-    assert ("add_special_tokens=False" in card.text) == (arch == "bert")
+    assert ("add_special_tokens=False" in card.text) == (arch != "gpt2")  # the layout adds the special tokens
+    if task == "seq2seq-lm":
+        assert "`[BOS] memory segment [EOS]` in the encoder" in card.text and "gets its EOS from hf_rmt" in card.text
+        assert "8 tokens (14 backbone positions" in card.text  # BART's row: <s>, 4 memory, 8 tokens, </s>
 
 
 def test_update_replaces_generated_blocks_only(tmp_path):

@@ -128,6 +128,7 @@ def test_remote_code_from_a_local_folder_without_hf_rmt(tmp_path):
 SAME_COPY = {
     # The model creates its memory module from its own copy of `RMTMemory`, then initialises it.
     ("hf_rmt.modeling.base", "RMTMemory"),
+    ("hf_rmt.modeling.base", "AssociativeMemory"),  # the same, for ARMT's memory module
 }
 
 

@@ -15,6 +15,7 @@ from tiny_models import (
     rmt_config,
     tiny_backbone,
     tiny_config,
+    train_steps,
     with_memory_values,
 )
 
@@ -35,14 +36,20 @@ SAVE_CASES = [
     ("llama", "sequence-classification"),
     ("qwen2", "causal-lm"),
     ("opt", "base"),
+    ("albert", "masked-lm"),
+    ("t5", "seq2seq-lm"),
+    ("mt5", "seq2seq-lm"),
+    ("bart", "seq2seq-lm"),
 ]
 # ARMT's memory (tokens and every layer's projections) saved and reloaded the same ways.
 ARMT_SAVE_CASES = [("bert", "sequence-classification"), ("gpt2", "causal-lm"), ("llama", "sequence-classification")]
 
 
 def outputs(model, ids):
+    # A seq2seq LM's decoder needs an input of its own: the first tokens stand in for a target.
+    extra = {"decoder_input_ids": ids[:, :5]} if getattr(model.config, "memory_layout", None) == "seq2seq" else {}
     with torch.no_grad():
-        out = model(ids)
+        out = model(ids, **extra)
     return out.last_hidden_state if isinstance(out, hf_rmt.RMTModelOutput) else out.logits
 
 
@@ -183,12 +190,8 @@ def test_lora_and_memory_train_save_reload_and_merge(tmp_path, memory_type):
     peft_model = get_peft_model(fresh(), hf_rmt.lora_config(fresh(), r=4, target_modules=["q_proj", "v_proj"]))
     trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
     assert any("lora_A" in n for n in trainable) and any("memory" in n for n in trainable)
-    optimizer = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=1e-2)
     ids = torch.randint(5, 99, (2, 24))
-    for _ in range(2):
-        peft_model(input_ids=ids, labels=ids).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
+    train_steps(peft_model, input_ids=ids, labels=ids)
     peft_model.eval()
     with torch.no_grad():
         want = peft_model(input_ids=ids).logits
@@ -205,8 +208,16 @@ def test_lora_and_memory_train_save_reload_and_merge(tmp_path, memory_type):
         torch.testing.assert_close(merged(ids).logits, want, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("arch, task", [("bert", "sequence-classification"), ("gpt2", "causal-lm")])
-@pytest.mark.parametrize("memory_type", MEMORY_TYPES)
+LORA_CASES = [("bert", "sequence-classification"), ("gpt2", "causal-lm")]
+
+
+@pytest.mark.parametrize(
+    "arch, task, memory_type",
+    [
+        *[(arch, task, memory_type) for arch, task in LORA_CASES for memory_type in MEMORY_TYPES],
+        ("t5", "seq2seq-lm", "rmt"),  # encoder-decoders take RMT memory only (build_memory refuses ARMT there)
+    ],
+)
 def test_lora_checkpoint_with_its_rmt_config_loads_through_the_auto_class(tmp_path, arch, task, memory_type):
     """`hf-rmt train`'s LoRA output (peft adapter + RMT config.json) loads with `Auto*.from_pretrained`, by the
     backbone's path or with `backbone=`, LoRA merged; it then saves in full, never as an adapter that drops LoRA."""
@@ -290,23 +301,15 @@ def test_segment_too_long_gives_the_largest_that_fits():
 
 
 def test_unsupported_backbones_name_what_is_supported():
-    from transformers import AlbertConfig, AlbertModel, T5Config, T5ForConditionalGeneration
+    from transformers import T5Model
 
-    t5 = T5ForConditionalGeneration(T5Config(vocab_size=99, d_model=32, d_ff=37, num_layers=1, num_heads=4, d_kv=8))
-    with pytest.raises(ValueError, match="encoder-decoder backbones are not supported yet.*bert, roberta"):
+    t5 = T5Model(tiny_config("t5"))  # the bare encoder-decoder: no LM head for the decoder to predict with
+    with pytest.raises(
+        ValueError,
+        match=r"T5Model \(model_type='t5', is_encoder_decoder=True\): encoder-decoder backbones are supported with "
+        r"their language-model head only \(AutoModelForSeq2SeqLM.*Supported: bert, roberta",
+    ):
         hf_rmt.get_rmt_model(t5, hf_rmt.RMTConfig(num_memory_tokens=2, segment_size=8))
-    albert = AlbertModel(
-        AlbertConfig(
-            vocab_size=99,
-            embedding_size=16,
-            hidden_size=32,
-            num_attention_heads=4,
-            intermediate_size=37,
-            num_hidden_layers=1,
-        )
-    )
-    with pytest.raises(ValueError, match="input embeddings have 16 dimensions but hidden states have 32"):
-        hf_rmt.get_rmt_model(albert, rmt_config("bert"))
     with pytest.raises(TypeError, match="`model` must be a transformers PreTrainedModel"):
         hf_rmt.get_rmt_model(torch.nn.Linear(2, 2), rmt_config("bert"))
 
@@ -378,7 +381,10 @@ def trained_adapter(tmp_path, arch="bert", task="sequence-classification"):
     return model, backbone_dir, tmp_path / "adapter"
 
 
-@pytest.mark.parametrize("arch, task", [("bert", "sequence-classification"), ("gpt2", "causal-lm"), ("llama", "base")])
+@pytest.mark.parametrize(
+    "arch, task",
+    [("bert", "sequence-classification"), ("gpt2", "causal-lm"), ("llama", "base"), ("bart", "seq2seq-lm")],
+)
 def test_adapter_onto_a_given_backbone_is_bit_identical_to_loading_by_path(tmp_path, arch, task):
     model, backbone_dir, adapter_dir = trained_adapter(tmp_path, arch, task)
     ids = torch.randint(5, 99, (2, 21))

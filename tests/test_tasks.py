@@ -273,7 +273,7 @@ def test_placements(gpt2):
     assert max(starts) > 1000 and min(starts) < 1000
 
 
-@pytest.mark.parametrize("output_format", ["classification", "generation"])
+@pytest.mark.parametrize("output_format", ["classification", "generation", "seq2seq"])
 def test_segment_alignment(gpt2, output_format):
     # As RMTConfig.segment_alignment: "right" ends a full segment at the last token of input_ids.
     for alignment in ("left", "right"):
@@ -293,9 +293,9 @@ def test_segment_alignment(gpt2, output_format):
             ends = [0] + [end for _, end in sample["fact_spans"]]
             for (start, _), previous_end in zip(sample["fact_spans"], ends):
                 assert start in starts or start == previous_end
-    # auto: right for classification (encoder default), left for generation (decoder default)
+    # auto: left for generation (decoder default), right for classification and seq2seq (encoder, seq2seq defaults)
     auto = make_dataset("reasoning", gpt2, 1, 1300, split="validation", segment_size=500, output_format=output_format)
-    assert auto.segment_alignment == ("right" if output_format == "classification" else "left")
+    assert auto.segment_alignment == ("left" if output_format == "generation" else "right")
     # with a multiple of segment_size (the 1M paper's 499 x n) both alignments agree
     same = [
         make_dataset("reasoning", gpt2, 5, 1497, split="validation", segment_size=499, segment_alignment=a)
@@ -333,6 +333,18 @@ def test_generation_format(gpt2):
         assert labels[:prompt] == [-100] * prompt
         assert labels[prompt:] == ids[prompt:] and ids[-1] == gpt2.eos_token_id
         assert gpt2.decode(ids[prompt:-1]) == " " + sample["answer"]
+        check_sample(sample, gpt2)
+
+
+def test_seq2seq_format(gpt2):
+    """qa1 for an encoder-decoder: the input is the context and question alone (exactly `target_length` tokens, the
+    same as the classification sample's), the labels the answer's tokens and eos (the decoder's target)."""
+    dataset = make_dataset("qa1", gpt2, 5, 512, output_format="seq2seq", split="validation")
+    classification = make_dataset("qa1", gpt2, 5, 512, split="validation")
+    for sample, same in zip(dataset, classification):
+        ids, labels = sample["input_ids"], sample["labels"]
+        assert len(ids) == sample["prompt_length"] == 512 and ids == same["input_ids"]
+        assert labels == gpt2(" " + sample["answer"])["input_ids"] + [gpt2.eos_token_id]
         check_sample(sample, gpt2)
 
 
@@ -416,11 +428,12 @@ def test_long_texts_do_not_warn_about_the_model_max_length(bert):
         bert.deprecation_warnings.pop(warned_key, None)
 
 
-def test_hf_dataset_helpers(bert, tmp_path):
+@pytest.mark.parametrize("output_format", ["classification", "seq2seq"])
+def test_hf_dataset_helpers(gpt2, tmp_path, output_format):
     pytest.importorskip("datasets")
-    dataset = make_dataset("qa3", bert, 12, 500, split="validation", output_format="classification")
+    dataset = make_dataset("qa3", gpt2, 12, 500, split="validation", output_format=output_format)
     table = dataset.to_hf_dataset(cache_dir=str(tmp_path))
-    assert len(table) == 12 and table[5] == dataset[5]
+    assert len(table) == 12 and table[5] == dataset[5]  # seq2seq labels: a list of ids, not a class id
     streamed = list(dataset.to_iterable_dataset())
     assert streamed == list(dataset)
 
@@ -489,8 +502,8 @@ def test_min_target_length_is_the_threshold(task, bert):
         ({"placement": "middle"}, r"placement must be 'auto' or one of \['start', 'random_gaps', 'segment_starts'\]"),
         ({"placement": "segment_starts"}, "placement='segment_starts' needs segment_size"),
         (
-            {"output_format": "seq2seq"},
-            r"output_format must be one of \['classification', 'generation'\], got 'seq2seq'",
+            {"output_format": "text"},
+            r"output_format must be one of \['classification', 'generation', 'seq2seq'\], got 'text'",
         ),
     ],
 )
@@ -505,11 +518,12 @@ def test_error_memorize_placement(bert):
         make_dataset("memorize", bert, 1, 512, placement="random_gaps")
 
 
-def test_error_generation_needs_eos(bert):
+@pytest.mark.parametrize("output_format", ["generation", "seq2seq"])
+def test_error_generation_needs_eos(bert, output_format):
     with pytest.raises(
-        ValueError, match=r"output_format='generation' needs a tokenizer with an eos token.*eos_token_id=None"
+        ValueError, match=rf"output_format='{output_format}' needs a tokenizer with an eos token.*eos_token_id=None"
     ):
-        make_dataset("qa1", bert, 1, 512, output_format="generation")
+        make_dataset("qa1", bert, 1, 512, output_format=output_format)
 
 
 def test_error_bad_tokenizer():
@@ -559,7 +573,7 @@ def test_registry():
         get_task("QA1")
 
 
-@pytest.mark.parametrize("output_format", ["classification", "generation"])
+@pytest.mark.parametrize("output_format", ["classification", "generation", "seq2seq"])
 def test_numpy_samples_equal_list_samples(gpt2, output_format):
     dataset = make_dataset("detect_memorize", gpt2, 3, 300, split="test", output_format=output_format)
     for index in range(3):

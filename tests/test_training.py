@@ -251,6 +251,13 @@ def test_collator_pads_and_stacks():
     assert "attention_mask" not in same  # nothing padded: the model takes the fast path
     with pytest.raises(ValueError, match=r"Sample 1 .* no `input_ids`.*\['label', 'text'\]"):
         collate([{"input_ids": [1]}, {"text": "hello", "label": 0}])
+    # Seq2seq targets (answer tokens + eos) have lengths of their own: padded after their end, even with left-padded
+    # inputs; the decoder's loss ignores -100.
+    targets = RMTDataCollator(padding_side="left")(
+        [{"input_ids": [5, 6, 7, 8], "labels": [9, 1]}, {"input_ids": [7, 8, 9], "labels": [10, 11, 1]}]
+    )
+    assert targets["labels"].tolist() == [[9, 1, -100], [10, 11, 1]]
+    assert targets["input_ids"].tolist() == [[5, 6, 7, 8], [0, 7, 8, 9]]
 
 
 # ---------------------------------------------------------------------------------------------- Trainer

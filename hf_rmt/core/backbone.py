@@ -27,17 +27,23 @@ TESTED_ARCHITECTURES = (
     "roberta",
     "distilbert",
     "deberta-v2",
-    "electra (embedding_size == hidden_size)",
+    "electra",
+    "albert",
     "gpt2",
     "opt",
     "llama",
     "qwen2",
     "mistral",
+    "t5",
+    "mt5",
+    "bart",
 )
 
-# Backbone task -> (Auto mapping of class names, hf_rmt task). Order matters: a class is matched to the first task.
+# Backbone task -> (Auto mapping of class names, hf_rmt task). Order matters: a class is matched to the first task
+# (BartForConditionalGeneration is also transformers' masked LM of BART: it is a seq2seq LM here).
 _TASK_MAPPINGS = (
     ("base", "MODEL_MAPPING_NAMES"),
+    ("seq2seq-lm", "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES"),
     ("sequence-classification", "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES"),
     ("token-classification", "MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES"),
     ("masked-lm", "MODEL_FOR_MASKED_LM_MAPPING_NAMES"),
@@ -60,7 +66,7 @@ def _class_names(mapping_name: str) -> set[str]:
 
 
 def backbone_task(model: nn.Module) -> str:
-    """The hf_rmt task of a backbone: `"base"`, `"sequence-classification"`, `"token-classification"`,
+    """The hf_rmt task of a backbone: `"base"`, `"seq2seq-lm"`, `"sequence-classification"`, `"token-classification"`,
     `"masked-lm"` or `"causal-lm"`; raises `ValueError` for anything else."""
     if not isinstance(model, PreTrainedModel):
         raise TypeError(
@@ -78,7 +84,7 @@ def backbone_task(model: nn.Module) -> str:
         return "base"
     raise ValueError(
         f"Unsupported backbone class {name}: hf_rmt wraps bare models (AutoModel) and models for sequence "
-        "classification, token classification, masked LM and causal LM."
+        "classification, token classification, masked LM, causal LM and seq2seq LM."
     )
 
 
@@ -86,10 +92,15 @@ def check_supported(model: PreTrainedModel) -> None:
     """Raises a `ValueError` naming what is supported when a backbone cannot carry memory tokens."""
     config = model.config
     supported = ", ".join(TESTED_ARCHITECTURES)
-    if getattr(config, "is_encoder_decoder", False):
+    seq2seq = backbone_task(model) == "seq2seq-lm"
+    if is_encoder_decoder(model) != seq2seq:
+        # An encoder-decoder's memory lives in its encoder and its decoder reads the last row: that is
+        # RMTForSeq2SeqLM, around the backbone's LM head (AutoModelForSeq2SeqLM), and nothing else.
         raise ValueError(
-            f"Unsupported backbone {type(model).__name__} (model_type={config.model_type!r}): encoder-decoder "
-            f"backbones are not supported yet. Supported: encoder-only or decoder-only text models such as {supported}."
+            f"Unsupported backbone {type(model).__name__} (model_type={config.model_type!r}, is_encoder_decoder="
+            f"{is_encoder_decoder(model)}): encoder-decoder backbones are supported with their language-model head "
+            "only (AutoModelForSeq2SeqLM, e.g. T5ForConditionalGeneration or BartForConditionalGeneration), and "
+            f"seq2seq LM classes need an encoder-decoder backbone. Supported: {supported}."
         )
     embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
     if not isinstance(embeddings, nn.Embedding):
@@ -97,24 +108,28 @@ def check_supported(model: PreTrainedModel) -> None:
             f"Unsupported backbone {type(model).__name__}: it has no token embedding (`get_input_embeddings()`). "
             f"Supported: text models such as {supported}."
         )
-    for module in (model, model.base_model):
+    for module in (model, model.base_model, *([model.get_encoder()] if seq2seq else [])):
         if "inputs_embeds" not in inspect.signature(module.forward).parameters:
             raise ValueError(
                 f"Unsupported backbone {type(module).__name__}: its forward takes no `inputs_embeds`, which memory "
                 f"tokens need. Supported: {supported}."
             )
-    hidden = getattr(config, "hidden_size", None)
-    if (
-        hidden is not None
-        and embeddings.embedding_dim != hidden
-        and getattr(config, "word_embed_proj_dim", None) is None
-    ):
-        # ALBERT/ELECTRA-small factorise embeddings: the output (hidden_size) cannot be fed back as an input embedding.
-        raise ValueError(
-            f"Unsupported backbone {type(model).__name__}: input embeddings have {embeddings.embedding_dim} dimensions "
-            f"but hidden states have {hidden}, so a memory read from the output cannot be fed back as input. "
-            f"Supported: {supported}."
-        )
+
+
+def output_size(model: PreTrainedModel) -> int:
+    """The dimension of the hidden states memory is read from. It differs from the input embeddings' for factorised
+    embeddings (ALBERT, ELECTRA-small: `embedding_size` < `hidden_size`), which then need a projection back; OPT's
+    `word_embed_proj_dim` projects back inside the model (its last hidden state is in the embedding space)."""
+    embedding_dim = model.get_input_embeddings().embedding_dim
+    hidden = getattr(model.config, "hidden_size", None)
+    if hidden is None or getattr(model.config, "word_embed_proj_dim", None) is not None:
+        return embedding_dim
+    return hidden
+
+
+def is_encoder_decoder(model: PreTrainedModel) -> bool:
+    """Whether the backbone is an encoder-decoder (T5, BART, ...): its config says so."""
+    return bool(getattr(model.config, "is_encoder_decoder", False))
 
 
 def is_decoder_backbone(model: PreTrainedModel) -> bool:
@@ -357,7 +372,9 @@ __all__ = [
     "checkpointing_for_recomputation",
     "has_dropout",
     "is_decoder_backbone",
+    "is_encoder_decoder",
     "layer_blocks",
     "max_positions",
     "memory_in_layers",
+    "output_size",
 ]

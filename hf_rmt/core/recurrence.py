@@ -65,6 +65,14 @@ class SegmentCell:
     layout: MemoryLayout
     update: MemoryUpdate
     caller: BackboneCaller
+    # Backbones with embeddings narrower than their hidden states: the outputs at the memory positions go back into
+    # the embedding space through this learned map before the update rule sees them (`RMTMemory.write_projection`).
+    write_projection: torch.nn.Module | None = None
+
+    def written(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The outputs at the layout's write positions, in the embedding space the next row is built in."""
+        written = self.layout.read_memory(hidden)
+        return written if self.write_projection is None else self.write_projection(written)
 
 
 @dataclass
@@ -131,7 +139,7 @@ def backbone_step(
     state, head output)`. A memory acting inside the layers (ARMT) reads before and writes after each layer."""
     if not cell.update.acts_in_layers:
         hidden, head_output = cell.caller(cell.backbone, embeds, mask, position_ids, head_kwargs)
-        return cell.update.write(memory, cell.layout.read_memory(hidden)), hidden, head_output
+        return cell.update.write(memory, cell.written(hidden)), hidden, head_output
     update, layout = cell.update, cell.layout
     with memory_in_layers(
         cell.caller.blocks(cell.backbone),

@@ -26,6 +26,8 @@ _GENERIC_NAMES = re.compile(
 _LAYOUTS = {
     "encoder": "encoder: `[CLS] memory [SEP] segment [SEP]`, memory read back from its own positions",
     "decoder": "decoder: `[read memory | segment | write memory]`, the next memory read from the write positions",
+    "seq2seq": "seq2seq: `[BOS] memory segment [EOS]` in the encoder (BOS if the backbone has one), memory read back "
+    "from its own positions; the decoder attends to the last segment's row",
 }
 
 
@@ -190,16 +192,22 @@ def usage_snippet(
     else:
         lines += [f'model = {auto_class}.from_pretrained("{model_id}"{rev})']
     lines += [f"tokenizer = AutoTokenizer.from_pretrained({tokenizer_source})", ""]
-    special = config.memory_layout == "encoder"
+    special = config.memory_layout in ("encoder", "seq2seq")
+    tokens = "[CLS]/[SEP]" if config.memory_layout == "encoder" else "its EOS"
     lines += [
         f"# Any length: the input is cut into {config.segment_size}-token segments"
-        + ("; each segment gets [CLS]/[SEP] from hf_rmt." if special else "."),
+        + (f"; each segment gets {tokens} from hf_rmt." if special else "."),
         f'inputs = tokenizer(long_text, {"add_special_tokens=False, " if special else ""}return_tensors="pt")',
     ]
     if auto_class == "AutoModelForCausalLM":
         lines += [
             "output_ids = model.generate(**inputs, max_new_tokens=20)",
             'print(tokenizer.decode(output_ids[0, inputs["input_ids"].shape[1] :]))',
+        ]
+    elif auto_class == "AutoModelForSeq2SeqLM":
+        lines += [
+            "output_ids = model.generate(**inputs, max_new_tokens=20)  # the decoder's output: start token, answer",
+            "print(tokenizer.decode(output_ids[0], skip_special_tokens=True))",
         ]
     elif auto_class == "AutoModel":
         lines += [
@@ -226,7 +234,7 @@ def _rmt_config_args(config: Any) -> dict[str, Any]:
     args["memory_layout"] = config.memory_layout
     if config.segment_alignment:
         args["segment_alignment"] = config.segment_alignment
-    if config.memory_layout == "encoder":
+    if config.memory_layout in ("encoder", "seq2seq"):
         args["cls_token_id"] = config.cls_token_id
         args["sep_token_id"] = config.sep_token_id
     return args

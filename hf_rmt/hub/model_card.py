@@ -201,7 +201,9 @@ def write_model_card(
     config = RMTConfig.from_pretrained(folder)
 
     class_name = (config.architectures or ["RMTModel"])[0]
-    layout = get_layout(config.memory_layout, config.num_memory_tokens) if config.memory_layout else None
+    layout = None
+    if config.memory_layout:
+        layout = get_layout(config.memory_layout, config.num_memory_tokens, config.cls_token_id, config.sep_token_id)
     peft_config = None
     if os.path.isfile(os.path.join(folder, "adapter_config.json")):
         from peft import PeftConfig  # noqa: PLC0415  (only peft adapter folders need it)

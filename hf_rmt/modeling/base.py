@@ -261,9 +261,11 @@ class RMTPreTrainedModel(PreTrainedModel):
     # ---------------------------------------------------------------- the recurrence
 
     def _segment_cell(self) -> SegmentCell:
+        # Looked up at each call: peft's `modules_to_save` replaces the memory (and its projection) by a trained copy.
         # Without a separate rule, the memory module is its own (ARMT's, whose weights it holds).
         update = self.memory_update if self.memory_update is not None else self.memory
-        return SegmentCell(self.backbone, self.layout, update, self._backbone_caller)
+        projection = getattr(self.memory, "write_projection", None)
+        return SegmentCell(self.backbone, self.layout, update, self._backbone_caller, projection)
 
     def memory_only_step(self, memory: MemoryState, segment_ids: torch.Tensor) -> MemoryState:
         """A full segment of ids in, the next memory out: the step `enable_cuda_graphs` captures (see
@@ -343,7 +345,8 @@ class RMTPreTrainedModel(PreTrainedModel):
         # which swaps SDPA's flash kernel for a decomposed fp32 attention (BERT-base step on an H200: 1.17 ms whole
         # vs 0.69 ms regional). Decoders keep `is_causal` when traced, and compiling the whole step fuses more
         # (~125M Llama, 2M tokens on an H200: 3.7 s whole vs 7.7 s regional). bench/bench_inference.py measures both.
-        blocks = layer_blocks(self.backbone) if compile and not self.layout.causal else []
+        # An encoder-decoder's steps run its encoder: the blocks compiled are the encoder's.
+        blocks = layer_blocks(self._segment_cell().backbone) if compile and not self.layout.causal else []
         self._graphs = SegmentGraphs(
             self.memory_only_step,
             compile_modules=blocks,

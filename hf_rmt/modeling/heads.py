@@ -138,10 +138,36 @@ class CausalLMHead(StepHead):
         return CausalLMStep(loss / self.denominator, kept)
 
 
+class EncoderRow(NamedTuple):
+    hidden: torch.Tensor  # (batch, row_length, hidden): the encoder's outputs at every position of the row
+    mask: torch.Tensor | None  # (batch, row_length) 1 at real positions; None when no row is padded
+
+
+class EncoderRowHead(StepHead):
+    """Seq2seq LM: keeps the encoder's whole row of the last step, memory and special tokens included, for the decoder
+    to attend to (the official `RMTEncoderDecoderForConditionalGeneration` decodes from the last segment's encoder
+    outputs); the steps before it only carry memory forward."""
+
+    output_type = EncoderRow
+
+    def __init__(self, layout: MemoryLayout, last: int):
+        self.layout, self.last = layout, last
+
+    def head_kwargs(self, t: int, step: SegmentStep) -> dict[str, Any] | None:
+        # The "head" of an encoder is the encoder itself: asking for its output hands `extract` the whole row.
+        return {} if t == self.last else None
+
+    def extract(self, t: int, step: SegmentStep, content_hidden: torch.Tensor, head_output: Any) -> EncoderRow:
+        hidden = head_output[0]
+        return EncoderRow(hidden, self.layout.row_mask(step, hidden.shape[1]))
+
+
 __all__ = [
     "CausalLMHead",
     "CausalLMStep",
     "Classification",
+    "EncoderRow",
+    "EncoderRowHead",
     "HiddenStates",
     "HiddenStatesHead",
     "PerTokenHead",

@@ -7,6 +7,7 @@ from torch import nn
 from transformers import PreTrainedModel
 
 from ..config import RMTConfig
+from ..core.backbone import output_size
 from ..core.memory import AssociativeMemory, MemoryUpdate, RMTMemory, RMTUpdate
 
 
@@ -30,7 +31,20 @@ def build_memory(
     embeddings = backbone.get_input_embeddings()
     factory = {"dtype": embeddings.weight.dtype, "device": embeddings.weight.device}
     size = (config.num_memory_tokens, embeddings.embedding_dim)
+    hidden = output_size(backbone)
     if config.memory_type == "associative":
+        # ARMT reads and writes inside the layers of one stack; an encoder-decoder's two stacks, and hidden states
+        # wider than the embeddings (ALBERT), have no tested design yet: refused rather than half-supported.
+        if config.memory_layout == "seq2seq":
+            raise ValueError(
+                "memory_type='associative' is not supported with encoder-decoder backbones (memory_layout='seq2seq', "
+                f"{type(backbone).__name__}); use memory_type='rmt'."
+            )
+        if hidden != embeddings.embedding_dim:
+            raise ValueError(
+                f"memory_type='associative' needs hidden states as wide as the embeddings; {type(backbone).__name__} "
+                f"has hidden size {hidden} and embedding size {embeddings.embedding_dim}; use memory_type='rmt'."
+            )
         if not blocks:
             raise ValueError(
                 f"memory_type='associative' keeps one memory per layer, and no stack of layers (an `nn.ModuleList` "
@@ -38,7 +52,8 @@ def build_memory(
             )
         memory = AssociativeMemory(*size, len(blocks), config.memory_dim, config.memory_init_std, **factory)
         return memory, None
-    return RMTMemory(*size, init_std=config.memory_init_std, **factory), RMTUpdate()
+    memory = RMTMemory(*size, init_std=config.memory_init_std, output_size=hidden, **factory)
+    return memory, RMTUpdate()
 
 
 __all__ = ["build_memory"]

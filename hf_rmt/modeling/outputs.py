@@ -61,4 +61,24 @@ class RMTTokenOutput(ModelOutput):
     memory_state: torch.FloatTensor | None = None
 
 
-__all__ = ["RMTModelOutput", "RMTSequenceClassifierOutput", "RMTTokenOutput"]
+@dataclass
+class RMTSeq2SeqLMOutput(ModelOutput):
+    """
+    Output of `RMTForSeq2SeqLM`.
+
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, *optional*): The backbone's language-modelling loss of the decoder on
+            `labels`, when given.
+        logits (`torch.FloatTensor` of shape `(batch_size, target_length, vocab_size)`): The decoder's logits.
+        memory_state (`torch.FloatTensor` of shape `(batch_size, num_memory_tokens, hidden_size)`): Final memory.
+        encoder_last_hidden_state (`torch.FloatTensor` of shape `(batch_size, row_length, hidden_size)`): The encoder's
+            outputs of the last segment's row (memory and special tokens included), which the decoder attends to.
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    memory_state: torch.FloatTensor | None = None
+    encoder_last_hidden_state: torch.FloatTensor | None = None
+
+
+__all__ = ["RMTModelOutput", "RMTSeq2SeqLMOutput", "RMTSequenceClassifierOutput", "RMTTokenOutput"]

@@ -9,7 +9,7 @@ from typing import Any
 from transformers import PreTrainedModel
 
 from ..config import RMTConfig
-from ..core.backbone import check_supported, is_decoder_backbone, max_positions
+from ..core.backbone import check_supported, is_decoder_backbone, is_encoder_decoder, max_positions
 from ..core.layouts import get_layout
 from ..core.memory.associative import DEFAULT_MEMORY_DIM
 
@@ -20,7 +20,11 @@ def largest_segment_size(config: RMTConfig, base_config: Any) -> int | None:
     limit = max_positions(base_config)
     if limit is None:
         return None
-    return get_layout(config.memory_layout, config.num_memory_tokens).largest_segment(limit)
+    return _layout(config).largest_segment(limit)
+
+
+def _layout(config: RMTConfig):
+    return get_layout(config.memory_layout, config.num_memory_tokens, config.cls_token_id, config.sep_token_id)
 
 
 def _special_ids(config: RMTConfig, base_config: Any, tokenizer: Any) -> tuple[int | None, int | None]:
@@ -50,6 +54,18 @@ def check_tokenizer_fits(tokenizer: Any, model: PreTrainedModel) -> None:
         )
 
 
+def _seq2seq_special_ids(config: RMTConfig, base_config: Any, tokenizer: Any) -> tuple[int | None, int | None]:
+    """The BOS (optional: T5 has none) and EOS of the seq2seq layout: the configured ones, else the backbone's, else
+    the tokenizer's EOS."""
+    bos, eos = config.cls_token_id, config.sep_token_id
+    if bos is None and isinstance(getattr(base_config, "bos_token_id", None), int):
+        bos = base_config.bos_token_id
+    for source in (base_config, tokenizer):
+        if eos is None and isinstance(getattr(source, "eos_token_id", None), int):
+            eos = source.eos_token_id
+    return bos, eos
+
+
 def resolve_config(config: RMTConfig, model: PreTrainedModel, tokenizer: Any = None) -> RMTConfig:
     """
     Fills what `config` left to the backbone (layout, segment size, special tokens, memory scale, backbone snapshot)
@@ -74,8 +90,23 @@ def resolve_config(config: RMTConfig, model: PreTrainedModel, tokenizer: Any = N
     config.base_config = type(base_config).from_dict(base_config.to_dict())
     if config.base_model_name_or_path is None:
         config.base_model_name_or_path = getattr(base_config, "_name_or_path", None) or None
+    encoder_decoder = is_encoder_decoder(model)
     if config.memory_layout is None:
-        config.memory_layout = "decoder" if is_decoder_backbone(model) else "encoder"
+        config.memory_layout = "seq2seq" if encoder_decoder else "decoder" if is_decoder_backbone(model) else "encoder"
+    if (config.memory_layout == "seq2seq") != encoder_decoder:
+        raise ValueError(
+            f"`memory_layout`={config.memory_layout!r} does not fit the backbone {type(model).__name__}: the "
+            "'seq2seq' layout is for encoder-decoder backbones (T5, BART), which need it; leave it None to choose."
+        )
+    if config.memory_layout == "seq2seq":
+        # Before the segment size: whether the row has a BOS changes its length.
+        config.cls_token_id, config.sep_token_id = _seq2seq_special_ids(config, base_config, tokenizer)
+        if config.sep_token_id is None:
+            raise ValueError(
+                "The seq2seq layout `[BOS] mem segment [EOS]` needs an EOS id (`sep_token_id`), found neither in the "
+                "backbone's config (`eos_token_id`) nor in a tokenizer: pass `tokenizer=` to `get_rmt_model` or set "
+                "it in RMTConfig."
+            )
 
     limit = max_positions(base_config)
     largest = largest_segment_size(config, base_config)
@@ -87,7 +118,7 @@ def resolve_config(config: RMTConfig, model: PreTrainedModel, tokenizer: Any = N
             )
         config.segment_size = largest
     if largest is not None and (largest < 1 or config.segment_size > largest):
-        used = get_layout(config.memory_layout, config.num_memory_tokens).row_description
+        used = _layout(config).row_description
         hint = f"the largest segment_size that fits is {largest}" if largest >= 1 else "reduce num_memory_tokens"
         raise ValueError(
             f"`segment_size`={config.segment_size} with `num_memory_tokens`={config.num_memory_tokens} does not fit "
@@ -109,9 +140,10 @@ def resolve_config(config: RMTConfig, model: PreTrainedModel, tokenizer: Any = N
                 f"backbone's config, {where}. Pass the backbone's own tokenizer as `tokenizer=` to `get_rmt_model` "
                 "or set them in RMTConfig."
             )
+    if config.memory_layout in ("encoder", "seq2seq"):
         vocab = model.get_input_embeddings().num_embeddings
         for name in ("cls_token_id", "sep_token_id"):
-            if getattr(config, name) >= vocab:
+            if getattr(config, name) is not None and getattr(config, name) >= vocab:
                 raise ValueError(f"`{name}`={getattr(config, name)} is outside the backbone's vocabulary of {vocab}.")
 
     if config.memory_type == "associative" and config.memory_dim is None:

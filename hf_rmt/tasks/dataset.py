@@ -20,6 +20,7 @@ from transformers.utils import logging
 from ..utils.validation import OUTPUT_FORMATS, check_positive_int
 from .babi import Story
 from .haystack import PLACEMENTS, SEGMENT_ALIGNMENTS, assemble, noise_offsets, segment_starts
+from .hf_datasets import task_features, to_hf_dataset, to_iterable_dataset
 from .noise import SPLITS, NoiseCorpus, NoiseSource
 from .registry import TaskSpec, get_task
 from .tokens import NoisePool, TextCache, get_noise_pool, get_text_cache
@@ -92,15 +93,16 @@ class TaskDataset(torch.utils.data.Dataset):
     r"""A map-style dataset of long-context samples: bAbI-style facts hidden in noise text, the question at the end.
 
     Length contract: `input_ids` (context + question, no special tokens) has **exactly** `target_length` tokens (a
-    tolerance of 0) with `output_format="classification"`; with `"generation"` the answer tokens and the eos token
-    follow them. The noise is cut at token level to hit the length: the first noise sentence may start mid-sentence.
-    Decoding `input_ids` and tokenizing the text again can differ by a few tokens at that cut.
+    tolerance of 0) with `output_format="classification"` or `"seq2seq"`; with `"generation"` the answer tokens and the
+    eos token follow them. The noise is cut at token level to hit the length: the first noise sentence may start
+    mid-sentence. Decoding `input_ids` and tokenizing the text again can differ by a few tokens at that cut.
 
     Each sample is a dict:
 
     - `input_ids` (`list[int]`): the content tokens without special tokens (the RMT model adds them per segment);
     - `labels`: the answer's class id (`int`) for `"classification"`; for `"generation"` a `list[int]` as long as
-      `input_ids`, `-100` everywhere except the answer tokens and the eos token that ends them;
+      `input_ids`, `-100` everywhere except the answer tokens and the eos token that ends them; for `"seq2seq"` the
+      answer tokens and that eos token alone (the decoder's target);
     - `answer` (`str`), `answer_class` (`int`, index in [`TaskDataset.labels`]), `question` (`str`);
     - `facts` (`list[str]`), `fact_spans` (`list[[start, end)]`, token offsets in `input_ids`), `supporting_facts`
       (indices into `facts`), `question_start` (`int`), `prompt_length` (`int`: where the answer starts, equal to
@@ -127,11 +129,11 @@ class TaskDataset(torch.utils.data.Dataset):
             tokens); only `"segment_starts"` uses it. Pass the model's `config.segment_size`.
         segment_alignment (`str`, defaults to `"auto"`): How the model lays segments over `input_ids`, as
             `RMTConfig.segment_alignment`: `"left"` (from token 0; the last segment may be short), `"right"` (a full
-            segment ends at the last token; the first may be short) or `"auto"`: `"right"` for `"classification"` (the
-            encoder layout's default) and `"left"` for `"generation"` (the decoder layout's default). Both agree when
-            the length is a multiple of `segment_size`, as in the 1M paper (499 x n).
-        output_format (`str`, defaults to `"classification"`): `"classification"` or `"generation"` (needs an eos
-            token).
+            segment ends at the last token; the first may be short) or `"auto"`: `"left"` for `"generation"` (the
+            decoder layout's default), else `"right"` (the encoder and seq2seq layouts'). Both agree when the length is
+            a multiple of `segment_size`, as in the 1M paper (499 x n).
+        output_format (`str`, defaults to `"classification"`): `"classification"`, `"generation"` (a causal LM: the
+            answer follows the input) or `"seq2seq"` (an encoder-decoder: the answer is the target); both need an eos.
         fields (`list[str]`, *optional*): Keep only these keys of each sample (e.g. `["input_ids", "labels"]` for a
             plain `DataLoader` with a padding collator); defaults to all of `SAMPLE_FIELDS`.
         max_story_attempts (`int`, defaults to 100): Stories drawn per sample until one fits `target_length`;
@@ -140,7 +142,7 @@ class TaskDataset(torch.utils.data.Dataset):
     Raises:
         `ValueError`: Unknown task, split, placement or format; non-positive lengths; a target length too short for
             the facts and question (the message gives the minimum); a tokenizer without the eos token that
-            `"generation"` needs; empty noise.
+            `"generation"` and `"seq2seq"` need; empty noise.
         `TypeError`: A tokenizer that is not a HF tokenizer; noise that is not text.
     """
 
@@ -178,9 +180,9 @@ class TaskDataset(torch.utils.data.Dataset):
         self.placement = self._resolve_placement(placement)
         if output_format not in OUTPUT_FORMATS:
             raise ValueError(f"output_format must be one of {list(OUTPUT_FORMATS)}, got {output_format!r}")
-        if output_format == "generation" and tokenizer.eos_token_id is None:
+        if output_format != "classification" and tokenizer.eos_token_id is None:
             raise ValueError(
-                "output_format='generation' needs a tokenizer with an eos token to end the answer, but "
+                f"output_format={output_format!r} needs a tokenizer with an eos token to end the answer, but "
                 f"{type(tokenizer).__name__}({tokenizer.name_or_path!r}) has eos_token_id=None; set "
                 "tokenizer.eos_token (e.g. to its sep token) or use output_format='classification'"
             )
@@ -299,17 +301,19 @@ class TaskDataset(torch.utils.data.Dataset):
         story, facts, question = self._draw_story(rng, target)
         fact_lengths = [len(f) for f in facts]
         answer_ids = None
-        if self.output_format == "generation":
+        if self.output_format != "classification":
             answer_ids = np.append(self.text_cache.encode([story.answer])[0], self.tokenizer.eos_token_id)
         starts = None
         if self.placement == "segment_starts":
-            total = target + (0 if answer_ids is None else len(answer_ids))  # what the model will segment
+            total = target + (len(answer_ids) if self.output_format == "generation" else 0)  # what the model segments
             starts = segment_starts(total, self.segment_size, self.segment_alignment)
         noise, gaps = self.pool.take(rng, target - sum(fact_lengths) - len(question))
         offsets = noise_offsets(self.placement, rng, gaps, fact_lengths, target - len(question), starts)
         input_ids, fact_spans, question_start = assemble(noise, offsets, facts, question)
         answer_class = self.spec.label_to_id(story.answer)
-        if answer_ids is not None:
+        if self.output_format == "seq2seq":
+            labels = answer_ids if return_tensors == "np" else answer_ids.tolist()
+        elif answer_ids is not None:
             labels = np.full(len(input_ids) + len(answer_ids), -100, dtype=np.int64)
             labels[len(input_ids) :] = answer_ids
             input_ids = np.concatenate([input_ids, answer_ids])
@@ -337,63 +341,16 @@ class TaskDataset(torch.utils.data.Dataset):
 
     def features(self) -> datasets.Features:
         """The `datasets.Features` of the samples (imports `datasets`)."""
-        import datasets
-
-        int_list = datasets.Sequence(datasets.Value("int64"))
-        labels = int_list if self.output_format == "generation" else datasets.Value("int64")
-        features = datasets.Features(
-            {
-                "input_ids": int_list,
-                "labels": labels,
-                "answer": datasets.Value("string"),
-                "answer_class": datasets.Value("int64"),
-                "question": datasets.Value("string"),
-                "facts": datasets.Sequence(datasets.Value("string")),
-                "fact_spans": datasets.Sequence(int_list),
-                "supporting_facts": int_list,
-                "question_start": datasets.Value("int64"),
-                "prompt_length": datasets.Value("int64"),
-                "target_length": datasets.Value("int64"),
-                "task": datasets.Value("string"),
-                "split": datasets.Value("string"),
-                "index": datasets.Value("int64"),
-                "noise": datasets.Value("string"),
-            }
-        )
-        return datasets.Features({key: features[key] for key in self.fields})
+        return task_features(self)
 
     def to_hf_dataset(self, **kwargs: Any) -> datasets.Dataset:
-        """Materialize every sample into a `datasets.Dataset` (Arrow, cached on disk by `datasets`).
-
-        Args:
-            **kwargs: Forwarded to `datasets.Dataset.from_generator` (e.g. `cache_dir`, `keep_in_memory`,
-                `num_proc`; with `num_proc` the indices are sharded across processes).
-        """
-        import datasets
-
-        shards = [range(i, min(i + 1000, self.num_samples)) for i in range(0, self.num_samples, 1000)]
-        return datasets.Dataset.from_generator(
-            _generate, features=self.features(), gen_kwargs={"dataset": self, "shards": shards}, **kwargs
-        )
+        """Materialize every sample into a `datasets.Dataset` (see [`hf_rmt.tasks.hf_datasets.to_hf_dataset`])."""
+        return to_hf_dataset(self, **kwargs)
 
     def to_iterable_dataset(self, **kwargs: Any) -> datasets.IterableDataset:
-        """A streaming `datasets.IterableDataset` that builds samples on the fly.
-
-        Args:
-            **kwargs: Forwarded to `datasets.IterableDataset.from_generator`.
-        """
-        import datasets
-
-        shards = [range(i, min(i + 1000, self.num_samples)) for i in range(0, self.num_samples, 1000)]
-        return datasets.IterableDataset.from_generator(
-            _generate, features=self.features(), gen_kwargs={"dataset": self, "shards": shards}, **kwargs
-        )
-
-
-def _generate(dataset: TaskDataset, shards: list[range]) -> Iterator[dict[str, Any]]:
-    for shard in shards:
-        for index in shard:
-            yield dataset.sample(index)
+        """A streaming `datasets.IterableDataset` that builds samples on the fly (see
+        [`hf_rmt.tasks.hf_datasets.to_iterable_dataset`])."""
+        return to_iterable_dataset(self, **kwargs)
 
 
 __all__ = ["OUTPUT_FORMATS", "SAMPLE_FIELDS", "TaskDataset", "check_seed", "draw_stories", "sample_rng"]

@@ -30,7 +30,8 @@ class RMTDataCollator:
     - `input_ids` (list/array/tensor of ids) or `inputs_embeds` (`(length, hidden)`), required;
     - `attention_mask`, optional (built when padding is added);
     - `labels` (also read from `label` or `label_ids`): a class id or regression target per sample, a fixed-size
-      vector (multi-label), or one label per token (same length as `input_ids`, padded with `label_pad_token_id`).
+      vector (multi-label), one label per token (same length as `input_ids`, padded with `label_pad_token_id`), or a
+      target sequence of its own length (a seq2seq model's, right-padded with `label_pad_token_id`).
 
     Other fields are dropped.
 
@@ -78,8 +79,16 @@ class RMTDataCollator:
         if label_key is not None:
             labels = [_as_tensor(f[label_key]) for f in features]
             per_token = all(label.dim() == 1 and len(label) == n for label, n in zip(labels, lengths))
-            if per_token and labels[0].dim() == 1 and not labels[0].is_floating_point():
+            sequences = all(label.dim() == 1 for label in labels) and not labels[0].is_floating_point()
+            if per_token and sequences:
                 batch["labels"] = self._pad(labels, width, self.label_pad_token_id)
+            elif sequences and len({len(label) for label in labels}) > 1:
+                # Targets of their own lengths (a seq2seq model's answer tokens): padded after their end, where the
+                # decoder's shifted input and its loss expect it, whatever `padding_side` says of the inputs.
+                out = labels[0].new_full((len(labels), max(len(label) for label in labels)), self.label_pad_token_id)
+                for i, label in enumerate(labels):
+                    out[i, : len(label)] = label
+                batch["labels"] = out
             else:
                 batch["labels"] = torch.stack(labels)
         return batch

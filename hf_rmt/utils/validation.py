@@ -11,8 +11,9 @@ from transformers import PreTrainedModel
 from ..config import RMTConfig
 
 
-# What a task sample and an evaluation produce: a class id (classification) or the answer's tokens (generation).
-OUTPUT_FORMATS = ("classification", "generation")
+# What a task sample and an evaluation produce: a class id (classification), the answer's tokens after the input
+# (generation, causal LMs) or as the decoder's target (seq2seq, encoder-decoders).
+OUTPUT_FORMATS = ("classification", "generation", "seq2seq")
 
 
 def check_positive_int(name: str, value: Any, *, plain: bool = False) -> int:

@@ -10,9 +10,11 @@ gives what it gives alone:
   `pad_add_special_tokens`): padding at the end, default positions.
 - `DecoderLayout`, `[read mem | pad... | segment | write mem]` (arXiv:2207.06881, section 3): the next memory is the
   output at the write positions.
+- `Seq2SeqLayout`, `[BOS] mem segment [EOS] pad...` (the official `RMTEncoderDecoderForConditionalGeneration`): the
+  encoder row of an encoder-decoder backbone, padding at the end; the decoder reads the last row.
 
-A new layout (e.g. for encoder-decoder backbones) subclasses `MemoryLayout` in its own module and is added to
-`LAYOUTS` in `hf_rmt/core/layouts/__init__.py`.
+A new layout subclasses `MemoryLayout` in its own module and is added to `LAYOUTS` in
+`hf_rmt/core/layouts/__init__.py`.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class MemoryLayout:
     def __init__(self, num_memory_tokens: int):
         self.num_memory_tokens = num_memory_tokens
         self.content_offset = num_memory_tokens
+        self.special_token_ids: tuple[int | None, ...] = ()  # the ids `special_embeddings` looks up, in order
+        self._special_ids: dict[torch.device, torch.Tensor] = {}
 
     def row_length(self, segment_length: int) -> int:
         """Positions of a row holding `segment_length` content tokens."""
@@ -61,8 +65,15 @@ class MemoryLayout:
         return max_positions - self.row_length(0)
 
     def special_embeddings(self, embeddings: nn.Module, like: torch.Tensor) -> torch.Tensor | None:
-        """The embeddings of the layout's special tokens, in `like`'s dtype; `None` when it has none."""
-        return None
+        """`(len(special_token_ids), hidden)` embeddings of the layout's special tokens in `like`'s dtype, looked up
+        each step (they may train); `None` when it has none."""
+        if not self.special_token_ids:
+            return None
+        ids = self._special_ids.get(like.device)
+        if ids is None:  # one host-to-device copy per device, not per step (and none inside a CUDA graph)
+            ids = torch.tensor(list(self.special_token_ids), device=like.device)
+            self._special_ids[like.device] = ids
+        return embeddings(ids).to(like.dtype)
 
     def build(
         self, memory: torch.Tensor, content: torch.Tensor, step: SegmentStep, specials: torch.Tensor | None
@@ -74,6 +85,14 @@ class MemoryLayout:
     def read_memory(self, hidden: torch.Tensor) -> torch.Tensor:
         """The outputs at the positions the next memory is read from, `(batch, num_memory_tokens, hidden)`."""
         raise NotImplementedError
+
+    def row_mask(self, step: SegmentStep, width: int) -> torch.Tensor | None:
+        """`(batch, width)` attention mask of a step's rows for layouts that pad at the end (1 up to each row's last
+        real position); `None` when no row is padded."""
+        if step.uniform:
+            return None
+        real = self.row_length(0) + step.lengths
+        return (torch.arange(width, device=step.lengths.device)[None] < real[:, None]).long()
 
     def read_content(self, hidden: torch.Tensor, length: int) -> torch.Tensor:
         """The outputs (hidden states or logits) at the segment's `length` content positions."""
@@ -108,4 +127,13 @@ class MemoryLayout:
         return rows, mask.gather(1, order)
 
 
-__all__ = ["MemoryLayout", "Row"]
+def close_segments(content: torch.Tensor, closing: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """`(batch, width + 1, hidden)`: each row's segment with the `closing` token's embedding right after its last real
+    token (`lengths`); what follows is padding, masked out by `MemoryLayout.row_mask`."""
+    batch, length, hidden = content.shape
+    tail = torch.cat([content, content.new_zeros(batch, 1, hidden)], dim=1)
+    closes = torch.arange(length + 1, device=content.device)[None] == lengths[:, None]
+    return torch.where(closes[..., None], closing.expand(batch, 1, hidden), tail)
+
+
+__all__ = ["MemoryLayout", "Row", "close_segments"]

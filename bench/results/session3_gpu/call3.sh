@@ -15,7 +15,7 @@ work() {
   job ar_rewrite 300 python bench/train_associative_retrieval.py --output-dir $W/ar_rewrite --variant rewrite --max-train-seconds 100 &
   ( job norm_detect 150 python bench/bench_memory_norm.py --backbone /tmp/minilm --output $W/memory_norm_detect_memorize_lora.json
     job norm_reasoning 150 python bench/bench_memory_norm.py --backbone /tmp/minilm --model .carry/adapters/reasoning-lora --output $W/memory_norm_reasoning_lora.json ) &
-  [ -f bench/train_seq2seq_qa1.py ] && job seq2seq_qa1 300 python bench/train_seq2seq_qa1.py --output-dir $W/seq2seq_qa1 &
+  [ -f bench/train_seq2seq_qa1.py ] && job seq2seq_qa1 300 python bench/train_seq2seq_qa1.py --output $W/seq2seq_qa1_h200.json &
   wait
 }
 work & WORK=$!

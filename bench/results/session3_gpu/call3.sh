@@ -20,6 +20,6 @@ work() {
 }
 work & WORK=$!
 while kill -0 $WORK 2>/dev/null && [ $(( $(date +%s) - T0 )) -lt 430 ]; do sleep 5; done
-el "deadline or done"; pkill -TERM -f "bench/|pytest" ; sleep 3
+el "deadline or done"; pkill -TERM -f "python bench/|python -m pytest" ; sleep 3
 cat $W/logs/timeline.txt; tail -4 $W/logs/gpu_tests.log; tail -12 $W/logs/bench_armt.log; tail -8 $W/logs/ar_*.log; tail -5 $W/logs/norm_*.log; tail -8 $W/logs/seq2seq_qa1.log 2>/dev/null
 cd $OUT && tar czf $OUT/call3.tgz w && rm -rf w

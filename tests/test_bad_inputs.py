@@ -132,7 +132,7 @@ CASES = [
     Case("config-segment_size", lambda w: hf_rmt.RMTConfig(segment_size=-3), "`segment_size`", "an integer >= 1 or None", "got -3"),
     Case("config-max_n_segments", lambda w: hf_rmt.RMTConfig(max_n_segments=0), "`max_n_segments`", "an integer >= 1", "got 0"),
     Case("config-bptt_depth", lambda w: hf_rmt.RMTConfig(bptt_depth=-2), "`bptt_depth`", "an integer >= -1", "got -2"),
-    Case("config-memory_layout", lambda w: hf_rmt.RMTConfig(memory_layout="middle"), "`memory_layout`", "one of ('encoder', 'decoder')", "'middle'"),
+    Case("config-memory_layout", lambda w: hf_rmt.RMTConfig(memory_layout="middle"), "`memory_layout`", "one of ('encoder', 'decoder', 'seq2seq')", "'middle'"),
     Case("config-segment_alignment", lambda w: hf_rmt.RMTConfig(segment_alignment="center"), "`segment_alignment`", "one of ('left', 'right')", "'center'"),
     Case("config-cls_token_id", lambda w: hf_rmt.RMTConfig(cls_token_id=-1), "`cls_token_id`", "an integer >= 0", "got -1"),
     Case("config-memory_init_std", lambda w: hf_rmt.RMTConfig(memory_init_std=0.0), "`memory_init_std`", "a positive number", "got 0.0"),

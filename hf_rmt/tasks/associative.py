@@ -21,16 +21,15 @@ Samples depend only on `(seed, split, variant, index)`, as the other hf_rmt task
 
 from __future__ import annotations
 
-import numbers
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import torch
 
 from ..utils.validation import OUTPUT_FORMATS, check_positive_int
 from .dataset import check_seed, sample_rng
 from .noise import SPLITS
+from .sample_dataset import SampleDataset
 
 
 VARIANTS = ("remember", "rewrite")
@@ -56,7 +55,7 @@ def _positive(name: str, value: Any) -> int:
     return check_positive_int(name, value, plain=True)
 
 
-class AssociativeRetrievalDataset(torch.utils.data.Dataset):
+class AssociativeRetrievalDataset(SampleDataset):
     r"""
     Associative retrieval samples, built lazily and deterministically.
 
@@ -196,20 +195,6 @@ class AssociativeRetrievalDataset(torch.utils.data.Dataset):
         return f"associative_retrieval_{self.variant}"
 
     # ---------------------------------------------------------------- samples
-
-    def __len__(self) -> int:
-        return self.num_samples
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
-            raise TypeError(f"index must be an integer, got {type(index).__name__}")
-        if not -self.num_samples <= index < self.num_samples:
-            raise IndexError(f"index {index} is out of range for a dataset of {self.num_samples} samples")
-        return self.sample(int(index) % self.num_samples)
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        for index in range(self.num_samples):
-            yield self.sample(index)
 
     def _digits(self, numbers_: np.ndarray, size: int) -> np.ndarray:
         """`(n,)` integers -> `(n, size)` symbols, most significant first."""

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from transformers import PreTrainedTokenizerBase
 from transformers.utils import logging
 
@@ -23,6 +22,7 @@ from .haystack import PLACEMENTS, SEGMENT_ALIGNMENTS, assemble, noise_offsets, s
 from .hf_datasets import task_features, to_hf_dataset, to_iterable_dataset
 from .noise import SPLITS, NoiseCorpus, NoiseSource
 from .registry import TaskSpec, get_task
+from .sample_dataset import SampleDataset
 from .tokens import NoisePool, TextCache, get_noise_pool, get_text_cache
 
 
@@ -89,7 +89,7 @@ def _check_target_lengths(value: Any) -> tuple[int, ...]:
     return (_check_positive_int("target_length", value),)
 
 
-class TaskDataset(torch.utils.data.Dataset):
+class TaskDataset(SampleDataset):
     r"""A map-style dataset of long-context samples: bAbI-style facts hidden in noise text, the question at the end.
 
     Length contract: `input_ids` (context + question, no special tokens) has **exactly** `target_length` tokens (a
@@ -251,20 +251,6 @@ class TaskDataset(torch.utils.data.Dataset):
         if self._text is None:
             self._text = get_text_cache(self.tokenizer)
         return self._text
-
-    def __len__(self) -> int:
-        return self.num_samples
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
-            raise TypeError(f"index must be an integer, got {type(index).__name__}")
-        if not -self.num_samples <= index < self.num_samples:
-            raise IndexError(f"index {index} is out of range for a dataset of {self.num_samples} samples")
-        return self.sample(int(index) % self.num_samples)
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        for index in range(self.num_samples):
-            yield self.sample(index)
 
     def __getstate__(self) -> dict[str, Any]:
         # Caches are rebuilt lazily in the receiving process; keeps pickles (DataLoader workers, datasets) small.

@@ -97,6 +97,23 @@ def test_a_stage_left_at_chance_is_reported(caplog):
     assert "stage 2 (2 segments) ended at chance level: best accuracy 0.200 (chance 0.167)" in caplog.text
 
 
+def test_a_stage_ended_by_its_cap_below_the_target_is_reported(caplog):
+    curriculum = SegmentCurriculum([1, 2], stage_steps=[2, 2], metric="accuracy", target=0.95)
+    run = Run(CurriculumCallback(curriculum, keep_best=True, chance=1 / 6))
+    with caplog.at_level(logging.WARNING, logger="hf_rmt"):
+        run.step()
+        run.evaluate(0.96)  # stage 1 reaches its target: no warning
+        run.step()
+        assert "below its target" not in caplog.text
+        run.evaluate(0.8)
+        run.step()
+        run.end()
+    assert (
+        "stage 2 (2 segments) ended by its step cap below its target: best accuracy 0.800, target 0.95" in caplog.text
+    )
+    assert "chance level" not in caplog.text
+
+
 @pytest.mark.parametrize("stop_at_target", [False, True])
 def test_the_last_stage_ends_at_the_target_or_at_its_own_cap(stop_at_target):
     curriculum = SegmentCurriculum([1, 2], stage_steps=[10, 3], metric="accuracy", target=0.95)

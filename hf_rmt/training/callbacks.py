@@ -223,6 +223,17 @@ class CurriculumCallback(TrainerCallback, ExportableState):
                 f"{self._best_value:.3f} (chance {self.chance:.3f}). The memory has not learned inputs of this length; "
                 "train longer stages, a higher learning rate, or more trainable weights (LoRA, --train-backbone)."
             )
+        elif curriculum.target is not None and (
+            self._best_value < curriculum.target
+            if curriculum.greater_is_better
+            else self._best_value > curriculum.target
+        ):
+            # Above chance but short of the target: the stage ended by its step cap, not learned to the bar set for it.
+            logger.warning(
+                f"Curriculum stage {stage + 1} ({segments} segment{'s' if segments != 1 else ''}) ended by its step "
+                f"cap below its target: best {curriculum.metric} {self._best_value:.3f}, target {curriculum.target}. "
+                "It has not learned inputs of this length to the target; train longer stages."
+            )
         if self.keep_best and self._best_weights is not None and model is not None:
             _load_trainable(model, self._best_weights)
             logger.info(

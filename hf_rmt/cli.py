@@ -141,6 +141,7 @@ def _train_command(args: argparse.Namespace) -> int:
         eval_batch_size=args.eval_batch_size,
         stage_target=args.stage_target,
         stop_at_target=args.stop_at_target,
+        init_from=args.init_from,
     )
     if settings.stage_target is not None and settings.eval_steps is None:
         raise ValueError(

@@ -94,6 +94,13 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]]) -> ar
         help="LoRA rank on the frozen backbone, trained with the memory and the head (peft); 0: memory and head "
         "only. Default 16 (ignored with --train-backbone).",
     )
+    group.add_argument(
+        "--init-from",
+        default=None,
+        metavar="DIR",
+        help="Start from the weights an earlier `hf-rmt train` saved in DIR (its --output-dir), e.g. to train later "
+        "curriculum stages in another command; RMT and LoRA settings must match it.",
+    )
     group.add_argument("--lora-alpha", type=int, default=None, metavar="A", help="LoRA alpha (default: 2 x rank).")
     group.add_argument("--lora-dropout", type=float, default=0.0, metavar="P", help="LoRA dropout.")
     group.add_argument(

@@ -97,6 +97,7 @@ class TrainSettings:
     eval_batch_size: int = 32
     stage_target: float | None = None
     stop_at_target: bool = False
+    init_from: str | None = None  # an earlier run's output_dir to start from (weights only)
 
     @property
     def mode(self) -> str:
@@ -182,12 +183,17 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
                 target_modules=targets if targets == "all-linear" else [t for t in targets.split(",") if t],
             ),
         )
+    if settings.init_from is not None:
+        from .training.init_from import load_initial_state
+
+        load_initial_state(model, rmt, settings.init_from, settings.mode)
     trainable, total = model.get_nb_trainable_parameters()
     what = {"full": "full fine-tuning", "lora": f"LoRA r={settings.lora_r} + memory + head", "memory": "memory + head"}
     print(
         f"{'ARMT' if settings.memory_type == 'associative' else 'RMT'} around {settings.model}: "
         f"{settings.num_memory_tokens} memory tokens, segments of {segment_size} tokens; "
         f"trainable params {trainable:,d} of {total:,d} ({what[settings.mode]})"
+        + (f"; initialised from {settings.init_from}" if settings.init_from else "")
     )
     curriculum = SegmentCurriculum(
         list(settings.curriculum),
@@ -291,6 +297,7 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         "warmup_steps": settings.warmup_steps,
         "weight_decay": settings.weight_decay,
         "train_backbone": settings.train_backbone,
+        "init_from": settings.init_from,
         "seed": settings.seed,
         "device": str(next(model.parameters()).device),
         "train_seconds": round(seconds, 1),

@@ -14,6 +14,8 @@ python bench/bench_eval.py --lengths 3993 --num-samples 8 --modes eager   # a qu
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
 import os
 import platform
@@ -28,11 +30,46 @@ from hf_rmt.evaluation import evaluate_by_length
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_MODEL = os.path.join(HERE, "..", "model_cards", "rmt-minilm-l6-memorize-lora")
+SDPA = {"default": None, "flash": "FLASH_ATTENTION", "efficient": "EFFICIENT_ATTENTION", "cudnn": "CUDNN_ATTENTION"}
 MODES = {  # mode -> evaluate_by_length keywords
     "eager": {"cuda_graphs": False},
     "graphs": {"cuda_graphs": True},
     "compiled": {"cuda_graphs": True, "compile": True},
 }
+
+
+def attention_kernels(name: str):
+    """A context that forces one SDPA backend, or changes nothing for "default"."""
+    if SDPA[name] is None:
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: PLC0415
+
+    return sdpa_kernel(getattr(SDPBackend, SDPA[name]))
+
+
+def profile_batch(model, tokenizer, task: str, device: torch.device, batch_size: int, segments: int = 16) -> None:
+    """Prints the top GPU kernels of one eager bf16 forward over `segments` segments, with their share of GPU time."""
+    from _common import kernel_events  # noqa: PLC0415  (bench/ is on sys.path when a script runs)
+
+    from hf_rmt.tasks import make_dataset  # noqa: PLC0415
+
+    length = segments * model.config.segment_size
+    data = make_dataset(task, tokenizer, batch_size, length, "test", 0, fields=["input_ids"])
+    ids = torch.tensor([data[i]["input_ids"] for i in range(batch_size)], device=device)
+    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        model(input_ids=ids)  # warm-up
+        events = kernel_events(lambda: model(input_ids=ids), device)
+    totals: dict[str, list] = {}
+    for event in events:
+        entry = totals.setdefault(event.name[:90], [0, 0.0])
+        entry[0] += 1
+        entry[1] += event.device_time_total
+    whole = sum(t for _, t in totals.values()) or 1.0
+    print(
+        f"GPU kernels of one forward, batch {batch_size} x {segments} segments: {whole / 1e3 / segments:.2f} ms/segment"
+    )
+    for name, (count, us) in sorted(totals.items(), key=lambda item: -item[1][1])[:15]:
+        print(f"  {100 * us / whole:5.1f}%  {count:>5}x  {name}")
 
 
 def main() -> None:
@@ -45,6 +82,22 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="100", help="Comma-separated batch sizes to time.")
     parser.add_argument("--modes", nargs="+", default=["graphs", "compiled"], choices=sorted(MODES))
     parser.add_argument("--fp32", action="store_true", help="float32 instead of bf16 autocast (GPU).")
+    parser.add_argument(
+        "--weights",
+        nargs="+",
+        default=["autocast"],
+        choices=["autocast", "bf16"],
+        help="autocast: float32 weights under bf16 autocast (what evaluate_by_length does); bf16: the weights cast to "
+        "bf16, no autocast (no per-step weight casts).",
+    )
+    parser.add_argument(
+        "--sdpa",
+        nargs="+",
+        default=["default"],
+        choices=sorted(SDPA),
+        help="Attention kernels: torch's choice, or one forced (torch.nn.attention.sdpa_kernel).",
+    )
+    parser.add_argument("--profile", action="store_true", help="Print the top GPU kernels of one eager batch first.")
     parser.add_argument("--output", default=None, help="JSON file for the results.")
     args = parser.parse_args()
 
@@ -58,23 +111,31 @@ def main() -> None:
     backbone = AutoModelForSequenceClassification.from_pretrained(backbone_path, num_labels=6)
     model = AutoModelForSequenceClassification.from_pretrained(args.model, backbone=backbone).to(device)
     lengths = [int(x) for x in args.lengths.split(",")]
+    if args.profile:
+        profile_batch(model, tokenizer, args.task, device, int(args.batch_sizes.split(",")[0]))
     rows = []
-    for batch_size in [int(x) for x in args.batch_sizes.split(",")]:
-        for mode in args.modes:
+    for weights in args.weights:
+        if weights == "bf16":
+            model.to(torch.bfloat16)
+        for sdpa, batch_size, mode in itertools.product(
+            args.sdpa, [int(x) for x in args.batch_sizes.split(",")], args.modes
+        ):
             began = time.perf_counter()
-            result = evaluate_by_length(
-                model, tokenizer, args.task, lengths, num_samples=args.num_samples, batch_size=batch_size,
-                progress=False, bf16=False if args.fp32 else None, **MODES[mode],
-            )  # fmt: skip
+            with attention_kernels(sdpa):
+                result = evaluate_by_length(
+                    model, tokenizer, args.task, lengths, num_samples=args.num_samples, batch_size=batch_size,
+                    progress=False, bf16=False if args.fp32 or weights == "bf16" else None, **MODES[mode],
+                )  # fmt: skip
             wall = time.perf_counter() - began
             for r in result.results:
                 rows.append(
-                    {"mode": mode, "batch_size": batch_size, "length": r.length, "num_samples": r.num_samples,
-                     "accuracy": r.accuracy, "model_seconds": round(r.seconds, 2), "call_wall_seconds": round(wall, 2)}
+                    {"mode": mode, "weights": weights, "sdpa": sdpa, "batch_size": batch_size, "length": r.length,
+                     "num_samples": r.num_samples, "accuracy": r.accuracy, "model_seconds": round(r.seconds, 2),
+                     "call_wall_seconds": round(wall, 2)}
                 )  # fmt: skip
                 print(
-                    f"{mode:>9} batch {batch_size:>4}: {r.num_samples} x {r.length:,} tokens  accuracy "
-                    f"{100 * r.accuracy:.1f}%  model {r.seconds:.1f} s  whole call {wall:.1f} s "
+                    f"{mode:>9} {weights:>8} sdpa {sdpa:>9} batch {batch_size:>4}: {r.num_samples} x {r.length:,} "
+                    f"tokens  accuracy {100 * r.accuracy:.1f}%  model {r.seconds:.1f} s  whole call {wall:.1f} s "
                     f"({r.length * r.num_samples / wall / 1e6:.1f}M tokens/s)",
                     flush=True,
                 )

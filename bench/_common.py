@@ -48,3 +48,19 @@ def kernel_seconds(fn, device: torch.device, calls: int = 1) -> float | None:
         return None
     events = kernel_events(lambda: [fn() for _ in range(calls)], device)
     return sum(e.device_time_total for e in events) / calls / 1e6
+
+
+def print_top_kernels(fn, device: torch.device, title: str, top: int = 15, say=print) -> None:
+    """Prints the `top` GPU kernels of one call of `fn()` by total time, with counts and their share of GPU time
+    (nothing off CUDA): where a step's time goes, before guessing what to speed up."""
+    totals: dict[str, list] = {}
+    for event in kernel_events(fn, device):
+        entry = totals.setdefault(event.name[:90], [0, 0.0])
+        entry[0] += 1
+        entry[1] += event.device_time_total
+    whole = sum(us for _, us in totals.values())
+    if not whole:
+        return
+    say(f"{title}: {whole / 1e3:.2f} ms of GPU kernels")
+    for name, (count, us) in sorted(totals.items(), key=lambda item: -item[1][1])[:top]:
+        say(f"  {100 * us / whole:5.1f}%  {count:>5}x  {name}")

@@ -24,7 +24,7 @@ import time
 
 import torch
 import transformers
-from _common import bert_config, sync  # noqa: E402  (bench/ is on sys.path when a script runs)
+from _common import bert_config, print_top_kernels, sync  # noqa: E402  (bench/ is on sys.path when a script runs)
 from transformers import BertForSequenceClassification
 
 import hf_rmt
@@ -71,6 +71,9 @@ def main(argv=None) -> int:
     parser.add_argument("--train-batch", type=int, default=None, help="training-step batch (default 8; quick: 2)")
     parser.add_argument("--warmup", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument(
+        "--profile", action="store_true", help="print the top GPU kernels of both at the largest batch"
+    )
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     dtype = getattr(torch, args.dtype or ("bfloat16" if device.type == "cuda" else "float32"))
@@ -138,6 +141,11 @@ def main(argv=None) -> int:
             }
             results["inference"].append(row)
             say(f"{batch:>6} {mode:>7} {row['rmt_tok_s']:>12.0f} {row['armt_tok_s']:>12.0f} {row['ratio']:>9.3f}")
+
+    if args.profile:
+        for kind, model in models.items():
+            with torch.no_grad():
+                print_top_kernels(lambda model=model: model(ids), device, f"{kind}, batch {batch}, eager", say=say)
 
     say(f"\nTraining step (forward + backward, full BPTT), batch {train_batch}, {segments} segments")
     ids = torch.randint(5, 900, (train_batch, segments * segment), device=device)

@@ -48,28 +48,20 @@ def attention_kernels(name: str):
 
 
 def profile_batch(model, tokenizer, task: str, device: torch.device, batch_size: int, segments: int = 16) -> None:
-    """Prints the top GPU kernels of one eager bf16 forward over `segments` segments, with their share of GPU time."""
-    from _common import kernel_events  # noqa: PLC0415  (bench/ is on sys.path when a script runs)
+    """Prints the top GPU kernels of one eager bf16 forward over `segments` segments."""
+    from _common import print_top_kernels  # noqa: PLC0415  (bench/ is on sys.path when a script runs)
 
     from hf_rmt.tasks import make_dataset  # noqa: PLC0415
 
-    length = segments * model.config.segment_size
-    data = make_dataset(task, tokenizer, batch_size, length, "test", 0, fields=["input_ids"])
+    data = make_dataset(
+        task, tokenizer, batch_size, segments * model.config.segment_size, "test", 0, fields=["input_ids"]
+    )
     ids = torch.tensor([data[i]["input_ids"] for i in range(batch_size)], device=device)
     with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
         model(input_ids=ids)  # warm-up
-        events = kernel_events(lambda: model(input_ids=ids), device)
-    totals: dict[str, list] = {}
-    for event in events:
-        entry = totals.setdefault(event.name[:90], [0, 0.0])
-        entry[0] += 1
-        entry[1] += event.device_time_total
-    whole = sum(t for _, t in totals.values()) or 1.0
-    print(
-        f"GPU kernels of one forward, batch {batch_size} x {segments} segments: {whole / 1e3 / segments:.2f} ms/segment"
-    )
-    for name, (count, us) in sorted(totals.items(), key=lambda item: -item[1][1])[:15]:
-        print(f"  {100 * us / whole:5.1f}%  {count:>5}x  {name}")
+        print_top_kernels(
+            lambda: model(input_ids=ids), device, f"One forward, batch {batch_size} x {segments} segments"
+        )
 
 
 def main() -> None:

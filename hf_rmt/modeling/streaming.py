@@ -213,10 +213,12 @@ class RMTStream:
 
     def _absorb(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, counts: list[int]) -> None:
         """Adds a chunk that completes no segment to the partial segments."""
-        if attention_mask is None:
-            self.pending = torch.cat([self.pending, input_ids], dim=1)  # every partial segment has the same length
+        if attention_mask is None and len(set(self.pending_lengths)) == 1:
+            self.pending = torch.cat([self.pending, input_ids], dim=1)  # partial segments of one length: no padding
             self.pending_lengths = [p + c for p, c in zip(self.pending_lengths, counts)]
         else:
+            if attention_mask is None:
+                attention_mask = torch.ones_like(input_ids)
             width = self.pending.shape[1]
             pending_real = torch.arange(width, device=input_ids.device)[None] < torch.tensor(
                 self.pending_lengths, device=input_ids.device

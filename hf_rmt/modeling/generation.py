@@ -134,7 +134,7 @@ def rolling_generate(
         input_ids = torch.cat([input_ids, tokens[:, None]], dim=-1)
         unfinished = unfinished & ~criteria(input_ids, scores)
         # The last token is read too, so the stream (and its memory) holds the whole generated sequence.
-        logits = stream.feed(input_ids[:, -1:], logits_to_keep=1).logits[:, -1]
+        logits = stream.read(input_ids[:, -1:], None, [1] * batch, 1).logits[:, -1]
         if not bool(unfinished.any()):  # one host sync per token, as transformers' `StopCheck`
             break
 

@@ -108,6 +108,13 @@ class RMTStream:
         input_ids = input_ids.to(device=self.pending.device, dtype=torch.long)
         if attention_mask is not None:
             attention_mask = attention_mask.to(self.pending.device)
+        return self.read(input_ids, attention_mask, counts, logits_to_keep)
+
+    def read(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, counts: list[int], logits_to_keep: int
+    ) -> RMTTokenOutput | RMTSequenceClassifierOutput:
+        """`feed` without its checks, for callers whose chunks are valid by construction (generation feeds the
+        tokens it generated; the checks cost a host sync per token). `counts`: tokens each sample reads."""
         model, size = self.model, self.model.config.segment_size
         lengths = [p + c for p, c in zip(self.pending_lengths, counts)]
         full = [length // size * size for length in lengths]

@@ -124,7 +124,9 @@ def test_seq2seq_qa1_training_smoke_run_writes_accuracy_by_length(tmp_path):
 def test_generation_benchmark_smoke_run_writes_json(tmp_path):
     output = tmp_path / "generation.json"
     script = os.path.join(ROOT, "bench", "bench_generation.py")
-    run([sys.executable, script, "--quick", "--device", "cpu", "--dtype", "float32", "--output", str(output)], cwd=ROOT)
+    run(
+        [sys.executable, script, "--quick", "--device", "cpu", "--dtype", "float32", "--output", str(output)], cwd=ROOT
+    )
     result = json.loads(output.read_text())
     assert result["settings"]["new_tokens"] == 40 and result["settings"]["segment_size"] == 16  # crosses 2 boundaries
     assert result["plain_tok_s"] > 0 and result["rmt_tok_s"] > 0

@@ -77,7 +77,9 @@ def test_samples_may_read_different_tokens_per_chunk(task):
     for i in range(2):
         alone = model(ids[i][mask[i].bool()][None])
         if task == "causal-lm":
-            torch.testing.assert_close(torch.cat(outs, dim=1)[i][mask[i].bool()], alone.logits[0], atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(
+                torch.cat(outs, dim=1)[i][mask[i].bool()], alone.logits[0], atol=1e-5, rtol=1e-5
+            )
         else:
             torch.testing.assert_close(outs[-1][i], alone.logits[0], atol=1e-5, rtol=1e-5)
         _close([t[i] for t in [stream.memory_state]], [alone.memory_state[0]])

@@ -106,7 +106,8 @@ def rolling_generate(
         model_kwargs={"attention_mask": attention_mask},
     )
     criteria = model._get_stopping_criteria(
-        generation_config=config, stopping_criteria=stopping_criteria if stopping_criteria is not None else StoppingCriteriaList(),
+        generation_config=config,
+        stopping_criteria=stopping_criteria if stopping_criteria is not None else StoppingCriteriaList(),
         tokenizer=tokenizer,
     )
     pad = config._pad_token_tensor

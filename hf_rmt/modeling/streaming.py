@@ -128,9 +128,10 @@ class RMTStream:
 
         width = self.pending.shape[1]
         combined = torch.cat([self.pending, input_ids.to(self.pending.device)], dim=1)
-        pending_real = torch.arange(width, device=combined.device)[None] < torch.tensor(
-            self.pending_lengths, device=combined.device
-        )[:, None]
+        pending_real = (
+            torch.arange(width, device=combined.device)[None]
+            < torch.tensor(self.pending_lengths, device=combined.device)[:, None]
+        )
         chunk_real = torch.ones_like(input_ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
         real = torch.cat([pending_real, chunk_real.to(combined.device)], dim=1)
         rank = real.long().cumsum(dim=1) - 1  # each token's index among its sample's valid tokens
@@ -208,9 +209,10 @@ class RMTStream:
         if out is not None:
             logits = out if logits is None else torch.where(out.isnan().any(-1, keepdim=True), logits, out)
         if any(self.pending_lengths):
-            mask = torch.arange(self.pending.shape[1], device=self.pending.device)[None] < torch.tensor(
-                self.pending_lengths, device=self.pending.device
-            )[:, None]
+            mask = (
+                torch.arange(self.pending.shape[1], device=self.pending.device)[None]
+                < torch.tensor(self.pending_lengths, device=self.pending.device)[:, None]
+            )
             plan = model.make_plan(self.pending, mask, allow_empty=True)
             _, results = model.run_segments(plan, self.pending, self.memory, SequenceClassificationHead(0, None))
             step, kept = results[-1]
@@ -227,9 +229,10 @@ class RMTStream:
             if attention_mask is None:
                 attention_mask = torch.ones_like(input_ids)
             width = self.pending.shape[1]
-            pending_real = torch.arange(width, device=input_ids.device)[None] < torch.tensor(
-                self.pending_lengths, device=input_ids.device
-            )[:, None]
+            pending_real = (
+                torch.arange(width, device=input_ids.device)[None]
+                < torch.tensor(self.pending_lengths, device=input_ids.device)[:, None]
+            )
             real = torch.cat([pending_real, attention_mask.bool()], dim=1)
             ids, real = _right_align(torch.cat([self.pending, input_ids], dim=1), real)
             self._set_pending(ids, real)
@@ -265,7 +268,9 @@ class RMTStream:
                 f"{self.batch_size}, is fixed when it starts), got {tuple(input_ids.shape)}."
             )
         if logits_to_keep not in (0, 1) or isinstance(logits_to_keep, bool):
-            raise ValueError(f"`logits_to_keep` must be 0 (all tokens) or 1 (each sample's last), got {logits_to_keep!r}.")
+            raise ValueError(
+                f"`logits_to_keep` must be 0 (all tokens) or 1 (each sample's last), got {logits_to_keep!r}."
+            )
         self.model._check_inputs(input_ids, None, attention_mask, None)
         if attention_mask is None:
             return [input_ids.shape[1]] * self.batch_size
@@ -281,9 +286,10 @@ class RMTStream:
             if not any(self.pending_lengths):
                 self._memory_state = self.memory
             else:
-                mask = torch.arange(self.pending.shape[1], device=self.pending.device)[None] < torch.tensor(
-                    self.pending_lengths, device=self.pending.device
-                )[:, None]
+                mask = (
+                    torch.arange(self.pending.shape[1], device=self.pending.device)[None]
+                    < torch.tensor(self.pending_lengths, device=self.pending.device)[:, None]
+                )
                 plan = self.model.make_plan(self.pending, mask, allow_empty=True)
                 self._memory_state, _ = self.model.run_segments(plan, self.pending, self.memory, StepHead())
         return self._memory_state
@@ -316,7 +322,9 @@ class RMTStream:
         """The stream `state` (a `state_dict()`) describes, read on by `model`."""
         if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
             got = state.get("format_version") if isinstance(state, dict) else type(state).__name__
-            raise ValueError(f"`state_dict` must be an `RMTStream.state_dict()` of format {FORMAT_VERSION}, got {got!r}.")
+            raise ValueError(
+                f"`state_dict` must be an `RMTStream.state_dict()` of format {FORMAT_VERSION}, got {got!r}."
+            )
         config = model.config
         for key, have in (("task", model.task), ("segment_size", config.segment_size)):
             if state[key] != have:

@@ -29,6 +29,7 @@ from .modeling import (
     RMTSequenceClassifierOutput,
     RMTTokenOutput,
 )
+from .modeling.streaming import RMTStream
 from .peft_utils import lora_config
 
 
@@ -49,6 +50,7 @@ __all__ = [
     "RMTPreTrainedModel",
     "RMTSeq2SeqLMOutput",
     "RMTSequenceClassifierOutput",
+    "RMTStream",
     "RMTTokenOutput",
     "__version__",
     "create_or_update_model_card",

@@ -119,3 +119,15 @@ def test_seq2seq_qa1_training_smoke_run_writes_accuracy_by_length(tmp_path):
     ]
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in evaluation["results"])
     assert result["model"]["backbone"] == "T5 (random init)" and evaluation["trained_length"] == 192
+
+
+def test_generation_benchmark_smoke_run_writes_json(tmp_path):
+    output = tmp_path / "generation.json"
+    script = os.path.join(ROOT, "bench", "bench_generation.py")
+    run(
+        [sys.executable, script, "--quick", "--device", "cpu", "--dtype", "float32", "--output", str(output)], cwd=ROOT
+    )
+    result = json.loads(output.read_text())
+    assert result["settings"]["new_tokens"] == 40 and result["settings"]["segment_size"] == 16  # crosses 2 boundaries
+    assert result["plain_tok_s"] > 0 and result["rmt_tok_s"] > 0
+    assert result["ratio"] == pytest.approx(result["plain_s"] / result["rmt_s"])

@@ -17,12 +17,13 @@ from transformers import (
 from transformers.utils import ModelOutput
 
 from ..config import RMTConfig
-from ..core.recurrence import StepHead, layer_reads
+from ..core.memory import MemoryState
 from ..mapping import MODEL_TASKS
 from .base import FORWARD_ARGS_DOC, RMTPreTrainedModel
-from .generation import backbone_generate_kwargs
+from .generation import prepare_generation, rolling_generate
 from .heads import CausalLMHead
 from .outputs import RMTTokenOutput
+from .streaming import STREAM_DOC, RMTStream, open_stream
 
 
 class RMTForCausalLM(RMTPreTrainedModel, GenerationMixin):
@@ -109,27 +110,30 @@ class RMTForCausalLM(RMTPreTrainedModel, GenerationMixin):
         self,
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
-        memory_state: torch.FloatTensor | None = None,
+        memory_state: MemoryState | None = None,
         generation_config: GenerationConfig | None = None,
         logits_processor: LogitsProcessorList | None = None,
         stopping_criteria: StoppingCriteriaList | None = None,
         tokenizer: Any = None,
+        stream: RMTStream | None = None,
         **generate_kwargs: Any,
     ) -> torch.LongTensor | ModelOutput:
         r"""
-        Generates a continuation of a prompt of any length.
+        Generates a continuation of a prompt of any length, for any number of new tokens (rolling memory).
 
-        The prompt's earlier segments are read into memory by the recurrence; its last segment runs with the memory
-        in front (`[read mem | last segment]`) through the backbone's own `generate`, with its KV cache. The
-        continuation therefore has the whole prompt in memory, and the last segment plus the new tokens must fit the
-        backbone's positions.
+        The prompt and then each new token are read as by `forward` over the growing sequence: tokens of the current
+        segment are scored from the memory and the segment so far (with the backbone's KV cache of the segment), and
+        when a segment reaches `segment_size` tokens it runs through the recurrence as in `forward`, which writes the
+        next memory; generation goes on in a new segment. Greedy tokens are therefore the argmax of `forward`'s logits
+        on the growing sequence, whose segment boundaries are `make_plan`'s (each sample's own: a left-padded prompt's
+        boundaries count from its first real token). The backbone only ever holds one segment and its memory, so
+        `max_new_tokens` has no limit. Needs `segment_alignment="left"` (the decoder default).
 
         Lengths and stopping count as transformers counts them for a plain model given the same `input_ids`:
         `max_length` and `min_length` include the whole prompt (padding too), `max_new_tokens`/`min_new_tokens`
-        count new tokens, `model.generation_config` (the backbone's, shared) is the default, and stop strings,
-        `stopping_criteria` and `logits_processor` see the whole prompt followed by the new tokens. The logits
-        processors that transformers builds from the config itself (`repetition_penalty`, `no_repeat_ngram_size`,
-        ...) see the new tokens only: the earlier prompt reaches the model through memory, not as tokens.
+        count new tokens, `model.generation_config` (the backbone's, shared) is the default, and logits processors
+        (the config's, such as `repetition_penalty`, and the user's), stop strings and stopping criteria see the
+        whole prompt followed by the new tokens. Greedy decoding and sampling; no beam search.
 
         Args:
             input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`): The prompt (padding anywhere).
@@ -139,8 +143,11 @@ class RMTForCausalLM(RMTPreTrainedModel, GenerationMixin):
             logits_processor (`LogitsProcessorList`, *optional*): Custom processors, given the whole sequence.
             stopping_criteria (`StoppingCriteriaList`, *optional*): Custom criteria, given the whole sequence.
             tokenizer (`PreTrainedTokenizerBase`, *optional*): Needed for `stop_strings`.
-            generate_kwargs: Generation options (`max_new_tokens`, `do_sample`, `eos_token_id`, ...) and model kwargs,
-                as for transformers' `generate`.
+            stream (`RMTStream`, *optional*): A stream to continue (`model.stream()`, e.g. a conversation): the prompt
+                follows what it has read, and afterwards it has read the prompt and every new token
+                (`stream.memory_state` is then `forward`'s memory on the whole sequence).
+            generate_kwargs: Generation options (`max_new_tokens`, `do_sample`, `eos_token_id`, ...), as for
+                transformers' `generate`.
 
         Returns:
             `torch.LongTensor` of shape `(batch_size, sequence_length + new_tokens)`: prompt followed by the new tokens
@@ -149,28 +156,24 @@ class RMTForCausalLM(RMTPreTrainedModel, GenerationMixin):
         if input_ids is None:
             raise ValueError("`generate` needs `input_ids` (the prompt, a `(batch, length)` tensor of ids), got None.")
         batch, _ = self._check_inputs(input_ids, None, attention_mask, memory_state)
-        backbone_kwargs = backbone_generate_kwargs(
-            self, input_ids, generation_config, logits_processor, stopping_criteria, tokenizer, generate_kwargs
+        config, model_kwargs = prepare_generation(self, input_ids, generation_config, generate_kwargs)
+        unused = sorted(k for k, v in model_kwargs.items() if v is not None and k != "use_cache")
+        if unused:
+            raise ValueError(f"`generate` got arguments that are neither generation options nor used: {unused}.")
+        if stream is None:
+            stream = self.stream(batch, memory_state)
+        elif memory_state is not None:
+            raise ValueError("Pass `memory_state` or `stream` (which holds the memory), not both.")
+        return rolling_generate(
+            self, input_ids, attention_mask, stream, config, logits_processor, stopping_criteria, tokenizer
         )
-        plan = self.make_plan(input_ids, attention_mask)
-        # Prefix = every valid token but those of the last segment; it updates memory, the last segment does not.
-        prefix_mask = plan.before_last_segment()
-        if attention_mask is not None:
-            prefix_mask = prefix_mask * attention_mask.long()
-        memory = memory_state if memory_state is not None else self.memory.initial_state(batch)
-        if bool(prefix_mask.any()):
-            prefix_plan = self.make_plan(input_ids, prefix_mask, allow_empty=True)
-            memory, _ = self.run_segments(prefix_plan, input_ids, memory, StepHead())
-        last_ids, real = plan.last_segments(input_ids)
-        embeds = self.backbone.get_input_embeddings()(last_ids)
-        cell = self._segment_cell()
-        rows, mask = self.layout.generation_prompt(cell.update.read(memory), embeds, real)
-        with layer_reads(cell, memory):  # ARMT: every prompt and new token reads the associative memory
-            output = self.backbone.generate(inputs_embeds=rows, attention_mask=mask, **backbone_kwargs)
-        if isinstance(output, torch.Tensor):
-            return torch.cat([input_ids, output.to(input_ids.device)], dim=1)
-        output.sequences = torch.cat([input_ids, output.sequences.to(input_ids.device)], dim=1)
-        return output
+
+    def stream(
+        self, batch_size: int = 1, memory_state: MemoryState | None = None, state_dict: dict[str, Any] | None = None
+    ) -> RMTStream:
+        return open_stream(self, batch_size, memory_state, state_dict)
+
+    stream.__doc__ = STREAM_DOC
 
 
 __all__ = ["RMTForCausalLM"]

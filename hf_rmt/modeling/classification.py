@@ -10,10 +10,12 @@ from transformers import PreTrainedModel
 from transformers.utils import logging
 
 from ..config import RMTConfig
+from ..core.memory import MemoryState
 from ..mapping import MODEL_TASKS
 from .base import FORWARD_ARGS_DOC, RMTPreTrainedModel
 from .heads import SequenceClassificationHead
 from .outputs import RMTSequenceClassifierOutput
+from .streaming import STREAM_DOC, RMTStream, open_stream
 
 
 logger = logging.get_logger(__name__)
@@ -71,6 +73,13 @@ class RMTForSequenceClassification(RMTPreTrainedModel):
         + r"""            labels (`torch.LongTensor` of shape `(batch_size,)`, *optional*): Class ids (or regression targets).
 """
     )
+
+    def stream(
+        self, batch_size: int = 1, memory_state: MemoryState | None = None, state_dict: dict[str, Any] | None = None
+    ) -> RMTStream:
+        return open_stream(self, batch_size, memory_state, state_dict)
+
+    stream.__doc__ = STREAM_DOC
 
 
 __all__ = ["RMTForSequenceClassification"]

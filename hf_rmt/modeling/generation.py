@@ -1,94 +1,44 @@
 # Copyright 2026 The hf_rmt Authors. Licensed under the Apache License, Version 2.0.
-"""Generation arguments counted as transformers counts them for a plain model on the same prompt.
+"""Rolling generation: `RMTForCausalLM.generate` reads the prompt and every new token through an `RMTStream`.
 
-`RMTForCausalLM.generate` reads the prompt's earlier segments into memory and hands the backbone's `generate` only
-`[read mem | last segment]` as `inputs_embeds`; the backbone's sequence then holds the new tokens alone. Every argument
-that counts or reads the sequence (`max_length`, `min_length`, a `GenerationConfig` on the model, stop strings,
-custom stopping criteria and logits processors) would count against that row instead of the prompt. Here they are
-resolved on the whole prompt first, with transformers' own rules (`GenerationMixin`'s, which `RMTForCausalLM`
-inherits), and handed on as counts of new tokens; whatever reads the sequence sees the prompt in front of it.
+The stream scores each new token from the memory and the current segment (the backbone's KV cache of that segment),
+and when a segment fills up it runs that segment through the recurrence exactly as `forward` does, which writes the
+next memory; generation goes on in a new segment. The new tokens thus have the same logits as a forward pass over the
+growing sequence (same segment boundaries), and generation has no length limit: the backbone only ever holds one
+segment and its memory.
+
+Everything else is transformers' own: the generation config is merged and lengths are counted on the whole prompt with
+`GenerationMixin`'s rules (which `RMTForCausalLM` inherits), the logits processors and stopping criteria are the
+ones `generate` builds, and the decoding step is `GenerationMixin._sample`'s (greedy or multinomial sampling, finished
+samples padded).
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import torch
-from transformers import GenerationConfig, LogitsProcessor, StoppingCriteria, StopStringCriteria
+from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
+from transformers.generation.utils import GenerateDecoderOnlyOutput
+
+from .streaming import RMTStream
 
 
-def _with_prompt(prompt: torch.Tensor, sequence: torch.Tensor) -> torch.Tensor:
-    """`prompt` in front of `sequence` (the new tokens), its rows repeated for beams and returned sequences (which
-    `generate` expands with `repeat_interleave`, each sample's copies next to each other)."""
-    if prompt.shape[0] != sequence.shape[0]:
-        prompt = prompt.repeat_interleave(sequence.shape[0] // prompt.shape[0], dim=0)
-    return torch.cat([prompt.to(sequence.device), sequence], dim=1)
-
-
-class PromptedStoppingCriteria(StoppingCriteria):
-    """A stopping criterion that sees the whole prompt followed by the new tokens, as with a plain model.
-
-    Args:
-        criteria (`StoppingCriteria`): The criterion (a stop string, the user's own).
-        prompt (`torch.LongTensor`): `(batch, prompt_length)` the prompt, padding included.
+def prepare_generation(
+    model: Any, input_ids: torch.Tensor, generation_config: GenerationConfig | None, kwargs: dict[str, Any]
+) -> tuple[GenerationConfig, dict[str, Any]]:
     """
-
-    def __init__(self, criteria: StoppingCriteria, prompt: torch.Tensor):
-        self.criteria, self.prompt = criteria, prompt
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
-        return self.criteria(_with_prompt(self.prompt, input_ids), scores, **kwargs)
-
-
-class PromptedLogitsProcessor(LogitsProcessor):
-    """A logits processor that sees the whole prompt followed by the new tokens, as with a plain model.
-
-    Args:
-        processor (`LogitsProcessor`): The user's processor.
-        prompt (`torch.LongTensor`): `(batch, prompt_length)` the prompt, padding included.
-    """
-
-    def __init__(self, processor: LogitsProcessor, prompt: torch.Tensor):
-        self.processor, self.prompt = processor, prompt
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        return self.processor(_with_prompt(self.prompt, input_ids), scores)
-
-
-def backbone_generate_kwargs(
-    model: Any,
-    input_ids: torch.Tensor,
-    generation_config: GenerationConfig | None,
-    logits_processor: Any,
-    stopping_criteria: Any,
-    tokenizer: Any,
-    kwargs: dict[str, Any],
-) -> dict[str, Any]:
-    """
-    The keyword arguments of the backbone's `generate` (which sees only the new tokens) that make it stop and
-    constrain as `model.generate` would for a plain model given `input_ids`.
-
-    Args:
-        model (`RMTForCausalLM`): The model; its `generation_config` is the default, as for any transformers model.
-        input_ids (`torch.LongTensor`): `(batch, prompt_length)` the whole prompt, padding included.
-        generation_config (`GenerationConfig`, *optional*): Passed to `generate`.
-        logits_processor, stopping_criteria: Passed to `generate`; they are given the prompt in front of the new
-            tokens.
-        tokenizer (`PreTrainedTokenizerBase`, *optional*): For stop strings.
-        kwargs (`dict`): The other arguments of `generate` (generation options and model kwargs).
+    The generation config of a call of `model.generate` on `input_ids`, as transformers makes it for a plain model:
+    kwargs > `generation_config` > the model's > global defaults, `max_length`/`min_length` counted on the whole
+    prompt (padding too), special tokens as tensors.
 
     Returns:
-        `dict`: `generation_config` (lengths as counts of new tokens, no stop strings), the wrapped criteria and
-        processors, and the remaining model kwargs.
+        `(generation config, model kwargs left over)`.
 
     Raises:
-        ValueError: as transformers raises for a plain model, e.g. `max_length` not above the prompt's length, or
-            stop strings without a tokenizer.
+        ValueError: as transformers raises for a plain model, e.g. `max_length` not above the prompt's length.
     """
     prompt_length = input_ids.shape[1]
-    # transformers' rules, in its own order (`GenerationMixin.generate`): which lengths the user set, the merged
-    # config (kwargs > `generation_config` > the model's > global defaults), then lengths on the prompt.
     has_default_max_length = (
         kwargs.get("max_length") is None
         and (generation_config is None or generation_config.max_length is None)
@@ -104,28 +54,96 @@ def backbone_generate_kwargs(
         config, has_default_max_length, has_default_min_length, "input_ids", prompt_length, input_ids
     )
     model._validate_generated_length(config, prompt_length, has_default_max_length)
-
-    backbone_config = copy.deepcopy(config)
-    # The backbone's sequence starts empty: a length on the whole prompt is a count of new tokens.
-    backbone_config.max_new_tokens = config.max_length - prompt_length
-    backbone_config.min_new_tokens = max((config.min_length or 0) - prompt_length, 0)
-    backbone_config.max_length = backbone_config.min_length = None
-    criteria = [PromptedStoppingCriteria(c, input_ids) for c in stopping_criteria or []]
-    if config.stop_strings is not None:
-        if tokenizer is None:
-            raise ValueError(
-                f"`stop_strings`={config.stop_strings!r} (in the arguments of `generate` or the model's generation "
-                "config) need the model's tokenizer: pass it as `tokenizer=` to `generate`."
-            )
-        # Built here, on the prompt plus the new tokens, so a stop string may end in the first new token.
-        criteria.append(PromptedStoppingCriteria(StopStringCriteria(tokenizer, config.stop_strings), input_ids))
-        backbone_config.stop_strings = None
-    result: dict[str, Any] = {"generation_config": backbone_config, **model_kwargs}
-    if criteria:
-        result["stopping_criteria"] = criteria
-    if logits_processor:
-        result["logits_processor"] = [PromptedLogitsProcessor(p, input_ids) for p in logits_processor]
-    return result
+    if config.num_beams > 1 or config.get_generation_mode().value not in ("greedy_search", "sample"):
+        raise ValueError(
+            "`RMTForCausalLM.generate` does greedy decoding and sampling (rolling memory across segments); got "
+            f"num_beams={config.num_beams}, generation mode {config.get_generation_mode().value!r}."
+        )
+    return config, model_kwargs
 
 
-__all__ = ["PromptedLogitsProcessor", "PromptedStoppingCriteria", "backbone_generate_kwargs"]
+def rolling_generate(
+    model: Any,
+    input_ids: torch.LongTensor,
+    attention_mask: torch.Tensor | None,
+    stream: RMTStream,
+    config: GenerationConfig,
+    logits_processor: Any,
+    stopping_criteria: Any,
+    tokenizer: Any,
+) -> torch.LongTensor | GenerateDecoderOnlyOutput:
+    """
+    Generates from `input_ids` (the whole prompt) read through `stream`, with transformers' processors and criteria.
+
+    Args:
+        model (`RMTForCausalLM`): The model.
+        input_ids (`torch.LongTensor`): `(batch, prompt_length)`, padding anywhere (left padding as usual).
+        attention_mask (`torch.Tensor`, *optional*): 1 at real prompt tokens.
+        stream (`RMTStream`): The stream that reads the prompt, then each new token; after generation it has read
+            the new tokens too (the last one included).
+        config (`GenerationConfig`): From `prepare_generation`.
+        logits_processor, stopping_criteria: The user's, merged with those the config asks for.
+        tokenizer (`PreTrainedTokenizerBase`, *optional*): For stop strings.
+
+    Returns:
+        `(batch, prompt_length + new_tokens)` ids, or `GenerateDecoderOnlyOutput` with `return_dict_in_generate`.
+    """
+    batch, prompt_length = input_ids.shape
+    device = input_ids.device
+    model._prepare_special_tokens(config, attention_mask is not None, device=device, batch_size=batch)
+    if config.stop_strings is not None and tokenizer is None:
+        raise ValueError(
+            f"`stop_strings`={config.stop_strings!r} (in the arguments of `generate` or the model's generation "
+            "config) need the model's tokenizer: pass it as `tokenizer=` to `generate`."
+        )
+    processors = model._get_logits_processor(
+        generation_config=config,
+        input_ids_seq_length=prompt_length,
+        encoder_input_ids=input_ids,
+        prefix_allowed_tokens_fn=None,
+        logits_processor=logits_processor if logits_processor is not None else LogitsProcessorList(),
+        device=device,
+        model_kwargs={"attention_mask": attention_mask},
+    )
+    criteria = model._get_stopping_criteria(
+        generation_config=config,
+        stopping_criteria=stopping_criteria if stopping_criteria is not None else StoppingCriteriaList(),
+        tokenizer=tokenizer,
+    )
+    pad = config._pad_token_tensor
+    has_eos_criteria = any(hasattr(c, "eos_token_id") for c in criteria)
+    keep_scores = config.return_dict_in_generate and config.output_scores
+    keep_logits = config.return_dict_in_generate and config.output_logits
+    scores: tuple = ()
+    raw_logits: tuple = ()
+    unfinished = torch.ones(batch, dtype=torch.long, device=device)
+
+    logits = stream.feed(input_ids, attention_mask, logits_to_keep=1).logits[:, -1]
+    while True:
+        next_logits = logits.to(dtype=torch.float32, device=device)
+        next_scores = processors(input_ids, next_logits)
+        if keep_scores:
+            scores += (next_scores,)
+        if keep_logits:
+            raw_logits += (next_logits,)
+        if config.do_sample:
+            tokens = torch.multinomial(torch.softmax(next_scores, dim=-1), num_samples=1).squeeze(1)
+        else:
+            tokens = next_scores.argmax(dim=-1)
+        if has_eos_criteria and pad is not None:
+            tokens = tokens * unfinished + pad * (1 - unfinished)
+        input_ids = torch.cat([input_ids, tokens[:, None]], dim=-1)
+        unfinished = unfinished & ~criteria(input_ids, scores)
+        # The last token is read too, so the stream (and its memory) holds the whole generated sequence.
+        logits = stream.read(input_ids[:, -1:], None, [1] * batch, 1).logits[:, -1]
+        if not bool(unfinished.any()):  # one host sync per token, as transformers' `StopCheck`
+            break
+
+    if not config.return_dict_in_generate:
+        return input_ids
+    return GenerateDecoderOnlyOutput(
+        sequences=input_ids, scores=scores if keep_scores else None, logits=raw_logits if keep_logits else None
+    )
+
+
+__all__ = ["prepare_generation", "rolling_generate"]

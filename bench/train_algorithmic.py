@@ -64,7 +64,7 @@ PRESETS = {
         "batch_size": 256,
         "lr": 1e-3,
         "warmup_steps": 100,
-        "stage_steps": 1500,
+        "stage_steps": 800,
         "max_steps": 50_000,
         "eval_every": 50,
         "val_samples": 512,

@@ -79,7 +79,7 @@ PRESETS = {
 }
 
 
-def parse_args(argv=None):
+def parse_args(argv=None, presets=PRESETS, default_seconds: float = 170.0):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", required=True, help="JSON file to write")
     parser.add_argument("--quick", action="store_true", help="tiny model, a few steps (CPU smoke test)")
@@ -95,12 +95,12 @@ def parse_args(argv=None):
         help="stop training after this long (recorded as stopped_by_time); default 170 for the full run, so that the "
         "whole script stays under 4 minutes on an H200, none with --quick",
     )
-    for key, value in PRESETS["full"].items():  # every preset value can be overridden
+    for key, value in presets["full"].items():  # every preset value can be overridden
         parser.add_argument(f"--{key}", type=type(value), default=None)
     args = parser.parse_args(argv)
     if args.max_seconds is None and not args.quick:
-        args.max_seconds = 170.0
-    preset = PRESETS["quick" if args.quick else "full"]
+        args.max_seconds = default_seconds
+    preset = presets["quick" if args.quick else "full"]
     for key, value in preset.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -171,7 +171,7 @@ def validate(model, tokenizer, length: int, num_samples: int, batch_size: int, s
     return result.accuracies[0]
 
 
-def train(args, model, tokenizer, device: torch.device) -> dict:
+def train(args, model, tokenizer, device: torch.device, output_format: str = "seq2seq") -> dict:
     curriculum = SegmentCurriculum(
         args.schedule,
         stage_steps=args.stage_steps[:-1],  # the last stage lasts until training ends
@@ -182,7 +182,7 @@ def train(args, model, tokenizer, device: torch.device) -> dict:
         seed=args.seed,
     )
     dataset = CurriculumDataset.from_task(
-        "qa1", tokenizer, 1_000_000, curriculum, args.segment_size, seed=args.seed, output_format="seq2seq"
+        "qa1", tokenizer, 1_000_000, curriculum, args.segment_size, seed=args.seed, output_format=output_format
     )
     loader = torch.utils.data.DataLoader(
         dataset,
@@ -255,7 +255,18 @@ def main(argv=None) -> dict:
     tokenizer = build_tokenizer(args.vocab_size, args.tokenizer_sentences, args.seed)
     model = build_model(args, tokenizer).to(device)
     print(f"T5 + memory: {sum(p.numel() for p in model.parameters()):,} parameters on {device}", flush=True)
-    training = train(args, model, tokenizer, device)
+    backbone = "T5 (random init)"
+    return train_and_evaluate(
+        args, argv, model, tokenizer, device, began, "seq2seq", backbone, "bench/train_seq2seq_qa1.py"
+    )
+
+
+def train_and_evaluate(
+    args, argv, model, tokenizer, device, began: float, output_format: str, backbone: str, script: str
+) -> dict:
+    """Train with the curriculum, evaluate by length on the test split and write the JSON record (shared with
+    `bench/train_decoder_qa1.py`, which passes a decoder and `"generation"`)."""
+    training = train(args, model, tokenizer, device, output_format)
     evaluated = time.perf_counter()
     model.eval()
     result = evaluate_by_length(
@@ -273,7 +284,7 @@ def main(argv=None) -> dict:
     )
     print(result.to_markdown(), flush=True)
     record = {
-        "script": "bench/train_seq2seq_qa1.py",
+        "script": script,
         "argv": sys.argv[1:] if argv is None else list(argv),
         "environment": {
             "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
@@ -283,7 +294,7 @@ def main(argv=None) -> dict:
         },
         "settings": {k: v for k, v in vars(args).items() if k != "output"},
         "model": {
-            "backbone": "T5 (random init)",
+            "backbone": backbone,
             "parameters": sum(p.numel() for p in model.parameters()),
             "vocab_size": len(tokenizer),
         },

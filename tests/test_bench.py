@@ -131,3 +131,47 @@ def test_generation_benchmark_smoke_run_writes_json(tmp_path):
     assert result["settings"]["new_tokens"] == 40 and result["settings"]["segment_size"] == 16  # crosses 2 boundaries
     assert result["plain_tok_s"] > 0 and result["rmt_tok_s"] > 0
     assert result["ratio"] == pytest.approx(result["plain_s"] / result["rmt_s"])
+
+
+@pytest.mark.parametrize(("task", "arch"), [("copy", "llama"), ("reverse", "gpt2"), ("associative", "llama")])
+def test_algorithmic_training_smoke_run_learns_and_writes_exact_match(task, arch, tmp_path):
+    """bench/train_algorithmic.py --quick: a tiny decoder from scratch, 30 steps over a 2-stage curriculum; the loss
+    falls (the answer tokens are learnable), exact match and token accuracy are fractions at each evaluated length,
+    and the verdict names the outcome."""
+    output = tmp_path / f"{task}.json"
+    script = os.path.join(ROOT, "bench", "train_algorithmic.py")
+    command = [sys.executable, script, "--task", task, "--arch", arch, "--quick", "--device", "cpu"]
+    result = run([*command, "--output", str(output)], cwd=ROOT)
+    record = json.loads(output.read_text())
+    training = record["training"]
+    first = 2 if task == "associative" else 1  # a pair, then the question: 2 segments at least
+    assert record["model"]["arch"] == arch and record["settings"]["schedule"] == [first, first + 1]
+    assert training["steps"] == 30 and training["stopped_by"] == "max_steps" and not training["stopped_by_time"]
+    assert [stage["max_segments"] for stage in training["stages"]] == [first, first + 1]  # the stage cap moved it on
+    losses = [entry["loss"] for entry in training["log"]]
+    assert all(math.isfinite(loss) for loss in losses) and len(losses) == 6
+    assert min(losses[-2:]) < losses[0]  # learning reduced the loss
+    assert [entry["segments"] for entry in record["evaluation"]] == [first, first + 1]
+    segment_size = 5 if task == "associative" else 8
+    for entry in record["evaluation"]:
+        assert entry["tokens"] == entry["segments"] * segment_size  # samples fill their segments exactly
+        assert 0.0 <= entry["exact_match"] <= entry["token_accuracy"] <= 1.0
+    assert record["verdict"] in ("reached", "partial", "not_learned")
+    assert record["verdict_text"].splitlines()[0] in result.stdout
+    chance = 1 / 16 if task == "associative" else 1 / 10
+    assert record["chance"]["token_accuracy"] == pytest.approx(chance)
+
+
+def test_decoder_qa1_training_smoke_run_writes_accuracy_by_length(tmp_path):
+    """bench/train_decoder_qa1.py --quick: the seq2seq script's tokenizer and loop with a tiny Llama + memory in
+    generation format; 4 steps over 1 then 2 segments, exact match at 1 and 2 segments of the test split."""
+    output = tmp_path / "decoder_qa1.json"
+    script = os.path.join(ROOT, "bench", "train_decoder_qa1.py")
+    run([sys.executable, script, "--quick", "--device", "cpu", "--output", str(output)], cwd=ROOT)
+    result = json.loads(output.read_text())
+    training, evaluation = result["training"], result["evaluation"]
+    assert result["script"] == "bench/train_decoder_qa1.py" and result["model"]["backbone"] == "Llama (random init)"
+    assert training["steps"] == 4 and [stage["max_segments"] for stage in training["stages"]] == [1, 2]
+    assert all(math.isfinite(entry["loss"]) for entry in training["log"])
+    assert [(r["length"], r["num_segments"]) for r in evaluation["results"]] == [(64, 1), (128, 2)]
+    assert all(0.0 <= r["accuracy"] <= 1.0 for r in evaluation["results"]) and evaluation["task"] == "qa1"

@@ -6,9 +6,11 @@ stories come from a seeded world simulator ([`hf_rmt.tasks.babi`]), the noise fr
 
 Associative retrieval (ARMT paper, section 3; [`AssociativeRetrievalDataset`]) is token-level, over a vocabulary of
 its own, for models trained from scratch: key-value pairs segment by segment, then a key, in "remember" and
-"rewrite" variants.
+"rewrite" variants. Copy and reverse (RMT paper, section 4; [`CopyReverseDataset`]) are token-level too: random
+symbols, then the same symbols (twice, as in the paper) or reversed, the answer spanning segments as the input does.
 """
 
+from .algorithmic import ALGORITHMIC_FIELDS, ALGORITHMIC_TASKS, CopyReverseDataset
 from .associative import ASSOCIATIVE_FIELDS, AssociativeRetrievalDataset
 from .babi import Story
 from .dataset import OUTPUT_FORMATS, SAMPLE_FIELDS, TaskDataset
@@ -21,6 +23,8 @@ from .tokens import clear_caches
 
 
 __all__ = [
+    "ALGORITHMIC_FIELDS",
+    "ALGORITHMIC_TASKS",
     "ASSOCIATIVE_FIELDS",
     "OUTPUT_FORMATS",
     "PLACEMENTS",
@@ -29,6 +33,7 @@ __all__ = [
     "SPLITS",
     "TASKS",
     "AssociativeRetrievalDataset",
+    "CopyReverseDataset",
     "NoiseCorpus",
     "Story",
     "TaskDataset",

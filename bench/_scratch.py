@@ -1,0 +1,179 @@
+"""Pieces the from-scratch decoder training scripts share: a tiny Llama- or GPT-2-style backbone, teacher-forced exact
+match, and a training loop over an hf_rmt `SegmentCurriculum` with a time budget.
+
+The loop is the recipe of `train_associative_retrieval.py` and `train_seq2seq_qa1.py` made task-agnostic: AdamW,
+linear warmup then a constant rate, gradient clipping at 1.0, bf16 autocast on CUDA, a stage ending when the
+validation exact match at its longest length reaches the target (or at its step cap), each batch drawing its number
+of segments from 1 to the stage's maximum (BABILong's sampling, so shorter inputs are not forgotten).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
+from hf_rmt.training import SegmentCurriculum
+
+
+ARCHS = ("llama", "gpt2")
+
+
+def build_decoder(
+    arch: str, vocab_size: int, hidden: int, layers: int, heads: int, positions: int, pad_id: int, eos_id: int
+) -> torch.nn.Module:
+    """A randomly initialised causal LM: `"llama"` (RoPE, RMSNorm, SwiGLU MLP) or `"gpt2"` (learned absolute
+    positions, LayerNorm, GELU MLP), both with an MLP of 4x hidden. No dropout: the tasks are noiseless."""
+    if arch == "llama":
+        config = LlamaConfig(
+            vocab_size=vocab_size,
+            hidden_size=hidden,
+            num_hidden_layers=layers,
+            num_attention_heads=heads,
+            num_key_value_heads=heads,
+            intermediate_size=4 * hidden,
+            max_position_embeddings=positions,
+            pad_token_id=pad_id,
+            bos_token_id=None,
+            eos_token_id=eos_id,
+        )
+        model_class = LlamaForCausalLM
+    elif arch == "gpt2":
+        config = GPT2Config(
+            vocab_size=vocab_size,
+            n_embd=hidden,
+            n_layer=layers,
+            n_head=heads,
+            n_positions=positions,
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
+            pad_token_id=pad_id,
+            bos_token_id=eos_id,
+            eos_token_id=eos_id,
+        )
+        model_class = GPT2LMHeadModel
+    else:
+        raise ValueError(f"arch must be one of {list(ARCHS)}, got {arch!r}")
+    config._attn_implementation = "sdpa"
+    return model_class(config)
+
+
+def autocast_for(device: torch.device):
+    """bf16 autocast on CUDA (the weights stay fp32), nothing elsewhere."""
+    if device.type == "cuda":
+        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext
+
+
+@torch.no_grad()
+def exact_match(
+    model, ids: torch.Tensor, labels: torch.Tensor, autocast, batch_size: int = 512
+) -> tuple[float, float]:
+    """Teacher-forced (exact match, token accuracy) over the scored tokens (`labels != -100`): a sample is exact when
+    the argmax at every scored position is right, which is exactly when greedy decoding writes the whole answer (the
+    first wrong greedy token is the first wrong teacher-forced one)."""
+    was_training = model.training
+    model.eval()
+    exact = right = scored = 0
+    for start in range(0, len(ids), batch_size):
+        chunk, gold = ids[start : start + batch_size], labels[start : start + batch_size]
+        with autocast():
+            logits = model(chunk).logits
+        # Token k predicts token k + 1, as in the model's loss.
+        predicted, target = logits[:, :-1].argmax(-1), gold[:, 1:]
+        mask = target != -100
+        hit = (predicted == target) & mask
+        exact += int((hit | ~mask).all(dim=1).sum())
+        right += int(hit.sum())
+        scored += int(mask.sum())
+    model.train(was_training)
+    return exact / len(ids), right / max(scored, 1)
+
+
+def train_curriculum(
+    model,
+    curriculum: SegmentCurriculum,
+    make_batch: Callable[[int, int], tuple[torch.Tensor, torch.Tensor]],
+    validate: Callable[[int], float],
+    *,
+    max_steps: int,
+    lr: float,
+    warmup_steps: int,
+    eval_every: int,
+    log_every: int,
+    time_budget: float | None,
+    device: torch.device,
+    final_target: float = 1.0,
+    say: Callable[[str], None] = print,
+) -> dict:
+    """
+    Train `model` through `curriculum` until its last stage reaches `final_target`, `max_steps` or `time_budget`
+    seconds.
+
+    Args:
+        make_batch: `(batch number, number of segments) -> (input_ids, labels)` on `device`.
+        validate: `number of segments -> validation exact match` at that length.
+        final_target: Validation exact match at the last stage that ends training early (GPU time is scarce).
+
+    Returns a record: steps, seconds, why training stopped, the stages as run, the loss log and the validations.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / max(warmup_steps, 1)))
+    autocast = autocast_for(device)
+    began = time.perf_counter()
+    stages = [{"step": 0, "max_segments": curriculum.schedule[0]}]
+    log, validations, losses, step, stopped = [], [], [], 0, "max_steps"
+    model.train()
+    while step < max_steps:
+        batch_number, segments = curriculum.next_batch()
+        ids, labels = make_batch(batch_number, segments)
+        with autocast():
+            loss = model(ids, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(loss.detach())  # no host sync per step: read every `log_every` steps
+        curriculum.on_batches_consumed(1)
+        step += 1
+        if curriculum.update(step):
+            upcoming = curriculum.schedule[curriculum.stage_of_batch(curriculum.consumed_batches)]
+            stages.append({"step": step, "max_segments": upcoming})
+            say(f"  step {step}: stage of up to {upcoming} segments")
+        if step % log_every == 0 or step == max_steps:
+            mean = float(torch.stack(losses[-log_every:]).float().mean())
+            log.append({"step": step, "loss": mean, "seconds": round(time.perf_counter() - began, 1)})
+            say(f"  step {step}: loss {mean:.4f} ({time.perf_counter() - began:.0f} s)")
+        if step % eval_every == 0 or step == max_steps:
+            segments = curriculum.max_segments
+            accuracy = validate(segments)
+            validations.append({"step": step, "segments": segments, "exact_match": accuracy})
+            say(f"  step {step}: validation exact match {accuracy:.3f} at {segments} segments")
+            last_stage = curriculum.stage == curriculum.num_stages - 1
+            if last_stage and accuracy >= final_target:
+                stopped = "target reached at the last stage"
+                break
+            curriculum.report_metric(accuracy)
+        if time_budget is not None and time.perf_counter() - began > time_budget:
+            stopped = "time budget"
+            say(f"  stopped by the time budget ({time_budget:.0f} s) at step {step}")
+            break
+    first = [entry["loss"] for entry in log[:1]]
+    return {
+        "steps": step,
+        "seconds": round(time.perf_counter() - began, 1),
+        "stopped_by": stopped,
+        "stopped_by_time": stopped == "time budget",
+        "stages": stages,
+        "reached_segments": curriculum.max_segments,
+        "first_logged_loss": first[0] if first else None,
+        "last_logged_loss": log[-1]["loss"] if log else None,
+        "log": log,
+        "validation": validations,
+    }

@@ -1,0 +1,88 @@
+"""Train a small Llama-style decoder from scratch as an RMTForCausalLM on qa1 (BABILong's single-supporting-fact task:
+facts hidden in Austen text, the question at the end, the answer generated after it) with a curriculum over segments,
+then write its exact-match accuracy by input length, up to a million tokens, as JSON.
+
+The sibling of `bench/train_seq2seq_qa1.py`, whose tokenizer, training loop and evaluation it reuses: the same
+byte-level BPE trained in the script (no download; the GPT-2 BPE is not shipped with the project), samples in
+`output_format="generation"` (context, question, then the answer and eos, the loss on those alone), a randomly
+initialised `LlamaForCausalLM` with memory (`[mem | segment | mem]`), stages ending at `--stage_target` validation
+exact match or their step cap, and `evaluate_by_length` on the test split (noise from a book never trained on; greedy
+generation, bf16 on CUDA).
+
+GPU (H200, about 8 minutes: 4.5 of training, then the evaluation to 1,048,576 tokens):
+    python bench/train_decoder_qa1.py --output bench/results/decoder_qa1_h200.json
+CPU smoke run (what tests/test_bench.py runs):
+    python bench/train_decoder_qa1.py --quick --device cpu --output x.json
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch  # noqa: E402
+import train_seq2seq_qa1 as seq2seq  # noqa: E402  (the sibling script: tokenizer, training loop, evaluation)
+from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
+
+import hf_rmt  # noqa: E402
+
+
+PRESETS = {
+    "full": {
+        **seq2seq.PRESETS["full"],
+        "d_model": 256,
+        "d_ff": 1024,
+        "num_layers": 6,
+        "num_heads": 8,
+        "segment_size": 128,
+        "num_memory_tokens": 16,
+        "batch_size": 64,
+        "schedule": "1,2,4,8",
+        "stage_steps": "500,800,1200,3000",
+        "eval_every": 100,
+        "eval_lengths": "128,512,1024,4096,16384,65536,262144,1048576",
+        "eval_samples": 100,
+    },
+    "quick": {**seq2seq.PRESETS["quick"], "segment_size": 64, "eval_lengths": "64,128"},
+}
+
+
+def build_model(args, tokenizer) -> hf_rmt.RMTForCausalLM:
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=args.d_model,
+        intermediate_size=args.d_ff,
+        num_hidden_layers=args.num_layers,
+        num_attention_heads=args.num_heads,
+        num_key_value_heads=args.num_heads,
+        max_position_embeddings=args.segment_size + 2 * args.num_memory_tokens,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    config._attn_implementation = "sdpa"
+    torch.manual_seed(args.seed)
+    backbone = LlamaForCausalLM(config)
+    rmt = hf_rmt.RMTConfig(num_memory_tokens=args.num_memory_tokens, segment_size=args.segment_size)
+    return hf_rmt.get_rmt_model(backbone, rmt, tokenizer=tokenizer, train_backbone=True)
+
+
+def main(argv=None) -> dict:
+    args = seq2seq.parse_args(argv, presets=PRESETS, default_seconds=270.0)
+    began = time.perf_counter()
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    torch.manual_seed(args.seed)
+    tokenizer = seq2seq.build_tokenizer(args.vocab_size, args.tokenizer_sentences, args.seed)
+    model = build_model(args, tokenizer).to(device)
+    print(f"Llama + memory: {sum(p.numel() for p in model.parameters()):,} parameters on {device}", flush=True)
+    backbone = "Llama (random init)"
+    return seq2seq.train_and_evaluate(
+        args, argv, model, tokenizer, device, began, "generation", backbone, "bench/train_decoder_qa1.py"
+    )
+
+
+if __name__ == "__main__":
+    main()

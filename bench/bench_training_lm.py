@@ -20,7 +20,7 @@ Modes (each an RMTConfig setting, toggled on one model):
                  issue's figures for it (156.6k tokens/s at 31.6 GiB, H200)
 
 Also: the chunked loss alone on one segment's hidden states (custom autograd function against per-chunk
-`torch.utils.checkpoint`, against the materialised logits), and the peak memory of `both` at 2 and 32 segments.
+`torch.utils.checkpoint`, against the materialised logits, and Liger-Kernel's fused kernel where it is installed), and the peak memory of `both` at 2 and 32 segments.
 Targets: `both` >= 1.5x the official tokens/s at <= 0.3x its peak memory; peak at 32 segments <= 1.2x that at 2.
 """
 
@@ -218,7 +218,9 @@ def loss_implementations(args, device, dtype) -> dict:
 
         return step
 
-    kinds = ("materialised", "function", "checkpoint")
+    kinds = ["materialised", "function", "checkpoint"]
+    if device.type == "cuda" and importlib.util.find_spec("liger_kernel") is not None:
+        kinds.append("liger")  # optional: Liger-Kernel's Triton fused linear cross-entropy
     results = time_steps({kind: run(kind) for kind in kinds}, device, args.warmup, args.repeats)
     del head_model
     return results

@@ -74,17 +74,19 @@ def test_chunked_loss_follows_autocast_like_the_head():
 
 
 def test_chunked_loss_names_a_bad_implementation():
-    with pytest.raises(ValueError, match="`implementation` must be 'function' or 'checkpoint', got 'fused'"):
+    with pytest.raises(ValueError, match="`implementation` must be 'function', 'checkpoint' or 'liger', got 'fused'"):
         chunked_lm_loss(
             torch.zeros(2, 4), LMHeadWeights(torch.zeros(3, 4)), torch.zeros(2, dtype=torch.long), 1, "fused"
         )
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("implementation", ["function", "checkpoint"])
+@pytest.mark.parametrize("implementation", ["function", "checkpoint", "liger"])
 def test_chunked_loss_equals_the_materialised_loss_on_cuda_in_bfloat16(implementation):
     """On the GPU, bf16 weights and a GPT-2-sized vocabulary: the same loss and gradients to bfloat16's precision
-    (the matmuls of a chunk and of the whole round differently)."""
+    (the matmuls of a chunk and of the whole round differently). Liger-Kernel is optional."""
+    if implementation == "liger":
+        pytest.importorskip("liger_kernel")
     generator = torch.Generator().manual_seed(0)
     hidden = torch.randn(2048, 256, generator=generator).cuda().bfloat16()
     weight = (torch.randn(50257, 256, generator=generator) * 0.05).cuda().bfloat16()

@@ -158,6 +158,25 @@ class _ChunkedLinearCrossEntropy(torch.autograd.Function):
         return grad_hidden, grad_weight, grad_bias, None, None, None, None
 
 
+def _liger_loss(hidden: torch.Tensor, head: LMHeadWeights, targets: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Liger-Kernel's fused linear cross-entropy (soft-capping supported; logit scaling is not)."""
+    try:
+        from liger_kernel.transformers.functional import liger_fused_linear_cross_entropy  # noqa: PLC0415
+    except ImportError as error:
+        raise ImportError("`implementation='liger'` needs Liger-Kernel: `pip install liger-kernel`.") from error
+    if head.scale is not None or head.divisor is not None:
+        raise ValueError(
+            f"`implementation='liger'` supports soft-capping but not logit scaling, got scale={head.scale!r}, "
+            f"divisor={head.divisor!r}."
+        )
+    weight, bias = head.weight.to(dtype), None if head.bias is None else head.bias.to(dtype)
+    with torch.autocast(hidden.device.type, enabled=False):
+        loss = liger_fused_linear_cross_entropy(
+            hidden.to(dtype), weight, targets, bias, reduction="sum", softcap=head.softcap
+        )
+    return loss.float()
+
+
 def chunked_lm_loss(
     hidden: torch.Tensor,
     head: LMHeadWeights,
@@ -175,7 +194,9 @@ def chunked_lm_loss(
         chunk_size (`int`): Rows whose logits exist at once.
         implementation (`str`, *optional*, defaults to `"function"`): `"function"` keeps only the hidden states and
             recomputes each chunk in backward (a custom autograd function); `"checkpoint"` runs each chunk through
-            `torch.utils.checkpoint` (non-reentrant), kept for comparison in the benchmark.
+            `torch.utils.checkpoint` (non-reentrant), kept for comparison in the benchmark; `"liger"` calls
+            Liger-Kernel's fused linear cross-entropy (Triton, CUDA only, optional: `pip install liger-kernel`),
+            which picks its own chunks and computes the gradients in the forward.
 
     Returns:
         A float32 scalar: the sum of the scored tokens' losses.
@@ -191,8 +212,10 @@ def chunked_lm_loss(
                 _chunk_loss, head, hidden[chunk].to(dtype), w, b, targets[chunk], use_reentrant=False
             )
         return total
+    if implementation == "liger":
+        return _liger_loss(hidden, head, targets, dtype)
     if implementation != "function":
-        raise ValueError(f"`implementation` must be 'function' or 'checkpoint', got {implementation!r}.")
+        raise ValueError(f"`implementation` must be 'function', 'checkpoint' or 'liger', got {implementation!r}.")
     return _ChunkedLinearCrossEntropy.apply(hidden, head.weight, head.bias, targets, head, chunk_size, dtype)
 
 

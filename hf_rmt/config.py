@@ -90,6 +90,16 @@ class RMTConfig(PreTrainedConfig):
         segment_checkpointing (`bool`, *optional*, defaults to `False`):
             Recompute each segment in the backward pass instead of keeping its activations, so training memory grows
             with the number of segments only by the memory state.
+        loss_chunk_size (`int`, *optional*, defaults to 1024):
+            Causal LM: on the steps whose logits are not returned, the loss is computed from the last hidden states
+            and the LM head's weight by chunks of this many tokens, whose logits are recomputed in backward, so no
+            segment's logits are ever materialised whole (`hf_rmt/core/lm_loss.py`; heads known to be linear only).
+            `None` runs the backbone's own head on every scored step.
+        skip_logits_in_training (`bool`, *optional*, defaults to `False`):
+            Causal LM: in training mode with `labels`, return the loss without logits (or only the last
+            `logits_to_keep`), so that the loss is computed by chunks (`loss_chunk_size`) on every step: the
+            training-speed option, named as Liger-Kernel's `skip_logits`. Evaluation (`model.eval()`) returns logits
+            as usual.
         modules_to_save (`list[str]`, *optional*):
             Backbone modules (names relative to the backbone) that are trained and saved with the memory in
             adapter-only checkpoints, e.g. a new classification head.
@@ -129,6 +139,8 @@ class RMTConfig(PreTrainedConfig):
     memory_type: str = "rmt"
     memory_dim: int | None = None
     segment_checkpointing: bool = False
+    loss_chunk_size: int | None = 1024
+    skip_logits_in_training: bool = False
     modules_to_save: list[str] | None = None
 
     def __post_init__(self, **kwargs):
@@ -175,6 +187,9 @@ class RMTConfig(PreTrainedConfig):
             )
         if not isinstance(self.segment_checkpointing, bool):
             raise ValueError(f"`segment_checkpointing` must be a bool, got {self.segment_checkpointing!r}.")
+        _check_int("loss_chunk_size", self.loss_chunk_size, 1, allow_none=True, extra=" (None: no chunking)")
+        if not isinstance(self.skip_logits_in_training, bool):
+            raise ValueError(f"`skip_logits_in_training` must be a bool, got {self.skip_logits_in_training!r}.")
         if self.modules_to_save is not None and (
             not isinstance(self.modules_to_save, (list, tuple))
             or not all(isinstance(name, str) and name for name in self.modules_to_save)

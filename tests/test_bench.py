@@ -49,6 +49,63 @@ def test_benchmark_smoke_run_writes_json(script, tmp_path):
         assert all(r["step_time_s"] > 0 for r in result["results"])
 
 
+OFFICIAL_STUB = """
+import torch
+
+
+class MemoryCell(torch.nn.Module):
+    def __init__(self, base_model, num_mem_tokens):
+        super().__init__()
+        self.model = base_model
+
+
+class RecurrentWrapper(torch.nn.Module):
+    def __init__(self, memory_cell, **rmt_kwargs):
+        super().__init__()
+        self.memory_cell = memory_cell
+
+    def forward(self, input_ids, labels=None):
+        return self.memory_cell.model(input_ids=input_ids, labels=labels)
+"""
+
+
+def test_causal_lm_training_benchmark_smoke_run_writes_json(tmp_path):
+    """Every lever is timed on one batch with the same loss, beside an official step (here a stand-in with its
+    interface: the real code is only placed in the folder at run time)."""
+    official = tmp_path / "official"
+    official.mkdir()
+    (official / "language_modeling.py").write_text(OFFICIAL_STUB)
+    output = tmp_path / "result.json"
+    script = os.path.join(ROOT, "bench", "bench_training_lm.py")
+    args = [
+        "--quick",
+        "--device",
+        "cpu",
+        "--dtype",
+        "float32",
+        "--official_dir",
+        str(official),
+        "--output",
+        str(output),
+    ]
+    run([sys.executable, script, *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT})
+    result = json.loads(output.read_text())
+    rows = result["results"]
+    assert list(rows) == ["baseline", "chunked", "checkpointing", "both", "official"]
+    assert all(row["tokens_per_s"] > 0 for row in rows.values())
+    for name in ("chunked", "checkpointing", "both"):
+        assert rows[name]["loss"] == pytest.approx(rows["baseline"]["loss"], rel=1e-5)
+    assert result["summary"]["official"]["source"] == "measured in this run"
+    assert result["summary"]["both"]["speedup_vs_official"] == pytest.approx(
+        rows["both"]["tokens_per_s"] / rows["official"]["tokens_per_s"]
+    )
+    losses = result["loss_only"]
+    assert list(losses) == ["materialised", "function", "checkpoint"]
+    assert losses["function"]["loss"] == pytest.approx(losses["materialised"]["loss"], rel=1e-5)
+    assert losses["checkpoint"]["loss"] == pytest.approx(losses["materialised"]["loss"], rel=1e-5)
+    assert set(result["memory_scaling"]) == {"2", "4"}
+
+
 def test_armt_benchmark_smoke_run_writes_json_and_log(tmp_path):
     script = os.path.join(ROOT, "bench", "bench_armt.py")
     run([sys.executable, script, "--quick", "--device", "cpu", "--output-dir", str(tmp_path)], cwd=ROOT)

@@ -17,6 +17,7 @@ from transformers import (
 from transformers.utils import ModelOutput
 
 from ..config import RMTConfig
+from ..core.lm_loss import lm_head_weights
 from ..core.memory import MemoryState
 from ..mapping import MODEL_TASKS
 from .base import FORWARD_ARGS_DOC, RMTPreTrainedModel
@@ -30,8 +31,9 @@ class RMTForCausalLM(RMTPreTrainedModel, GenerationMixin):
     """
     RMT around a causal-LM backbone. The loss is the ordinary shifted next-token loss over the whole input, across
     segment boundaries (the last token of a segment predicts the first of the next), a mean over all scored tokens as
-    in the official `RecurrentWrapper`. It is accumulated segment by segment, so logits are only materialised for the
-    tokens the caller keeps (`logits_to_keep`).
+    in the official `RecurrentWrapper`. It is accumulated segment by segment inside each step; the steps whose logits
+    are not returned compute it by chunks of `config.loss_chunk_size` tokens without materialising their logits
+    (`config.skip_logits_in_training` returns none in training).
     """
 
     _backbone_auto_class = MODEL_TASKS["causal-lm"].auto_class
@@ -79,12 +81,19 @@ class RMTForCausalLM(RMTPreTrainedModel, GenerationMixin):
             else:
                 denominator = max(int(denominator), 1)
 
-        head = CausalLMHead(plan, self.layout, targets, denominator, logits_to_keep, self._head_takes_logits_to_keep)
+        # The training-speed option returns no logits but the last `logits_to_keep` asked for (None: none).
+        skip_logits = self.config.skip_logits_in_training and self.training and labels is not None
+        keep = (logits_to_keep or None) if skip_logits else logits_to_keep
+        chunk_size = self.config.loss_chunk_size if labels is not None else None
+        linear_head = lm_head_weights(self.backbone) if chunk_size is not None else None
+        head = CausalLMHead(
+            plan, self.layout, targets, denominator, keep, self._head_takes_logits_to_keep, linear_head, chunk_size
+        )
         memory, results = self.run_segments(plan, inputs, memory_state, head)
         kept = [(step, out) for step, out in results if out is not None]
         loss = torch.stack([out.loss for _, out in kept]).sum() if labels is not None else None
         per_step = [(step, out.logits) for step, out in kept if out.logits is not None]
-        logits = plan.scatter_to_input(per_step, self.layout.padding_side, logits_to_keep)
+        logits = plan.scatter_to_input(per_step, self.layout.padding_side, keep or 0)
         output = RMTTokenOutput(loss=loss, logits=logits, memory_state=memory)
         return output if return_dict is not False else output.to_tuple()
 
@@ -93,7 +102,9 @@ class RMTForCausalLM(RMTPreTrainedModel, GenerationMixin):
         + r"""            labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*): Usually the
                 input ids, -100 for unscored tokens; shifted inside (token k predicts token k + 1).
             logits_to_keep (`int`, *optional*, defaults to 0): Return logits only for each sample's last `k` tokens (0
-                keeps all). The loss is computed over all tokens either way.
+                keeps all). The loss is computed over all tokens either way, by chunks on the steps whose logits are
+                not kept (`config.loss_chunk_size`). With `config.skip_logits_in_training`, a training forward with
+                `labels` returns no logits unless `logits_to_keep` > 0.
             num_items_in_batch (`int`, *optional*): Denominator of the loss (Trainer passes it under gradient
                 accumulation); the number of scored tokens otherwise.
 """

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.layouts import MemoryLayout
+from ..core.lm_loss import LMHeadWeights, chunked_lm_loss
 from ..core.recurrence import StepHead
 from ..core.segments import SegmentPlan, SegmentStep
 
@@ -87,8 +88,11 @@ class CausalLMStep(NamedTuple):
 
 class CausalLMHead(StepHead):
     """
-    The LM head on every step that is scored or whose logits are kept; the next-token loss is summed per step and
-    divided by the whole input's denominator, so the steps' shares add up to the mean over all scored tokens.
+    The next-token loss of every scored step and the logits of the steps whose logits are kept; the loss is summed
+    per step and divided by the whole input's denominator, so the steps' shares add up to the mean over all scored
+    tokens. A step whose logits are kept runs the backbone's head; a scored step whose logits are not, with a linear
+    head (`linear_head`), computes its loss by chunks from the last hidden states (`chunked_lm_loss`), never holding
+    the segment's logits.
 
     Args:
         plan (`SegmentPlan`): The segmentation.
@@ -96,8 +100,11 @@ class CausalLMHead(StepHead):
         targets (`torch.Tensor`, *optional*): `(batch, seq_len)` next-token targets among the valid tokens, -100
             where unscored; None without labels.
         denominator (`int` or `torch.Tensor`, *optional*): The loss's denominator.
-        logits_to_keep (`int`): Keep logits for each sample's last `k` tokens (0: all).
+        logits_to_keep (`int` or `None`): Keep logits for each sample's last `k` tokens (0: all; None: none).
         head_takes_logits_to_keep (`bool`): The backbone's head accepts `logits_to_keep` (positions).
+        linear_head (`LMHeadWeights`, *optional*): The head as a linear map, for the chunked loss; None: the
+            backbone's head on every scored step.
+        chunk_size (`int`, *optional*): Rows per chunk of the chunked loss.
     """
 
     output_type = CausalLMStep
@@ -108,33 +115,48 @@ class CausalLMHead(StepHead):
         layout: MemoryLayout,
         targets: torch.Tensor | None,
         denominator: int | torch.Tensor | None,
-        logits_to_keep: int,
+        logits_to_keep: int | None,
         head_takes_logits_to_keep: bool,
+        linear_head: LMHeadWeights | None = None,
+        chunk_size: int | None = None,
     ):
         self.plan, self.layout = plan, layout
         self.targets, self.denominator = targets, denominator
         self.logits_to_keep = logits_to_keep
         self.head_takes_logits_to_keep = head_takes_logits_to_keep
+        self.linear_head = linear_head if chunk_size is not None else None
+        self.chunk_size = chunk_size
+
+    def _keeps_logits(self, t: int) -> bool:
+        return self.logits_to_keep is not None and self.plan.touches_tail(t, self.logits_to_keep)
 
     def head_kwargs(self, t: int, step: SegmentStep) -> dict[str, Any] | None:
-        if self.targets is None and not self.plan.touches_tail(t, self.logits_to_keep):
-            return None
+        if not self._keeps_logits(t) and (self.targets is None or self.linear_head is not None):
+            return None  # the body alone: nothing kept, or the loss from the hidden states by chunks
         if self.head_takes_logits_to_keep:
             # Only the segment's positions reach the LM head, not the memory's.
             return {"logits_to_keep": self.layout.content_positions(step.max_length, self.plan.num_tokens.device)}
         return {}
 
+    def keeps(self, t: int, head_kwargs: dict[str, Any] | None) -> bool:
+        return head_kwargs is not None or self.targets is not None
+
     def extract(self, t: int, step: SegmentStep, content_hidden: torch.Tensor, head_output: Any) -> CausalLMStep:
-        logits = head_output.logits
-        if not self.head_takes_logits_to_keep:
-            logits = self.layout.read_content(logits, step.max_length)
-        kept = logits if self.plan.touches_tail(t, self.logits_to_keep) else None
+        logits = None
+        if head_output is not None:
+            logits = head_output.logits
+            if not self.head_takes_logits_to_keep:
+                logits = self.layout.read_content(logits, step.max_length)
+        kept = logits if self._keeps_logits(t) else None
         if self.targets is None:
             return CausalLMStep(None, kept)
         index, real = step.valid_index(self.layout.padding_side)
         rows = self.targets if step.rows is None else self.targets[step.rows]
         step_targets = rows.gather(1, index.clamp(max=self.plan.seq_len - 1)).masked_fill(~real, -100)
-        loss = F.cross_entropy(logits.flatten(0, 1).float(), step_targets.flatten(), reduction="sum")
+        if logits is None:
+            loss = chunked_lm_loss(content_hidden, self.linear_head, step_targets, self.chunk_size)
+        else:
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), step_targets.flatten(), reduction="sum")
         return CausalLMStep(loss / self.denominator, kept)
 
 

@@ -1,0 +1,222 @@
+# Copyright 2026 The hf_rmt Authors. Licensed under the Apache License, Version 2.0.
+"""The causal-LM head and its cross-entropy computed by chunks of tokens, without materialising a segment's logits.
+
+A GPT-2-small segment of 8 x 512 tokens has 4096 x 50257 logits: 0.4 GB in bf16, and the float32 copy that the loss
+reads and the log-probabilities it saves for backward are twice that each, for every segment of a training step. Here
+the loss of `chunk_size` rows at a time is computed from the last hidden states and the head's weight, and only the
+hidden states (kept by the body's graph anyway) are saved: backward recomputes each chunk's logits. The peak is one
+chunk's logits, at the cost of one more head matmul per token in backward (measured in bench/bench_training_lm.py).
+
+The numbers are those of the backbone's own head followed by `F.cross_entropy(logits.float(), ...)`: the matmul in the
+dtype the head would run in (autocast's, or the hidden states'), the same logit post-processing (Gemma-2 soft-capping,
+Cohere and Granite scaling), upcast to float32 per chunk. Only heads known to be one linear map are taken
+(`lm_head_weights`); any other head keeps the backbone's own path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+import torch.utils.checkpoint
+from torch import nn
+from transformers import PreTrainedModel
+
+
+# Causal-LM model types whose head is `get_output_embeddings()` (an `nn.Linear`, tied or not, with or without bias)
+# followed at most by the config's logit scaling or soft-capping below. Another architecture may do something else
+# between its body and its logits, so it keeps its own head.
+LINEAR_HEAD_MODEL_TYPES = frozenset(
+    {
+        "cohere",
+        "falcon",
+        "gemma",
+        "gemma2",
+        "gemma3_text",
+        "gpt2",
+        "gpt_neox",
+        "granite",
+        "llama",
+        "mistral",
+        "olmo",
+        "olmo2",
+        "opt",
+        "phi",
+        "phi3",
+        "qwen2",
+        "qwen3",
+        "stablelm",
+        "starcoder2",
+    }
+)
+
+
+@dataclass
+class LMHeadWeights:
+    """
+    A linear LM head: `logits = post(hidden @ weight.T + bias)`.
+
+    Args:
+        weight (`torch.Tensor`): `(vocab, hidden)`, the head's weight (the input embeddings' when tied).
+        bias (`torch.Tensor`, *optional*): `(vocab,)`.
+        scale (`float`, *optional*): Logits multiplied by it (Cohere's `logit_scale`).
+        divisor (`float`, *optional*): Logits divided by it (Granite's `logits_scaling`).
+        softcap (`float`, *optional*): `cap * tanh(logits / cap)` (Gemma-2's `final_logit_softcapping`).
+    """
+
+    weight: torch.Tensor
+    bias: torch.Tensor | None = None
+    scale: float | None = None
+    divisor: float | None = None
+    softcap: float | None = None
+
+    def post(self, logits: torch.Tensor) -> torch.Tensor:
+        """The head's own post-processing, in the order of the transformers models."""
+        if self.scale is not None:
+            logits = logits * self.scale
+        if self.divisor is not None:
+            logits = logits / self.divisor
+        if self.softcap is not None:
+            logits = torch.tanh(logits / self.softcap) * self.softcap
+        return logits
+
+
+def lm_head_weights(backbone: PreTrainedModel) -> LMHeadWeights | None:
+    """The backbone's LM head as a linear map plus post-processing, or None when it is not known to be one (another
+    architecture, or a head that peft replaced, e.g. with LoRA). Looked up at each forward: peft may replace it."""
+    config = backbone.config
+    head = backbone.get_output_embeddings() if hasattr(backbone, "get_output_embeddings") else None
+    if config.model_type not in LINEAR_HEAD_MODEL_TYPES or type(head) is not nn.Linear:
+        return None
+    return LMHeadWeights(
+        weight=head.weight,
+        bias=head.bias,
+        scale=getattr(backbone, "logit_scale", None) if config.model_type == "cohere" else None,
+        divisor=getattr(config, "logits_scaling", None) if config.model_type == "granite" else None,
+        softcap=getattr(config, "final_logit_softcapping", None),
+    )
+
+
+def _compute_dtype(hidden: torch.Tensor) -> torch.dtype:
+    """The dtype the head's matmul runs in: autocast's when it is on (it casts `F.linear`), else the hidden states'."""
+    device = hidden.device.type
+    if torch.is_autocast_enabled(device):
+        return torch.get_autocast_dtype(device)
+    return hidden.dtype
+
+
+def _chunk_loss(head: LMHeadWeights, hidden, weight, bias, targets) -> torch.Tensor:
+    """Summed cross-entropy of one chunk, as the backbone's head then `F.cross_entropy(logits.float())` computes it."""
+    logits = head.post(F.linear(hidden, weight, bias)).float()
+    return F.cross_entropy(logits, targets, ignore_index=-100, reduction="sum")
+
+
+class _ChunkedLinearCrossEntropy(torch.autograd.Function):
+    """Forward: the summed loss chunk by chunk, keeping no logits. Backward: each chunk's logits recomputed and
+    differentiated, the weight's gradient summed over chunks in float32."""
+
+    @staticmethod
+    def forward(ctx, hidden, weight, bias, targets, head, chunk_size, dtype):
+        ctx.head, ctx.chunk_size, ctx.dtype = head, chunk_size, dtype
+        ctx.save_for_backward(hidden, weight, bias, targets)
+        w, b = weight.to(dtype), None if bias is None else bias.to(dtype)
+        total = hidden.new_zeros((), dtype=torch.float32)
+        with torch.autocast(hidden.device.type, enabled=False):
+            for start in range(0, hidden.shape[0], chunk_size):
+                chunk = slice(start, start + chunk_size)
+                total = total + _chunk_loss(head, hidden[chunk].to(dtype), w, b, targets[chunk])
+        return total
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        hidden, weight, bias, targets = ctx.saved_tensors
+        head, dtype = ctx.head, ctx.dtype
+        w = weight.detach().to(dtype).requires_grad_(ctx.needs_input_grad[1])
+        b = None if bias is None else bias.detach().to(dtype).requires_grad_(ctx.needs_input_grad[2])
+        grad_hidden = torch.zeros_like(hidden) if ctx.needs_input_grad[0] else None
+        grad_weight = torch.zeros_like(weight, dtype=torch.float32) if ctx.needs_input_grad[1] else None
+        grad_bias = torch.zeros_like(bias, dtype=torch.float32) if ctx.needs_input_grad[2] else None
+        wanted = [t for t in (w, b) if t is not None and t.requires_grad]
+        with torch.enable_grad(), torch.autocast(hidden.device.type, enabled=False):
+            for start in range(0, hidden.shape[0], ctx.chunk_size):
+                chunk = slice(start, start + ctx.chunk_size)
+                h = hidden[chunk].detach().to(dtype).requires_grad_(ctx.needs_input_grad[0])
+                loss = _chunk_loss(head, h, w, b, targets[chunk])
+                inputs = ([h] if h.requires_grad else []) + wanted
+                if not inputs or not loss.requires_grad:
+                    continue
+                grads = list(torch.autograd.grad(loss, inputs, grad_output))
+                if h.requires_grad:
+                    grad_hidden[chunk] = grads.pop(0)
+                if w.requires_grad:
+                    grad_weight += grads.pop(0)
+                if b is not None and b.requires_grad:
+                    grad_bias += grads.pop(0)
+        grad_weight = None if grad_weight is None else grad_weight.to(weight.dtype)
+        grad_bias = None if grad_bias is None else grad_bias.to(bias.dtype)
+        return grad_hidden, grad_weight, grad_bias, None, None, None, None
+
+
+def _liger_loss(hidden: torch.Tensor, head: LMHeadWeights, targets: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Liger-Kernel's fused linear cross-entropy (soft-capping supported; logit scaling is not)."""
+    try:
+        from liger_kernel.transformers.functional import liger_fused_linear_cross_entropy  # noqa: PLC0415
+    except ImportError as error:
+        raise ImportError("`implementation='liger'` needs Liger-Kernel: `pip install liger-kernel`.") from error
+    if head.scale is not None or head.divisor is not None:
+        raise ValueError(
+            f"`implementation='liger'` supports soft-capping but not logit scaling, got scale={head.scale!r}, "
+            f"divisor={head.divisor!r}."
+        )
+    weight, bias = head.weight.to(dtype), None if head.bias is None else head.bias.to(dtype)
+    with torch.autocast(hidden.device.type, enabled=False):
+        loss = liger_fused_linear_cross_entropy(
+            hidden.to(dtype), weight, targets, bias, reduction="sum", softcap=head.softcap
+        )
+    return loss.float()
+
+
+def chunked_lm_loss(
+    hidden: torch.Tensor,
+    head: LMHeadWeights,
+    targets: torch.Tensor,
+    chunk_size: int,
+    implementation: str = "function",
+) -> torch.Tensor:
+    """
+    The summed next-token cross-entropy of `head` on `hidden`, `chunk_size` rows at a time.
+
+    Args:
+        hidden (`torch.Tensor`): `(..., hidden)` last hidden states (what the backbone's head reads).
+        head (`LMHeadWeights`): The linear head (`lm_head_weights`).
+        targets (`torch.Tensor`): `(...)` target ids, -100 where unscored.
+        chunk_size (`int`): Rows whose logits exist at once.
+        implementation (`str`, *optional*, defaults to `"function"`): `"function"` keeps only the hidden states and
+            recomputes each chunk in backward (a custom autograd function); `"checkpoint"` runs each chunk through
+            `torch.utils.checkpoint` (non-reentrant), kept for comparison in the benchmark; `"liger"` calls
+            Liger-Kernel's fused linear cross-entropy (Triton, CUDA only, optional: `pip install liger-kernel`),
+            which picks its own chunks and computes the gradients in the forward.
+
+    Returns:
+        A float32 scalar: the sum of the scored tokens' losses.
+    """
+    hidden, targets = hidden.reshape(-1, hidden.shape[-1]), targets.reshape(-1)
+    dtype = _compute_dtype(hidden)
+    if implementation == "checkpoint":
+        total = hidden.new_zeros((), dtype=torch.float32)
+        w, b = head.weight.to(dtype), None if head.bias is None else head.bias.to(dtype)
+        for start in range(0, hidden.shape[0], chunk_size):
+            chunk = slice(start, start + chunk_size)
+            total = total + torch.utils.checkpoint.checkpoint(
+                _chunk_loss, head, hidden[chunk].to(dtype), w, b, targets[chunk], use_reentrant=False
+            )
+        return total
+    if implementation == "liger":
+        return _liger_loss(hidden, head, targets, dtype)
+    if implementation != "function":
+        raise ValueError(f"`implementation` must be 'function', 'checkpoint' or 'liger', got {implementation!r}.")
+    return _ChunkedLinearCrossEntropy.apply(hidden, head.weight, head.bias, targets, head, chunk_size, dtype)
+
+
+__all__ = ["LINEAR_HEAD_MODEL_TYPES", "LMHeadWeights", "chunked_lm_loss", "lm_head_weights"]

@@ -93,7 +93,8 @@ def official_model(args, device, dtype):
     spec = importlib.util.spec_from_file_location("official_language_modeling", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    cell = module.MemoryCell(backbone(args, device, dtype), num_mem_tokens=args.num_memory_tokens)
+    # Built on the CPU: the official MemoryCell draws its memory with torch.randn on the default device.
+    cell = module.MemoryCell(backbone(args, torch.device("cpu"), dtype), num_mem_tokens=args.num_memory_tokens)
     wrapper = module.RecurrentWrapper(cell, segment_size=args.segment_size, max_n_segments=64, k2=-1)
     return wrapper.to(device=device, dtype=dtype).train()
 

@@ -43,7 +43,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torch
 import transformers
-from _scratch import ARCHS, autocast_for, build_decoder, exact_match, train_curriculum
+from _scratch import ARCHS, autocast_for, build_decoder, compile_body, exact_match, train_curriculum
+from safetensors.torch import load_file, save_file
 
 import hf_rmt
 from hf_rmt.tasks import AssociativeRetrievalDataset, CopyReverseDataset
@@ -111,6 +112,24 @@ def parse_args(argv=None):
     parser.add_argument("--stage-target", type=float, default=0.98, help="validation exact match ending a stage")
     parser.add_argument("--eval-segments", type=int_list, default=None, help="default 1,...,9,12,16")
     parser.add_argument("--time-budget", type=float, default=None, help="seconds of training (then evaluation)")
+    parser.add_argument(
+        "--embed-std",
+        type=float,
+        default=None,
+        help="re-draw the input embeddings at this std (bench/_scratch.py build_decoder says why); default 0.02",
+    )
+    parser.add_argument(
+        "--init-weights",
+        default=None,
+        help="start from the weights an earlier run saved (--save-weights): a long curriculum over several commands",
+    )
+    parser.add_argument("--save-weights", default=None, help="write the trained weights here (bf16 safetensors)")
+    parser.add_argument(
+        "--compile",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="torch.compile the backbone body (same loss, fewer launches); auto = on CUDA only",
+    )
     for key, value in PRESETS["full"].items():
         if key != "time_budget":
             parser.add_argument("--" + key.replace("_", "-"), type=type(value), default=None)
@@ -210,11 +229,25 @@ def main(argv=None) -> dict:
     torch.manual_seed(args.seed)
     positions = args.segment_size + 2 * args.num_memory_tokens
     backbone = build_decoder(
-        args.arch, task.vocab_size, args.hidden, args.layers, args.heads, positions, task.pad_id, task.eos_id
+        args.arch,
+        task.vocab_size,
+        args.hidden,
+        args.layers,
+        args.heads,
+        positions,
+        task.pad_id,
+        task.eos_id,
+        embed_std=args.embed_std,
     )
     config = hf_rmt.RMTConfig(num_memory_tokens=args.num_memory_tokens, segment_size=args.segment_size)
     model = hf_rmt.get_rmt_model(backbone, config, train_backbone=True).to(device)
     parameters = sum(p.numel() for p in model.parameters())
+    if args.init_weights:
+        state = {k: v.float() for k, v in load_file(args.init_weights).items()}
+        model.load_state_dict(state, strict=True)  # strict: a run of another shape fails here, in PyTorch's words
+        print(f"weights from {args.init_weights}", flush=True)
+    if args.compile == "yes" or (args.compile == "auto" and device.type == "cuda"):
+        compile_body(model)
     autocast = autocast_for(device)
     print(
         f"{args.task} with a {args.arch} decoder ({parameters:,} parameters, random init), {args.num_memory_tokens} "
@@ -249,6 +282,12 @@ def main(argv=None) -> dict:
         device=device,
         final_target=1.0,
     )
+    if args.save_weights:
+        # bf16 halves the file (the per-file limit of the GPU machine's transfers); a continued run re-warms anyway.
+        os.makedirs(os.path.dirname(os.path.abspath(args.save_weights)), exist_ok=True)
+        save_file(
+            {k: v.detach().to(torch.bfloat16).contiguous() for k, v in model.state_dict().items()}, args.save_weights
+        )
     evaluated = time.perf_counter()
     evaluation = []
     for segments in args.eval_segments:

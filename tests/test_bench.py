@@ -232,3 +232,37 @@ def test_decoder_qa1_training_smoke_run_writes_accuracy_by_length(tmp_path):
     assert all(math.isfinite(entry["loss"]) for entry in training["log"])
     assert [(r["length"], r["num_segments"]) for r in evaluation["results"]] == [(64, 1), (128, 2)]
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in evaluation["results"]) and evaluation["task"] == "qa1"
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_compile_body_keeps_loss_and_gradients(arch):
+    """bench/_scratch.py's `compile_body` (torch.compile of the transformers body the from-scratch scripts use on the
+    GPU) changes no number: the loss over 3 segments and every gradient, memory included, equal the eager model's."""
+    import copy
+
+    import torch
+
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    from _scratch import build_decoder, compile_body
+
+    import hf_rmt
+
+    torch.manual_seed(0)
+    backbone = build_decoder(arch, 12, 32, 2, 2, 16, 0, 1)
+    eager = hf_rmt.get_rmt_model(backbone, hf_rmt.RMTConfig(segment_size=4, num_memory_tokens=2), train_backbone=True)
+    compiled = copy.deepcopy(eager)
+    compile_body(compiled)
+    ids = torch.randint(2, 12, (3, 12))
+    labels = ids.clone()
+    labels[:, :5] = -100
+    results = []
+    for model in (eager, compiled):
+        loss = model(ids, labels=labels).loss
+        loss.backward()
+        grads = {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
+        results.append((loss, grads))
+    (loss, grads), (loss_c, grads_c) = results
+    torch.testing.assert_close(loss_c, loss)
+    assert grads.keys() == grads_c.keys() and "memory.weight" in grads  # the gradient reached the memory
+    for name, grad in grads.items():
+        torch.testing.assert_close(grads_c[name], grad, msg=name)

@@ -181,13 +181,19 @@ def test_seq2seq_qa1_training_smoke_run_writes_accuracy_by_length(tmp_path):
 def test_generation_benchmark_smoke_run_writes_json(tmp_path):
     output = tmp_path / "generation.json"
     script = os.path.join(ROOT, "bench", "bench_generation.py")
-    run(
-        [sys.executable, script, "--quick", "--device", "cpu", "--dtype", "float32", "--output", str(output)], cwd=ROOT
-    )
+    command = [sys.executable, script, "--quick", "--device", "cpu", "--dtype", "float32", "--profile"]
+    printed = run([*command, "--output", str(output)], cwd=ROOT).stdout
     result = json.loads(output.read_text())
     assert result["settings"]["new_tokens"] == 40 and result["settings"]["segment_size"] == 16  # crosses 2 boundaries
+    assert result["complete"] and not result["settings"]["cut_to_fit_budget"]
+    assert result["environment"]["torch"] and result["environment"]["device"]
+    assert all(ms > 0 for ms in result["warmup_ms_per_token"].values())
     assert result["plain_tok_s"] > 0 and result["rmt_tok_s"] > 0
     assert result["ratio"] == pytest.approx(result["plain_s"] / result["rmt_s"])
+    assert result["passed"] == (result["ratio"] >= 0.8)
+    assert ("PASS: " if result["passed"] else "FAIL: ") in printed
+    for model in ("plain", "rmt"):  # the profile counts the ops of a decoding step, the top ones by name
+        assert result["profile"][model]["ops_per_token"] > 0 and result["profile"][model]["top_ops"]
 
 
 @pytest.mark.parametrize(("task", "arch"), [("copy", "llama"), ("reverse", "gpt2"), ("associative", "llama")])

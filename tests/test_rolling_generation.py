@@ -10,9 +10,16 @@ from __future__ import annotations
 import pytest
 import torch
 from tiny_models import rmt_config, tiny_backbone, with_memory_values
-from transformers import LogitsProcessor, LogitsProcessorList
+from transformers import (
+    LogitsProcessor,
+    LogitsProcessorList,
+    MaxLengthCriteria,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
 
 import hf_rmt
+from hf_rmt.modeling.generation import _length_only_stop
 
 
 NEW_TOKENS = 48
@@ -143,6 +150,35 @@ def test_eos_stops_each_sample_and_return_dict_holds_the_scores():
         else:
             assert new[row, : first + 1].tolist() == free[row, : first + 1].tolist()
             assert (new[row, first + 1 :] == 0).all()  # padded after its eos
+
+
+class NeverStop(StoppingCriteria):
+    def __call__(self, input_ids, scores, **kwargs):
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+
+def test_stopping_by_length_alone_gives_what_the_criteria_loop_gives():
+    """With no criterion but the length, the loop stops on the host (no device sync per token); a criterion that
+    never fires sends generation through the loop that calls the criteria at each token: same tokens, same length,
+    and the streams have read the same."""
+    model = causal_lm("llama")
+    ids, mask = left_padded_prompts()
+    assert _length_only_stop(StoppingCriteriaList([MaxLengthCriteria(51), MaxLengthCriteria(60)])) == 51
+    assert _length_only_stop(StoppingCriteriaList([MaxLengthCriteria(51), NeverStop()])) is None
+    assert _length_only_stop(StoppingCriteriaList([MaxLengthCriteria(51, max_position_embeddings=64)])) is None
+    fast_stream, general_stream = model.stream(batch_size=3), model.stream(batch_size=3)
+    fast = model.generate(ids, attention_mask=mask, max_new_tokens=21, do_sample=False, stream=fast_stream)
+    general = model.generate(
+        ids,
+        attention_mask=mask,
+        max_new_tokens=21,
+        do_sample=False,
+        stream=general_stream,
+        stopping_criteria=StoppingCriteriaList([NeverStop()]),
+    )
+    assert fast.shape == (3, 30 + 21) and torch.equal(fast, general)
+    assert fast_stream.num_tokens == general_stream.num_tokens == [51, 46, 40]
+    assert fast_stream.pending_lengths == general_stream.pending_lengths
 
 
 def test_beam_search_is_refused_with_a_clear_error():

@@ -85,6 +85,32 @@ def test_samples_may_read_different_tokens_per_chunk(task):
         _close([t[i] for t in [stream.memory_state]], [alone.memory_state[0]])
 
 
+@torch.no_grad()
+def test_unmasked_chunks_extend_partial_segments_of_different_lengths():
+    """Once a masked chunk has left the samples' partial segments at different lengths, chunks without a mask (as
+    generation feeds them) go after each sample's own tokens, whether or not they complete a segment: each sample
+    gives what it gives alone, and the stream's partial segments are the tails of the samples' sequences."""
+    model = model_for("llama", "causal-lm")
+    ids = torch.randint(5, 99, (2, 30), generator=torch.Generator().manual_seed(7))
+    mask = torch.ones_like(ids)
+    mask[1, :3] = 0  # sample 1 reads 2 tokens of the first chunk, sample 0 all 5
+    stream = model.stream(batch_size=2)
+    outs = [stream.feed(ids[:, :5], mask[:, :5]).logits]
+    start = 5
+    for size in [1, 2, 1, 3] * 3:  # then 4 tokens: some chunks complete a segment of a sample, most do not
+        outs.append(stream.feed(ids[:, start : start + size]).logits)
+        start += size
+    outs.append(stream.feed(ids[:, start:]).logits)
+    logits = torch.cat(outs, dim=1)
+    assert stream.pending_lengths == [30 % 8, 27 % 8] and stream.num_tokens == [30, 27]
+    for i, length in enumerate(stream.pending_lengths):
+        sample = ids[i][mask[i].bool()]
+        alone = model(sample[None])
+        torch.testing.assert_close(logits[i][mask[i].bool()], alone.logits[0], atol=1e-5, rtol=1e-5)
+        _close([t[i] for t in [stream.memory_state]], [alone.memory_state[0]])
+        assert torch.equal(stream.pending[i, :length], sample[-length:])
+
+
 @pytest.mark.parametrize("task", ["causal-lm", "sequence-classification"])
 @torch.no_grad()
 def test_saved_and_restored_mid_segment_goes_on_as_uninterrupted(task, tmp_path):

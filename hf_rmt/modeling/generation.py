@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
+from transformers import GenerationConfig, LogitsProcessorList, MaxLengthCriteria, StoppingCriteriaList
 from transformers.generation.utils import GenerateDecoderOnlyOutput
 
 from .streaming import RMTStream
@@ -112,6 +112,7 @@ def rolling_generate(
     )
     pad = config._pad_token_tensor
     has_eos_criteria = any(hasattr(c, "eos_token_id") for c in criteria)
+    stop_length = _length_only_stop(criteria)
     keep_scores = config.return_dict_in_generate and config.output_scores
     keep_logits = config.return_dict_in_generate and config.output_logits
     scores: tuple = ()
@@ -133,10 +134,14 @@ def rolling_generate(
         if has_eos_criteria and pad is not None:
             tokens = tokens * unfinished + pad * (1 - unfinished)
         input_ids = torch.cat([input_ids, tokens[:, None]], dim=-1)
-        unfinished = unfinished & ~criteria(input_ids, scores)
+        if stop_length is None:
+            unfinished = unfinished & ~criteria(input_ids, scores)
         # The last token is read too, so the stream (and its memory) holds the whole generated sequence.
-        logits = stream.read(input_ids[:, -1:], None, [1] * batch, 1).logits[:, -1]
-        if not bool(unfinished.any()):  # one host sync per token, as transformers' `StopCheck`
+        logits = stream.read_next_token(tokens)
+        if stop_length is not None:
+            if input_ids.shape[1] >= stop_length:
+                break
+        elif not bool(unfinished.any()):  # one host sync per token, as transformers' `StopCheck`
             break
 
     if not config.return_dict_in_generate:
@@ -144,6 +149,18 @@ def rolling_generate(
     return GenerateDecoderOnlyOutput(
         sequences=input_ids, scores=scores if keep_scores else None, logits=raw_logits if keep_logits else None
     )
+
+
+def _length_only_stop(criteria: StoppingCriteriaList) -> int | None:
+    """
+    The sequence length at which generation stops when the only criteria are maximum lengths (no eos, stop strings,
+    time limit or custom criterion), None otherwise. Every sample then stops at once, at a length known in advance,
+    so the loop decides on the host: reading the criteria's result back is a host sync per token, after which the
+    device idles while the host prepares the next step, instead of the two overlapping. (A criterion with
+    `max_position_embeddings` may warn when called, so it is left to its call.)
+    """
+    lengths_only = all(type(c) is MaxLengthCriteria and c.max_position_embeddings is None for c in criteria)
+    return min(c.max_length for c in criteria) if criteria and lengths_only else None
 
 
 __all__ = ["prepare_generation", "rolling_generate"]

@@ -36,6 +36,9 @@ class PartialSegmentCache:
         # transformers 5 names the argument `cache`; older versions `past_key_values`.
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
         self._takes_logits_to_keep = "logits_to_keep" in params
+        # Looked up once per segment, not per token: transformers' lookup walks the model (the cell is rebuilt at
+        # every segment, so a module peft swaps in between segments is still picked up).
+        self._embeddings = backbone.get_input_embeddings()
         self.cache = DynamicCache(config=backbone.config)
         self.row_mask: torch.Tensor | None = None  # None while no row has padding (the fast, maskless case)
         self.next_position: torch.Tensor | None = None  # (batch,) position of each row's next token
@@ -66,8 +69,7 @@ class PartialSegmentCache:
             `(batch, width, vocab)` logits at the segment's columns (None for an empty segment).
         """
         cell = self.cell
-        embeddings = cell.backbone.get_input_embeddings()
-        content = embeddings(ids)
+        content = self._embeddings(ids)
         memory = cell.update.read(self.memory).to(content.dtype)
         batch, m, width = ids.shape[0], memory.shape[1], ids.shape[1]
         embeds = torch.cat([memory, content], dim=1)
@@ -97,10 +99,12 @@ class PartialSegmentCache:
         Returns:
             `(batch, n, vocab)` logits at the new tokens (meaningless at entries that are not real).
         """
-        embeds = self.cell.backbone.get_input_embeddings()(ids)
+        embeds = self._embeddings(ids)
         batch, n = ids.shape
         if real is None:
-            positions = self.next_position[:, None] + torch.arange(n, device=ids.device)[None]
+            positions = self.next_position[:, None]
+            if n > 1:  # a generated token alone (n = 1) needs no offsets: one device op fewer per token
+                positions = positions + torch.arange(n, device=ids.device)[None]
             if self.row_mask is not None:
                 self.row_mask = torch.cat([self.row_mask, self.row_mask.new_ones(batch, n)], dim=1)
             self.next_position = self.next_position + n

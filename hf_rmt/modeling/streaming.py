@@ -83,6 +83,9 @@ class RMTStream:
         self.closed = False
         self._cache: PartialSegmentCache | None = None
         self._memory_state: MemoryState | None = None
+        # `pending_lengths` on the device, and the lengths it holds: appending tokens to partial segments of
+        # different lengths needs them there, and copying them over at each token would cost a host sync.
+        self._device_lengths: tuple[tuple[int, ...], torch.Tensor] | None = None
 
     # ---------------------------------------------------------------- reading
 
@@ -153,6 +156,25 @@ class RMTStream:
         self.num_tokens = [n + c for n, c in zip(self.num_tokens, counts)]
         return RMTSequenceClassifierOutput(logits=self.logits)
 
+    def read_next_token(self, tokens: torch.Tensor) -> torch.Tensor:
+        """
+        Reads one new token per sample, `(batch_size,)` ids valid by construction: the step of rolling generation.
+
+        Returns:
+            `(batch_size, vocab)` the logits at the new tokens, as `read(tokens[:, None], None, [1] * batch_size,
+            1).logits[:, -1]` returns them.
+        """
+        size = self.model.config.segment_size
+        if self._cache is None or any(p + 1 >= size for p in self.pending_lengths):
+            # The first token read, or one that completes a segment (which writes memory): the general path.
+            return self.read(tokens[:, None], None, [1] * self.batch_size, 1).logits[:, -1]
+        # Within a segment: one backbone call on the token over the cached segment, with no output object to build.
+        self._memory_state = None
+        ids = tokens[:, None]
+        logits = self._cache.append(ids, None)
+        self._absorb(ids, None, [1] * self.batch_size)
+        return logits[:, -1]
+
     def _run_full_segments(
         self, combined: torch.Tensor, in_full: torch.Tensor, logits_to_keep: int, full: list[int]
     ) -> torch.Tensor | None:
@@ -222,21 +244,41 @@ class RMTStream:
 
     def _absorb(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, counts: list[int]) -> None:
         """Adds a chunk that completes no segment to the partial segments."""
+        lengths = [p + c for p, c in zip(self.pending_lengths, counts)]
         if attention_mask is None and len(set(self.pending_lengths)) == 1:
             self.pending = torch.cat([self.pending, input_ids], dim=1)  # partial segments of one length: no padding
-            self.pending_lengths = [p + c for p, c in zip(self.pending_lengths, counts)]
-        else:
-            if attention_mask is None:
-                attention_mask = torch.ones_like(input_ids)
+            self.pending_lengths = lengths
+        elif attention_mask is None:
+            self._append_at_lengths(input_ids, lengths)
+        else:  # padding inside the chunk: each sample's tokens are gathered to the front (host syncs)
             width = self.pending.shape[1]
-            pending_real = (
-                torch.arange(width, device=input_ids.device)[None]
-                < torch.tensor(self.pending_lengths, device=input_ids.device)[:, None]
-            )
+            pending_real = torch.arange(width, device=input_ids.device)[None] < self._lengths_on_device()[:, None]
             real = torch.cat([pending_real, attention_mask.bool()], dim=1)
             ids, real = _right_align(torch.cat([self.pending, input_ids], dim=1), real)
             self._set_pending(ids, real)
         self.num_tokens = [n + c for n, c in zip(self.num_tokens, counts)]
+
+    def _append_at_lengths(self, input_ids: torch.Tensor, lengths: list[int]) -> None:
+        """Writes every sample's chunk (all its tokens real) right after its partial segment, of lengths that differ
+        (a batch of left-padded prompts): a scatter at each sample's length, whose sizes are all known on the host,
+        so generating such a batch costs no host sync per token."""
+        batch, n = input_ids.shape
+        pending = self.pending
+        if max(lengths) > pending.shape[1]:
+            pending = torch.cat([pending, pending.new_zeros(batch, max(lengths) - pending.shape[1])], dim=1)
+        start = self._lengths_on_device()[:, None]
+        columns = start if n == 1 else start + torch.arange(n, device=start.device)[None]
+        self.pending = pending.scatter(1, columns, input_ids)
+        self._device_lengths = (tuple(lengths), start[:, 0] + n)
+        self.pending_lengths = lengths
+
+    def _lengths_on_device(self) -> torch.Tensor:
+        """`pending_lengths` as a `(batch,)` tensor on the stream's device, copied over only when they changed
+        other than through `_append_at_lengths` (which keeps them there)."""
+        key = tuple(self.pending_lengths)
+        if self._device_lengths is None or self._device_lengths[0] != key:
+            self._device_lengths = (key, torch.tensor(key, dtype=torch.long, device=self.pending.device))
+        return self._device_lengths[1]
 
     def _set_pending(self, ids: torch.Tensor, real: torch.Tensor) -> None:
         """Stores right-aligned partial segments left-aligned (valid tokens first), with their lengths."""

@@ -16,17 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ..core.memory import MemoryState, map_state, merge_rows, state_from_tensors, state_tensors
+from ..core.memory import MemoryState
 from ..core.recurrence import StepHead
 from .heads import CausalLMHead, SequenceClassificationHead
 from .outputs import RMTSequenceClassifierOutput, RMTTokenOutput
 from .stream_cache import PartialSegmentCache
+from .stream_rows import right_align, scatter_rows
+from .stream_state import FORMAT_VERSION, restore_stream, stream_state_dict
 
 
 if TYPE_CHECKING:
     from .base import RMTPreTrainedModel
 
-FORMAT_VERSION = 1
 TASKS = ("causal-lm", "sequence-classification")
 
 
@@ -143,7 +144,7 @@ class RMTStream:
         out = None
         if any(full):
             out = self._run_full_segments(combined, in_full, logits_to_keep, full)
-        rest_ids, rest_real = _right_align(combined, rest)
+        rest_ids, rest_real = right_align(combined, rest)
         if causal:
             self._cache = PartialSegmentCache(model._segment_cell(), self.memory)
             rest_logits = self._cache.prefill(rest_ids, rest_real)
@@ -193,7 +194,7 @@ class RMTStream:
             per_step = [(step, kept.logits) for step, kept in results if kept is not None and kept.logits is not None]
             return plan.scatter_to_input(per_step, model.layout.padding_side, logits_to_keep)
         step, kept = results[-1]
-        return _scatter_rows(kept.logits, step.rows, self.batch_size)
+        return scatter_rows(kept.logits, step.rows, self.batch_size)
 
     def _combine_causal(
         self,
@@ -238,7 +239,7 @@ class RMTStream:
             plan = model.make_plan(self.pending, mask, allow_empty=True)
             _, results = model.run_segments(plan, self.pending, self.memory, SequenceClassificationHead(0, None))
             step, kept = results[-1]
-            partial = _scatter_rows(kept.logits, step.rows, self.batch_size)
+            partial = scatter_rows(kept.logits, step.rows, self.batch_size)
             logits = partial if logits is None else torch.where(partial.isnan().any(-1, keepdim=True), logits, partial)
         self.logits = logits
 
@@ -254,7 +255,7 @@ class RMTStream:
             width = self.pending.shape[1]
             pending_real = torch.arange(width, device=input_ids.device)[None] < self._lengths_on_device()[:, None]
             real = torch.cat([pending_real, attention_mask.bool()], dim=1)
-            ids, real = _right_align(torch.cat([self.pending, input_ids], dim=1), real)
+            ids, real = right_align(torch.cat([self.pending, input_ids], dim=1), real)
             self._set_pending(ids, real)
         self.num_tokens = [n + c for n, c in zip(self.num_tokens, counts)]
 
@@ -347,40 +348,12 @@ class RMTStream:
         `torch.load(weights_only=True)` handle it. The KV cache is not saved: it is rebuilt from the tokens."""
         if self.closed:
             raise RuntimeError("This stream is closed (`close()` was called): it has no state to save.")
-        return {
-            "format_version": FORMAT_VERSION,
-            "task": self.model.task,
-            "segment_size": self.model.config.segment_size,
-            "num_memory_tokens": self.model.config.num_memory_tokens,
-            "memory": [t.detach().cpu() for t in state_tensors(self.memory)],
-            "pending": self.pending.cpu(),
-            "pending_lengths": list(self.pending_lengths),
-            "num_tokens": list(self.num_tokens),
-            "logits": None if self.logits is None else self.logits.detach().cpu(),
-        }
+        return stream_state_dict(self)
 
     @classmethod
     def from_state_dict(cls, model: RMTPreTrainedModel, state: dict[str, Any]) -> RMTStream:
         """The stream `state` (a `state_dict()`) describes, read on by `model`."""
-        if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
-            got = state.get("format_version") if isinstance(state, dict) else type(state).__name__
-            raise ValueError(
-                f"`state_dict` must be an `RMTStream.state_dict()` of format {FORMAT_VERSION}, got {got!r}."
-            )
-        config = model.config
-        for key, have in (("task", model.task), ("segment_size", config.segment_size)):
-            if state[key] != have:
-                raise ValueError(f"The saved stream's {key} is {state[key]!r}, the model's {have!r}.")
-        device = model.memory.weight.device
-        like = model.memory.initial_state(1)
-        memory = state_from_tensors(like, [t.to(device) for t in state["memory"]])
-        memory = map_state(lambda t: t.to(model.memory.weight.dtype) if t.is_floating_point() else t, memory)
-        stream = cls(model, len(state["pending_lengths"]), memory)
-        stream.pending = state["pending"].to(device)
-        stream.pending_lengths = list(state["pending_lengths"])
-        stream.num_tokens = list(state["num_tokens"])
-        stream.logits = None if state["logits"] is None else state["logits"].to(device)
-        return stream
+        return restore_stream(cls, model, state)
 
     def save(self, path: str | os.PathLike) -> None:
         """`torch.save(self.state_dict(), path)`."""
@@ -390,23 +363,6 @@ class RMTStream:
     def load(cls, model: RMTPreTrainedModel, path: str | os.PathLike) -> RMTStream:
         """The stream saved at `path` (`save`), read on by `model`."""
         return cls.from_state_dict(model, torch.load(path, weights_only=True))
-
-
-def _right_align(values: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each sample's entries of `values` where `real`, moved to the right end (padding first), trimmed to the
-    longest: `(batch, width)` values and their mask."""
-    order = torch.sort(real.to(torch.int8), dim=1, stable=True).indices  # padding first, order kept
-    width = int(real.sum(dim=1).max()) if values.shape[1] else 0
-    moved, moved_real = values.gather(1, order), real.gather(1, order)
-    return moved[:, values.shape[1] - width :], moved_real[:, values.shape[1] - width :]
-
-
-def _scatter_rows(values: torch.Tensor, rows: torch.Tensor | None, batch: int) -> torch.Tensor:
-    """`values` of the samples `rows` in a `(batch, ...)` tensor, NaN for the other samples."""
-    if rows is None:
-        return values
-    out = values.new_full((batch, *values.shape[1:]), float("nan"))
-    return merge_rows(out, rows, values)
 
 
 def open_stream(

@@ -272,6 +272,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="print the top ops per token of the RMT path")
     parser.add_argument("--profile-tokens", type=int, default=32, help="new tokens of each profiled run")
     parser.add_argument("--profile-top", type=int, default=20)
+    parser.add_argument(
+        "--plain-cache",
+        choices=("dynamic", "static"),
+        default="dynamic",
+        help="the plain backbone's KV cache: transformers' default (dynamic), or a preallocated static one, which "
+        "`generate` compiles on CUDA (the strongest plain baseline; the session-5 run measured only dynamic)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.new_tokens, args.prompt_tokens, args.segment_size, args.memory_tokens = 40, 8, 16, 4
@@ -285,6 +292,8 @@ def build_models(args: argparse.Namespace, device: torch.device, dtype: torch.dt
     total = args.prompt_tokens + args.new_tokens
     torch.manual_seed(0)
     plain = LlamaForCausalLM(llama_config(args.quick, total + 8)).to(device, dtype).eval()
+    if args.plain_cache == "static":
+        plain.generation_config.cache_implementation = "static"
     positions = max(2048, args.segment_size + 2 * args.memory_tokens)  # read memory, a segment, write memory
     backbone = LlamaForCausalLM(llama_config(args.quick, positions))
     backbone.load_state_dict(plain.state_dict())

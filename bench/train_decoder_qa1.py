@@ -70,14 +70,25 @@ def build_model(args, tokenizer) -> hf_rmt.RMTForCausalLM:
     return hf_rmt.get_rmt_model(backbone, rmt, tokenizer=tokenizer, train_backbone=True)
 
 
+def add_arguments(parser) -> None:
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the Llama body (model.backbone.base_model.compile(dynamic=False)) for training: every "
+        "segment call has one of two shapes (a full segment, the answer's); validation and the evaluation run eagerly",
+    )
+
+
 def main(argv=None) -> dict:
-    args = seq2seq.parse_args(argv, presets=PRESETS, default_seconds=270.0)
+    args = seq2seq.parse_args(argv, presets=PRESETS, default_seconds=270.0, extra_arguments=add_arguments)
     began = time.perf_counter()
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(args.seed)
     tokenizer = seq2seq.build_tokenizer(args.vocab_size, args.tokenizer_sentences, args.seed)
     model = build_model(args, tokenizer).to(device)
     print(f"Llama + memory: {sum(p.numel() for p in model.parameters()):,} parameters on {device}", flush=True)
+    if args.compile:
+        model.backbone.base_model.compile(dynamic=False)
     backbone = "Llama (random init)"
     return seq2seq.train_and_evaluate(
         args, argv, model, tokenizer, device, began, "generation", backbone, "bench/train_decoder_qa1.py"

@@ -281,7 +281,8 @@ def train(args, model, tokenizer, device: torch.device, output_format: str = "se
         "stages": stages,
         "log": log,
         "validation": validations,
-        "trained_length": max(args.schedule) * args.segment_size,
+        # The longest stage that trained at least one step (a run stopped by --max_seconds may not reach the last).
+        "trained_length": max(s["max_segments"] for s in stages if s["step"] < max(step, 1)) * args.segment_size,
     }
 
 

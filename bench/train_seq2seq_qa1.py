@@ -16,7 +16,9 @@ CPU smoke run (what tests/test_bench.py runs): `python bench/train_seq2seq_qa1.p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
 import platform
 import sys
@@ -79,8 +81,10 @@ PRESETS = {
 }
 
 
-def parse_args(argv=None, presets=PRESETS, default_seconds: float = 170.0):
+def parse_args(argv=None, presets=PRESETS, default_seconds: float = 170.0, extra_arguments=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    if extra_arguments is not None:  # the decoder script's own flags
+        extra_arguments(parser)
     parser.add_argument("--output", required=True, help="JSON file to write")
     parser.add_argument("--quick", action="store_true", help="tiny model, a few steps (CPU smoke test)")
     parser.add_argument("--device", default=None, help="default: cuda if available, else cpu")
@@ -155,7 +159,41 @@ def build_model(args, tokenizer) -> hf_rmt.RMTForSeq2SeqLM:
     return hf_rmt.get_rmt_model(backbone, rmt, tokenizer=tokenizer, train_backbone=True)
 
 
+@contextlib.contextmanager
+def eager(model: torch.nn.Module):
+    """Runs the submodules compiled with `Module.compile` (the decoder script's `--compile`) eagerly: training calls
+    them on segments of two shapes, while generation's one-token steps would each compile a graph of their own."""
+    compiled = [(m, m._compiled_call_impl) for m in model.modules() if getattr(m, "_compiled_call_impl", None)]
+    for module, _ in compiled:
+        module._compiled_call_impl = None
+    try:
+        yield
+    finally:
+        for module, call in compiled:
+            module._compiled_call_impl = call
+
+
+def chance_check(result, trained_length: int) -> dict:
+    """Whether the test exact match at the trained length (the longest evaluated length up to it) is clearly above
+    chance: more than 3 standard errors of a chance-level guesser above chance."""
+    at = [r for r in result.results if r.length <= trained_length] or result.results[:1]
+    row = at[-1]
+    threshold = result.chance + 3 * math.sqrt(result.chance * (1 - result.chance) / row.num_samples)
+    return {
+        "length": row.length,
+        "accuracy": row.accuracy,
+        "chance": result.chance,
+        "threshold": threshold,
+        "learned": row.accuracy > threshold,
+    }
+
+
 def validate(model, tokenizer, length: int, num_samples: int, batch_size: int, seed: int) -> float:
+    with eager(model):
+        return _validate(model, tokenizer, length, num_samples, batch_size, seed)
+
+
+def _validate(model, tokenizer, length: int, num_samples: int, batch_size: int, seed: int) -> float:
     result = evaluate_by_length(
         model,
         tokenizer,
@@ -243,7 +281,8 @@ def train(args, model, tokenizer, device: torch.device, output_format: str = "se
         "stages": stages,
         "log": log,
         "validation": validations,
-        "trained_length": max(args.schedule) * args.segment_size,
+        # The longest stage that trained at least one step (a run stopped by --max_seconds may not reach the last).
+        "trained_length": max(s["max_segments"] for s in stages if s["step"] < max(step, 1)) * args.segment_size,
     }
 
 
@@ -269,20 +308,28 @@ def train_and_evaluate(
     training = train(args, model, tokenizer, device, output_format)
     evaluated = time.perf_counter()
     model.eval()
-    result = evaluate_by_length(
-        model,
-        tokenizer,
-        "qa1",
-        args.eval_lengths,
-        num_samples=args.eval_samples,
-        batch_size=min(100, args.eval_samples),
-        split="test",
-        seed=args.seed,
-        progress=False,
-        max_new_tokens=3,
-        trained_length=training["trained_length"],
-    )
+    with eager(model):
+        result = evaluate_by_length(
+            model,
+            tokenizer,
+            "qa1",
+            args.eval_lengths,
+            num_samples=args.eval_samples,
+            batch_size=min(100, args.eval_samples),
+            split="test",
+            seed=args.seed,
+            progress=False,
+            max_new_tokens=3,
+            trained_length=training["trained_length"],
+        )
     print(result.to_markdown(), flush=True)
+    check = chance_check(result, training["trained_length"])
+    verdict = "learned" if check["learned"] else "DID NOT LEARN"
+    print(
+        f"{verdict}: test exact match {check['accuracy']:.3f} at {check['length']:,} tokens (trained up to "
+        f"{training['trained_length']:,}); chance {check['chance']:.3f}, clearly above it from {check['threshold']:.3f}",
+        flush=True,
+    )
     record = {
         "script": script,
         "argv": sys.argv[1:] if argv is None else list(argv),
@@ -300,6 +347,7 @@ def train_and_evaluate(
         },
         "training": training,
         "evaluation": result.to_dict(),
+        "above_chance": check,
         "evaluation_seconds": round(time.perf_counter() - evaluated, 1),
         "total_seconds": round(time.perf_counter() - began, 1),
     }

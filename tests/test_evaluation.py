@@ -197,6 +197,39 @@ def test_generation_exact_match(eos_tokenizer):
     assert "exact_match" in result.to_markdown()
 
 
+@pytest.mark.parametrize("num_segments", [1, 2])
+def test_a_decoder_right_on_its_training_samples_is_right_in_evaluation(eos_tokenizer, num_segments):
+    """What `CurriculumDataset.from_task(output_format="generation")` teaches at n segments is what
+    `evaluate_by_length` asks at n * segment_size tokens: the same prompt (so the same segment boundaries: the answer
+    starts where generation starts it) followed by the answer and eos. A model that answers every training prompt
+    right scores 100%. (The training samples used to be 8 tokens shorter, the answer inside segment n, while
+    evaluation's prompt filled n segments: a decoder trained on qa1 that learnt its training samples scored 0%.)"""
+    from hf_rmt.training import CurriculumDataset, SegmentCurriculum
+
+    segment = 32
+    taught = CurriculumDataset.from_task(
+        "qa1", eos_tokenizer, 6, SegmentCurriculum([num_segments]), segment, split="validation", seed=2,
+        train=False, num_segments=num_segments, output_format="generation",
+    )  # fmt: skip
+    answers = {}
+    for index in range(6):
+        sample = taught[index]
+        start = next(i for i, label in enumerate(sample["labels"]) if label != -100)
+        # Scored: the answer tokens and eos, after the prompt, to the end of the sample.
+        assert (
+            sample["input_ids"][start:] == sample["labels"][start:]
+            and sample["labels"][-1] == eos_tokenizer.eos_token_id
+        )
+        answers[tuple(sample["input_ids"][:start])] = eos_tokenizer.decode(sample["input_ids"][start:-1])
+    model = StubGenerator(eos_tokenizer, answers)
+    model.config.segment_size = segment
+    result = evaluate_by_length(
+        model, eos_tokenizer, "qa1", [num_segments * segment], 6, batch_size=4, split="validation", seed=2,
+        progress=False,
+    )  # fmt: skip
+    assert result.accuracies == [1.0]
+
+
 class StubSeq2Seq(StubGenerator):
     """An encoder-decoder stub: `generate` returns the decoder start token (eos, as BART's), then the answer (not the
     prompt)."""

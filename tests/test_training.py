@@ -231,7 +231,14 @@ def test_task_samples_are_regenerated_at_each_length():
     generation = CurriculumDataset.from_task(
         "memorize", tokenizer, 4, curriculum, 24, noise=noise, output_format="generation", train=False, num_segments=2
     )[0]
-    assert len(generation["input_ids"]) == len(generation["labels"]) <= 48
+    # The prompt fills the 2 segments (as evaluate_by_length's prompt of 48 tokens); the answer and eos follow.
+    assert len(generation["input_ids"]) == len(generation["labels"]) > 48
+    assert set(generation["labels"][:48]) == {-100} and -100 not in generation["labels"][48:]
+    reserved = CurriculumDataset.from_task(
+        "memorize", tokenizer, 4, curriculum, 24, noise=noise, output_format="generation", train=False, num_segments=2,
+        answer_reserve=8,
+    )[0]  # fmt: skip
+    assert len(reserved["input_ids"]) <= 48 and reserved["labels"][:40] == [-100] * 40
 
 
 # ---------------------------------------------------------------------------------------------- collator

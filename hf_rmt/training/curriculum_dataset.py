@@ -73,7 +73,7 @@ class CurriculumDataset(torch.utils.data.Dataset):
         seed: int = 0,
         train: bool | None = None,
         num_segments: int | None = None,
-        answer_reserve: int = 8,
+        answer_reserve: int = 0,
         **task_kwargs: Any,
     ) -> CurriculumDataset:
         """
@@ -88,8 +88,13 @@ class CurriculumDataset(torch.utils.data.Dataset):
             seed (`int`, *optional*, defaults to 0): Seed of the samples.
             train (`bool`, *optional*): Defaults to `split == "train"`.
             num_segments (`int`, *optional*): Fixed length of an evaluation dataset.
-            answer_reserve (`int`, *optional*, defaults to 8): With `output_format="generation"`, tokens left for the
-                answer and eos, so that a sample of `n` segments still fits `n` segments.
+            answer_reserve (`int`, *optional*, defaults to 0): With `output_format="generation"`, tokens taken off
+                the prompt. With 0 a sample of `n` segments has a prompt of `n * segment_size` tokens, as
+                `evaluate_by_length`'s prompts at that length, and its answer and eos start segment `n + 1`, where
+                greedy generation puts them: a decoder learns the layout it is evaluated on (one trained with its
+                answer inside segment `n`, e.g. `answer_reserve=8`, keeps answering there: evaluated on prompts of
+                `n * segment_size` tokens it does not end its answer and scores 0). A positive value keeps prompt and
+                answer within `n` segments; evaluate such a model at lengths `n * segment_size - answer_reserve`.
             task_kwargs: Passed to `hf_rmt.tasks.make_dataset` (`output_format`, `placement`, `noise`, ...).
 
         Samples have `input_ids` and `labels` only (the columns the models take).

@@ -35,6 +35,9 @@ def test_first_signal_asks_the_trainer_to_stop_and_handlers_are_restored():
 
 
 def test_second_signal_stops_at_once():
+    # Python's own Ctrl-C handler before training starts, whatever this process inherited: a process started in the
+    # background of a non-interactive shell (`cmd &`, as some CI runners do) begins with SIGINT ignored.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
     callback = StopOnSignalCallback(("SIGINT",))
     _begin(callback)
     try:
@@ -45,6 +48,7 @@ def test_second_signal_stops_at_once():
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         callback.on_train_end(None, None, TrainerControl())
+        signal.signal(signal.SIGINT, inherited)
 
 
 @pytest.mark.parametrize("signals", [(), ("SIGNOPE",), ("SIG_DFL",)])

@@ -91,6 +91,14 @@ def compile_body(model) -> None:
     eager. For these tiny models a step is bound by Python and kernel launches, and this cuts it ~2.5x on CPU with
     equal losses and gradients (tests/test_bench.py checks the equality). Each new batch size compiles once more.
     """
+    if model.config.memory_type != "rmt":
+        # ARMT reads and writes its memory through forward hooks added to the layers for each call; torch.compile
+        # does not guard on module hooks (`skip_nnmodule_hook_guards`), so a graph traced with one call's hooks would
+        # be replayed with another's (or recompiled each call). Measured: it breaks as soon as an RMT graph exists.
+        raise ValueError(
+            f"compile_body compiles plain RMT models only; memory_type={model.config.memory_type!r} runs eagerly "
+            "(drop --compile yes)"
+        )
     model.backbone.base_model.compile(dynamic=False)
 
 

@@ -122,6 +122,13 @@ def parse_args(argv=None):
     parser.add_argument("--eval-segments", type=int_list, default=None, help="default 1,...,9,12,16")
     parser.add_argument("--time-budget", type=float, default=None, help="seconds of training (then evaluation)")
     parser.add_argument(
+        "--memory-type",
+        choices=("rmt", "associative"),
+        default="rmt",
+        help="RMT memory tokens, or ARMT's associative memory (issue 14: associative retrieval is where it should win)",
+    )
+    parser.add_argument("--memory-dim", type=int, default=None, help="--memory-type associative: RMTConfig.memory_dim")
+    parser.add_argument(
         "--init-weights",
         default=None,
         help="start from the weights an earlier run saved (--save-weights): a long curriculum over several commands",
@@ -131,7 +138,7 @@ def parse_args(argv=None):
         "--compile",
         choices=("auto", "yes", "no"),
         default="auto",
-        help="torch.compile the backbone body (same loss, fewer launches); auto = on CUDA only",
+        help="torch.compile the backbone body (same loss, fewer launches); auto = on CUDA, RMT memory only",
     )
     for key, value in PRESETS["full"].items():
         if key != "time_budget":
@@ -242,19 +249,24 @@ def main(argv=None) -> dict:
         task.eos_id,
         embed_std=args.embed_std,
     )
-    config = hf_rmt.RMTConfig(num_memory_tokens=args.num_memory_tokens, segment_size=args.segment_size)
+    config = hf_rmt.RMTConfig(
+        num_memory_tokens=args.num_memory_tokens,
+        segment_size=args.segment_size,
+        memory_type=args.memory_type,
+        memory_dim=args.memory_dim,
+    )
     model = hf_rmt.get_rmt_model(backbone, config, train_backbone=True).to(device)
     parameters = sum(p.numel() for p in model.parameters())
     if args.init_weights:
         state = {k: v.float() for k, v in load_file(args.init_weights).items()}
         model.load_state_dict(state, strict=True)  # strict: a run of another shape fails here, in PyTorch's words
         print(f"weights from {args.init_weights}", flush=True)
-    if args.compile == "yes" or (args.compile == "auto" and device.type == "cuda"):
+    if args.compile == "yes" or (args.compile == "auto" and device.type == "cuda" and args.memory_type == "rmt"):
         compile_body(model)
     autocast = autocast_for(device)
     print(
         f"{args.task} with a {args.arch} decoder ({parameters:,} parameters, random init), {args.num_memory_tokens} "
-        f"memory tokens, segments of {args.segment_size}, curriculum {args.schedule}, on {device}",
+        f"memory tokens ({args.memory_type}), segments of {args.segment_size}, curriculum {args.schedule}, on {device}",
         flush=True,
     )
 
@@ -317,7 +329,12 @@ def main(argv=None) -> dict:
             "python": platform.python_version(),
         },
         "settings": {k: v for k, v in vars(args).items() if k != "output"},
-        "model": {"arch": args.arch, "parameters": parameters, "vocab_size": task.vocab_size},
+        "model": {
+            "arch": args.arch,
+            "memory_type": args.memory_type,
+            "parameters": parameters,
+            "vocab_size": task.vocab_size,
+        },
         "chance": {"token_accuracy": task.token_chance},
         "training": training,
         "evaluation": evaluation,

@@ -16,7 +16,6 @@ CPU smoke run (what tests/test_bench.py runs): `python bench/train_seq2seq_qa1.p
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -159,18 +158,10 @@ def build_model(args, tokenizer) -> hf_rmt.RMTForSeq2SeqLM:
     return hf_rmt.get_rmt_model(backbone, rmt, tokenizer=tokenizer, train_backbone=True)
 
 
-@contextlib.contextmanager
-def eager(model: torch.nn.Module):
-    """Runs the submodules compiled with `Module.compile` (the decoder script's `--compile`) eagerly: training calls
-    them on segments of two shapes, while generation's one-token steps would each compile a graph of their own."""
-    compiled = [(m, m._compiled_call_impl) for m in model.modules() if getattr(m, "_compiled_call_impl", None)]
-    for module, _ in compiled:
-        module._compiled_call_impl = None
-    try:
-        yield
-    finally:
-        for module, call in compiled:
-            module._compiled_call_impl = call
+def eager():
+    """Runs what the decoder script's `--compile` compiled eagerly (torch's own switch): training calls the body on
+    segments of two shapes, while generation's one-token steps would each compile a graph of their own."""
+    return torch.compiler.set_stance("force_eager")
 
 
 def chance_check(result, trained_length: int) -> dict:
@@ -189,7 +180,7 @@ def chance_check(result, trained_length: int) -> dict:
 
 
 def validate(model, tokenizer, length: int, num_samples: int, batch_size: int, seed: int) -> float:
-    with eager(model):
+    with eager():
         return _validate(model, tokenizer, length, num_samples, batch_size, seed)
 
 
@@ -308,7 +299,7 @@ def train_and_evaluate(
     training = train(args, model, tokenizer, device, output_format)
     evaluated = time.perf_counter()
     model.eval()
-    with eager(model):
+    with eager():
         result = evaluate_by_length(
             model,
             tokenizer,

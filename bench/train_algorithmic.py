@@ -129,6 +129,13 @@ def parse_args(argv=None):
     )
     parser.add_argument("--memory-dim", type=int, default=None, help="--memory-type associative: RMTConfig.memory_dim")
     parser.add_argument(
+        "--final-patience",
+        type=int,
+        default=4,
+        help="last stage: halve the lr after this many validations without a new best (0: never); the best "
+        "validated weights are restored at the end either way",
+    )
+    parser.add_argument(
         "--init-weights",
         default=None,
         help="start from the weights an earlier run saved (--save-weights): a long curriculum over several commands",
@@ -296,6 +303,7 @@ def main(argv=None) -> dict:
         time_budget=args.time_budget,
         device=device,
         final_target=1.0,
+        final_patience=args.final_patience or None,
     )
     if args.save_weights:
         # bf16 halves the file (the per-file limit of the GPU machine's transfers); a continued run re-warms anyway.

@@ -78,11 +78,23 @@ def build_model(args, tokenizer) -> hf_rmt.RMTForCausalLM:
     config._attn_implementation = "sdpa"
     torch.manual_seed(args.seed)
     backbone = LlamaForCausalLM(config)
+    if args.embed_std:
+        # Token embeddings at the scale of the memory the final norm writes back (bench/_scratch.py's build_decoder
+        # says why: at 0.02 a segment relays memory but hardly writes to it).
+        with torch.no_grad():
+            backbone.get_input_embeddings().weight.normal_(0.0, args.embed_std)
     rmt = hf_rmt.RMTConfig(num_memory_tokens=args.num_memory_tokens, segment_size=args.segment_size)
     return hf_rmt.get_rmt_model(backbone, rmt, tokenizer=tokenizer, train_backbone=True)
 
 
 def add_arguments(parser) -> None:
+    parser.add_argument(
+        "--embed_std",
+        type=float,
+        default=0.3,
+        help="std of the randomly initialised token embeddings (0: transformers' default, 0.02); 0.3 is the "
+        "algorithmic tasks' recipe (bench/train_algorithmic.py --embed-std)",
+    )
     parser.add_argument(
         "--compile",
         action="store_true",

@@ -280,3 +280,68 @@ def test_compile_body_keeps_loss_and_gradients(arch):
     assert grads.keys() == grads_c.keys() and "memory.weight" in grads  # the gradient reached the memory
     for name, grad in grads.items():
         torch.testing.assert_close(grads_c[name], grad, msg=name)
+
+
+def test_train_curriculum_halves_lr_on_last_stage_plateaus_and_restores_the_best_weights():
+    """bench/_scratch.py's loop in its last stage: a validation that is not a new best counts towards the patience,
+    the learning rate halves once it runs out, and training ends in the weights of the best validation (not in
+    whatever state the last step left), so a run that swings between validations keeps its best."""
+    import torch
+
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    from _scratch import train_curriculum
+
+    from hf_rmt.training import SegmentCurriculum
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    # One stage only, so every validation is the last stage's: best at the 2nd, then 3 without a new best.
+    scores = iter([0.5, 0.9, 0.3, 0.9, 0.4, 0.2])
+    snapshots, lrs = [], []
+    optimizers = []
+    original = torch.optim.AdamW
+
+    def spy(*args, **kwargs):
+        optimizers.append(original(*args, **kwargs))
+        return optimizers[-1]
+
+    def validate(segments):
+        snapshots.append(model.weight.detach().clone())
+        lrs.append(optimizers[0].param_groups[0]["lr"])
+        return next(scores)
+
+    def make_batch(number, segments):
+        return torch.randn(4, 3), None
+
+    class Wrapped(torch.nn.Module):  # the loop calls model(ids, labels=...).loss
+        def __init__(self):
+            super().__init__()
+            self.inner = model
+
+        def forward(self, ids, labels=None):
+            return type("Out", (), {"loss": self.inner(ids).pow(2).mean()})()
+
+    curriculum = SegmentCurriculum([1], sampling="uniform", seed=0)
+    torch.optim.AdamW = spy
+    try:
+        record = train_curriculum(
+            Wrapped(),
+            curriculum,
+            make_batch,
+            validate,
+            max_steps=6,
+            lr=0.1,
+            warmup_steps=1,
+            eval_every=1,
+            log_every=1,
+            time_budget=None,
+            device=torch.device("cpu"),
+            final_patience=2,
+            say=lambda _: None,
+        )
+    finally:
+        torch.optim.AdamW = original
+    assert record["best_validation"] == {"step": 2, "exact_match": 0.9} and record["restored_best"]
+    torch.testing.assert_close(model.weight.detach(), snapshots[1], rtol=0, atol=0)  # the weights validated at 0.9
+    # Validations 3 and 4 are not new bests (0.9 ties): the lr halves after the 4th, and again after the 6th.
+    assert lrs[:4] == [0.1] * 4 and lrs[4] == pytest.approx(0.05) and record["final_lr_scale"] == 0.25

@@ -21,7 +21,7 @@ from ..core.lm_loss import lm_head_weights
 from ..core.memory import MemoryState
 from ..mapping import MODEL_TASKS
 from .base import FORWARD_ARGS_DOC, RMTPreTrainedModel
-from .generation import prepare_generation, rolling_generate
+from .generation import prepare_generation, rolling_generate, set_cache_implementation
 from .heads import CausalLMHead
 from .outputs import RMTTokenOutput
 from .streaming import STREAM_DOC, RMTStream, open_stream
@@ -146,6 +146,11 @@ class RMTForCausalLM(RMTPreTrainedModel, GenerationMixin):
         (the config's, such as `repetition_penalty`, and the user's), stop strings and stopping criteria see the
         whole prompt followed by the new tokens. Greedy decoding and sampling; no beam search.
 
+        `cache_implementation="static"` (an argument or in the generation config) keeps the current segment's KV
+        cache in one preallocated `StaticCache` and, on CUDA, compiles the one-token step as transformers does for a
+        plain model with a static cache (CUDA graphs; `disable_compile=True` turns it off, `compile_config` tunes
+        it): the same tokens, without the host bounding each step. The default is a dynamic cache.
+
         Args:
             input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`): The prompt (padding anywhere).
             attention_mask (`torch.Tensor`, *optional*): 1 for real prompt tokens.
@@ -175,6 +180,7 @@ class RMTForCausalLM(RMTPreTrainedModel, GenerationMixin):
             stream = self.stream(batch, memory_state)
         elif memory_state is not None:
             raise ValueError("Pass `memory_state` or `stream` (which holds the memory), not both.")
+        set_cache_implementation(self, stream, config)
         return rolling_generate(
             self, input_ids, attention_mask, stream, config, logits_processor, stopping_criteria, tokenizer
         )

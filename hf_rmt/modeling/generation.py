@@ -19,9 +19,14 @@ from typing import Any
 
 import torch
 from transformers import GenerationConfig, LogitsProcessorList, MaxLengthCriteria, StoppingCriteriaList
+from transformers.generation.configuration_utils import CompileConfig
 from transformers.generation.utils import GenerateDecoderOnlyOutput
 
+from .stream_cache import StaticSegmentCache
 from .streaming import RMTStream
+
+
+CACHE_IMPLEMENTATIONS = (None, "dynamic", "static")
 
 
 def prepare_generation(
@@ -60,6 +65,38 @@ def prepare_generation(
             f"num_beams={config.num_beams}, generation mode {config.get_generation_mode().value!r}."
         )
     return config, model_kwargs
+
+
+def set_cache_implementation(model: Any, stream: RMTStream, config: GenerationConfig) -> None:
+    """
+    Applies `config.cache_implementation` to the stream a generation reads through, as transformers applies it to a
+    plain model's cache: `"static"` keeps each segment's rows in one preallocated cache (`StaticSegmentCache`) and,
+    as `generate` does for a plain model with a static cache, compiles the one-token step on CUDA (CUDA graphs)
+    unless `disable_compile=True`, with `config.compile_config` if set. `None` / `"dynamic"`: a `DynamicCache`.
+
+    Raises:
+        ValueError: For another implementation, or `"static"` on a backbone with sliding-window or hybrid layers.
+    """
+    implementation = config.cache_implementation
+    if implementation not in CACHE_IMPLEMENTATIONS:
+        raise ValueError(
+            f"`cache_implementation` must be one of {list(CACHE_IMPLEMENTATIONS)} for `RMTForCausalLM.generate` "
+            f"(rolling memory keeps one segment's cache), got {implementation!r}."
+        )
+    if implementation != "static" or stream.static_cache is not None:
+        return
+    backbone = model._segment_cell().backbone
+    if not StaticSegmentCache.supports(backbone):
+        raise ValueError(
+            "`cache_implementation='static'` needs a backbone whose layers all use full attention; this "
+            f"{backbone.config.model_type!r} backbone has sliding-window or hybrid layers: leave `cache_implementation` "
+            "unset (a dynamic cache)."
+        )
+    # ARMT's layers read memory through hooks added for each call, which a compiled graph would not see.
+    compile_step = model.device.type == "cuda" and not config.disable_compile and model.config.memory_type == "rmt"
+    compile_config = (config.compile_config or CompileConfig()) if compile_step else None
+    capacity = model.config.num_memory_tokens + 2 * model.config.segment_size
+    stream.static_cache = StaticSegmentCache(backbone, capacity, compile_config)
 
 
 def rolling_generate(

@@ -20,7 +20,7 @@ from ..core.memory import MemoryState
 from ..core.recurrence import StepHead
 from .heads import CausalLMHead, SequenceClassificationHead
 from .outputs import RMTSequenceClassifierOutput, RMTTokenOutput
-from .stream_cache import PartialSegmentCache
+from .stream_cache import PartialSegmentCache, StaticSegmentCache
 from .stream_rows import right_align, scatter_rows
 from .stream_state import FORMAT_VERSION, restore_stream, stream_state_dict
 
@@ -83,6 +83,7 @@ class RMTStream:
         self.logits: torch.Tensor | None = None  # classification of the input read so far
         self.closed = False
         self._cache: PartialSegmentCache | None = None
+        self.static_cache: StaticSegmentCache | None = None  # `generate(cache_implementation="static")` sets it
         self._memory_state: MemoryState | None = None
         # `pending_lengths` on the device, and the lengths it holds: appending tokens to partial segments of
         # different lengths needs them there, and copying them over at each token would cost a host sync.
@@ -146,7 +147,7 @@ class RMTStream:
             out = self._run_full_segments(combined, in_full, logits_to_keep, full)
         rest_ids, rest_real = right_align(combined, rest)
         if causal:
-            self._cache = PartialSegmentCache(model._segment_cell(), self.memory)
+            self._cache = PartialSegmentCache(model._segment_cell(), self.memory, self.static_cache)
             rest_logits = self._cache.prefill(rest_ids, rest_real)
             logits = self._combine_causal(out, rest_logits, rest, rest_real, combined, logits_to_keep, width)
             self._set_pending(rest_ids, rest_real)

@@ -39,29 +39,33 @@ def _close(a, b):
 
 
 @pytest.mark.parametrize("chunking", list(CHUNKINGS), ids=list(CHUNKINGS))
-@pytest.mark.parametrize("arch, memory_type", [("gpt2", "rmt"), ("llama", "rmt"), ("llama", "associative")])
+@pytest.mark.parametrize(
+    "arch, task, memory_type",
+    [
+        ("gpt2", "causal-lm", "rmt"),
+        ("llama", "causal-lm", "rmt"),
+        ("llama", "causal-lm", "associative"),
+        ("bert", "sequence-classification", "rmt"),
+        ("bert", "sequence-classification", "associative"),
+        ("llama", "sequence-classification", "rmt"),
+    ],
+)
 @torch.no_grad()
-def test_causal_lm_chunks_give_the_logits_and_memory_of_one_call(arch, memory_type, chunking):
-    model = model_for(arch, "causal-lm", memory_type)
-    ids = torch.randint(5, 99, (2, LENGTH), generator=torch.Generator().manual_seed(1))
-    whole = model(ids)
+def test_chunks_give_the_logits_and_memory_of_one_call(arch, task, memory_type, chunking):
+    """A causal LM's chunk logits, put together, are those of one call over the whole input; a classifier's logits
+    after each chunk are those of one call over the stream read so far. The memory is that of one call either way."""
+    causal = task == "causal-lm"
+    model = model_for(arch, task, memory_type)
+    ids = torch.randint(5, 99, (2, LENGTH), generator=torch.Generator().manual_seed(1 if causal else 2))
     stream = model.stream(batch_size=2)
-    logits = [stream.feed(ids[:, a:b]).logits for a, b in chunks_of(LENGTH, CHUNKINGS[chunking])]
-    torch.testing.assert_close(torch.cat(logits, dim=1), whole.logits, atol=1e-5, rtol=1e-5)
-    _close(stream.memory_state, whole.memory_state)
-
-
-@pytest.mark.parametrize("chunking", list(CHUNKINGS), ids=list(CHUNKINGS))
-@pytest.mark.parametrize("arch, memory_type", [("bert", "rmt"), ("bert", "associative"), ("llama", "rmt")])
-@torch.no_grad()
-def test_classification_of_the_stream_read_so_far_is_one_call_over_it(arch, memory_type, chunking):
-    model = model_for(arch, "sequence-classification", memory_type)
-    ids = torch.randint(5, 99, (2, LENGTH), generator=torch.Generator().manual_seed(2))
-    stream = model.stream(batch_size=2)
+    logits = []
     for a, b in chunks_of(LENGTH, CHUNKINGS[chunking]):
-        got = stream.feed(ids[:, a:b]).logits
-        whole = model(ids[:, :b])
-        torch.testing.assert_close(got, whole.logits, atol=1e-5, rtol=1e-5)
+        logits.append(stream.feed(ids[:, a:b]).logits)
+        if not causal:
+            torch.testing.assert_close(logits[-1], model(ids[:, :b]).logits, atol=1e-5, rtol=1e-5)
+    whole = model(ids)
+    if causal:
+        torch.testing.assert_close(torch.cat(logits, dim=1), whole.logits, atol=1e-5, rtol=1e-5)
     _close(stream.memory_state, whole.memory_state)
 
 

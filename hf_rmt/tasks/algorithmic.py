@@ -37,10 +37,16 @@ from typing import Any
 
 import numpy as np
 
-from ..utils.validation import check_positive_int
-from .dataset import check_seed, sample_rng
-from .noise import SPLITS
-from .sample_dataset import SampleDataset
+from .sample_dataset import (
+    SampleDataset,
+    check_fields,
+    check_num_symbols,
+    check_positive,
+    check_positive_ints,
+    check_seed,
+    check_split,
+    sample_rng,
+)
 
 
 ALGORITHMIC_TASKS = ("copy", "reverse")
@@ -56,10 +62,6 @@ ALGORITHMIC_FIELDS = (
     "split",
     "index",
 )
-
-
-def _positive(name: str, value: Any) -> int:
-    return check_positive_int(name, value, plain=True)
 
 
 class CopyReverseDataset(SampleDataset):
@@ -115,24 +117,19 @@ class CopyReverseDataset(SampleDataset):
         output_format: str = "generation",
         fields: Sequence[str] | None = None,
     ):
-        self.num_samples = _positive("num_samples", num_samples)
+        self.num_samples = check_positive("num_samples", num_samples)
         if task not in ALGORITHMIC_TASKS:
             raise ValueError(f"task must be one of {list(ALGORITHMIC_TASKS)}, got {task!r}")
         self.task = task
         if copies is None:
             copies = 2 if task == "copy" else 1
-        self.copies = _positive("copies", copies)
+        self.copies = check_positive("copies", copies)
         if task == "reverse" and self.copies != 1:
             raise ValueError(
                 f"copies must be 1 for task='reverse' (the answer is the source reversed), got {copies!r}"
             )
-        self.segment_size = _positive("segment_size", segment_size)
-        if isinstance(num_segments, Sequence) and not isinstance(num_segments, str):
-            if not num_segments:
-                raise ValueError("num_segments must be a positive integer or a non-empty list of them, got []")
-            self.num_segments = tuple(_positive("every num_segments", n) for n in num_segments)
-        else:
-            self.num_segments = (_positive("num_segments", num_segments),)
+        self.segment_size = check_positive("segment_size", segment_size)
+        self.num_segments = check_positive_ints("num_segments", num_segments)
         shortest = min(self.num_segments) * self.segment_size
         if shortest < self.copies + 3:
             raise ValueError(
@@ -140,25 +137,15 @@ class CopyReverseDataset(SampleDataset):
                 f"{self.copies} answer symbol(s) and EOS), got {min(self.num_segments)} * {self.segment_size} = "
                 f"{shortest}"
             )
-        self.num_symbols = _positive("num_symbols", num_symbols)
-        if self.num_symbols < 2:
-            raise ValueError(f"num_symbols must be at least 2, got {num_symbols!r}")
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
-        self.split = split
+        self.num_symbols = check_num_symbols(num_symbols)
+        self.split = check_split(split)
         self.seed = check_seed(seed)
         if output_format != "generation":
             raise ValueError(
                 f"output_format must be 'generation' (copy and reverse answer with a sequence), got {output_format!r}"
             )
         self.output_format = output_format
-        if fields is None:
-            fields = ALGORITHMIC_FIELDS
-        elif isinstance(fields, str) or not fields or not set(fields) <= set(ALGORITHMIC_FIELDS):
-            raise ValueError(
-                f"fields must be a non-empty list of sample keys from {list(ALGORITHMIC_FIELDS)}, got {fields!r}"
-            )
-        self.fields = tuple(fields)
+        self.fields = check_fields(fields, ALGORITHMIC_FIELDS)
 
     # ---------------------------------------------------------------- the vocabulary
 
@@ -181,7 +168,7 @@ class CopyReverseDataset(SampleDataset):
 
     def source_length(self, num_segments: int) -> int:
         """Source symbols of a sample of `num_segments` segments: the most that fit with `GO`, the answer and `EOS`."""
-        return (_positive("num_segments", num_segments) * self.segment_size - 2) // (1 + self.copies)
+        return (check_positive("num_segments", num_segments) * self.segment_size - 2) // (1 + self.copies)
 
     # ---------------------------------------------------------------- samples
 
@@ -212,7 +199,7 @@ class CopyReverseDataset(SampleDataset):
             "split": self.split,
             "index": index,
         }
-        return sample if self.fields == ALGORITHMIC_FIELDS else {key: sample[key] for key in self.fields}
+        return self._keep_fields(sample)
 
 
 __all__ = ["ALGORITHMIC_FIELDS", "ALGORITHMIC_TASKS", "CopyReverseDataset"]

@@ -26,10 +26,17 @@ from typing import Any
 
 import numpy as np
 
-from ..utils.validation import OUTPUT_FORMATS, check_positive_int
-from .dataset import check_seed, sample_rng
-from .noise import SPLITS
-from .sample_dataset import SampleDataset
+from ..utils.validation import OUTPUT_FORMATS
+from .sample_dataset import (
+    SampleDataset,
+    check_fields,
+    check_num_symbols,
+    check_positive,
+    check_positive_ints,
+    check_seed,
+    check_split,
+    sample_rng,
+)
 
 
 VARIANTS = ("remember", "rewrite")
@@ -49,10 +56,6 @@ ASSOCIATIVE_FIELDS = (
     "split",
     "index",
 )
-
-
-def _positive(name: str, value: Any) -> int:
-    return check_positive_int(name, value, plain=True)
 
 
 class AssociativeRetrievalDataset(SampleDataset):
@@ -115,23 +118,16 @@ class AssociativeRetrievalDataset(SampleDataset):
         output_format: str = "generation",
         fields: Sequence[str] | None = None,
     ):
-        self.num_samples = _positive("num_samples", num_samples)
-        if isinstance(num_pairs, Sequence) and not isinstance(num_pairs, str):
-            if not num_pairs:
-                raise ValueError("num_pairs must be a positive integer or a non-empty list of them, got []")
-            self.num_pairs = tuple(_positive("every num_pairs", n) for n in num_pairs)
-        else:
-            self.num_pairs = (_positive("num_pairs", num_pairs),)
+        self.num_samples = check_positive("num_samples", num_samples)
+        self.num_pairs = check_positive_ints("num_pairs", num_pairs)
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
         self.variant = variant
-        self.key_size = _positive("key_size", key_size)
-        self.value_size = _positive("value_size", value_size)
-        self.num_symbols = _positive("num_symbols", num_symbols)
-        if self.num_symbols < 2:
-            raise ValueError(f"num_symbols must be at least 2, got {num_symbols!r}")
+        self.key_size = check_positive("key_size", key_size)
+        self.value_size = check_positive("value_size", value_size)
+        self.num_symbols = check_num_symbols(num_symbols)
         possible = self.num_symbols**self.key_size
-        self.num_keys = possible if num_keys is None else _positive("num_keys", num_keys)
+        self.num_keys = possible if num_keys is None else check_positive("num_keys", num_keys)
         if self.num_keys > possible:
             raise ValueError(
                 f"num_keys must be at most num_symbols ** key_size = {possible} (the distinct keys), got {num_keys!r}"
@@ -142,20 +138,12 @@ class AssociativeRetrievalDataset(SampleDataset):
                 f"(num_keys, or num_symbols ** key_size), got {max(self.num_pairs)}; use variant='rewrite' or longer "
                 "keys"
             )
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
-        self.split = split
+        self.split = check_split(split)
         self.seed = check_seed(seed)
         if output_format not in OUTPUT_FORMATS:
             raise ValueError(f"output_format must be one of {list(OUTPUT_FORMATS)}, got {output_format!r}")
         self.output_format = output_format
-        if fields is None:
-            fields = ASSOCIATIVE_FIELDS
-        elif isinstance(fields, str) or not fields or not set(fields) <= set(ASSOCIATIVE_FIELDS):
-            raise ValueError(
-                f"fields must be a non-empty list of sample keys from {list(ASSOCIATIVE_FIELDS)}, got {fields!r}"
-            )
-        self.fields = tuple(fields)
+        self.fields = check_fields(fields, ASSOCIATIVE_FIELDS)
 
     # ---------------------------------------------------------------- the vocabulary
 
@@ -244,7 +232,7 @@ class AssociativeRetrievalDataset(SampleDataset):
             "split": self.split,
             "index": index,
         }
-        return sample if self.fields == ASSOCIATIVE_FIELDS else {key: sample[key] for key in self.fields}
+        return self._keep_fields(sample)
 
 
 __all__ = ["ASSOCIATIVE_FIELDS", "VARIANTS", "AssociativeRetrievalDataset"]

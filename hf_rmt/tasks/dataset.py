@@ -7,8 +7,6 @@ worker process.
 
 from __future__ import annotations
 
-import numbers
-import zlib
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +20,9 @@ from .haystack import PLACEMENTS, SEGMENT_ALIGNMENTS, assemble, noise_offsets, s
 from .hf_datasets import task_features, to_hf_dataset, to_iterable_dataset
 from .noise import SPLITS, NoiseCorpus, NoiseSource
 from .registry import TaskSpec, get_task
-from .sample_dataset import SampleDataset
+
+# check_seed and sample_rng live with the base class; this module still exports them, as it always has.
+from .sample_dataset import SampleDataset, check_seed, sample_rng
 from .tokens import NoisePool, TextCache, get_noise_pool, get_text_cache
 
 
@@ -52,23 +52,8 @@ SAMPLE_FIELDS = (
 )
 
 
-# Mixed into every sample's seed, so the splits draw from disjoint seed streams.
-_SPLIT_IDS = {"train": 0, "validation": 1, "test": 2}
-
-
 def _check_positive_int(name: str, value: Any) -> int:
     return check_positive_int(name, value, plain=True)
-
-
-def check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
-
-
-def sample_rng(seed: int, split: str, task: str, index: int) -> np.random.Generator:
-    """The random generator of sample `index`: a function of `(seed, split, task, index)` only."""
-    return np.random.default_rng([seed, _SPLIT_IDS[split], zlib.crc32(task.encode("utf-8")), index])
 
 
 def draw_stories(

@@ -81,15 +81,15 @@ def main() -> None:
         nargs="+",
         default=["autocast"],
         choices=["autocast", "bf16"],
-        help="autocast: float32 weights under bf16 autocast (what evaluate_by_length does); bf16: the weights cast to "
-        "bf16, no autocast (no per-step weight casts).",
+        help="autocast: float32 weights under bf16 autocast (evaluate_by_length's default for a float32 model); bf16: the weights cast to "
+        "bf16, no autocast (no per-step weight casts; what hf-rmt eval loads on a GPU).",
     )
     parser.add_argument(
         "--sdpa",
         nargs="+",
         default=["default"],
         choices=sorted(SDPA),
-        help="Attention kernels: torch's choice, or one forced (torch.nn.attention.sdpa_kernel).",
+        help="Attention kernels: evaluate_by_length's choice (FlashAttention first), or one forced (torch.nn.attention.sdpa_kernel).",
     )
     parser.add_argument("--profile", action="store_true", help="Print the top GPU kernels of one eager batch first.")
     parser.add_argument("--output", default=None, help="JSON file for the results.")

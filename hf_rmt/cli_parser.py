@@ -241,7 +241,9 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     eval_parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
     _device_option(eval_parser, "run")
     eval_parser.add_argument(
-        "--fp32", action="store_true", help="On a GPU, run in float32 (default there: bf16 autocast)."
+        "--fp32",
+        action="store_true",
+        help="On a GPU, run in float32 (default there: the weights loaded in bf16, FlashAttention first).",
     )
     eval_parser.add_argument(
         "--no-cuda-graphs",

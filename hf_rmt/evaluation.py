@@ -16,7 +16,6 @@ saves as JSON and as a plot.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
 import string
@@ -29,6 +28,7 @@ import torch
 from transformers.utils import logging
 
 from .core.backbone import max_positions
+from .eval_precision import default_autocast, eval_precision
 from .eval_results import LengthEvalResult, LengthResult
 from .tasks import get_metric_path, get_task, make_dataset
 from .utils.validation import OUTPUT_FORMATS, check_positive_int, is_rmt_config
@@ -192,8 +192,10 @@ def evaluate_by_length(
         output_format (`str`, *optional*): `"classification"`, `"generation"` or `"seq2seq"`; by default from the model.
         max_new_tokens (`int`, defaults to 8): Longest generated answer (generation only).
         trained_length (`int`, *optional*): Longest training length, recorded for the table and the plot.
-        bf16 (`bool`, *optional*): Run the forward passes under bf16 autocast. Default: on a CUDA device, yes (the
-            weights stay as they are; the memory state is carried in bf16 between segments).
+        bf16 (`bool`, *optional*): Run the forward passes under bf16 autocast. Default: on a CUDA device with float32
+            weights, yes (the weights stay as they are; the memory state is carried in bf16 between segments); a
+            model already in bf16 runs without autocast, which is faster (`model.to(torch.bfloat16)`; `hf-rmt eval`
+            loads it so on a GPU). On CUDA, FlashAttention is tried first (`hf_rmt.eval_precision`).
         cuda_graphs (`bool`, *optional*): Replay the memory-only segment steps of an hf_rmt model from CUDA graphs
             (`enable_cuda_graphs()`) during this evaluation (classification; samples of one length have no padding).
             Default: on a CUDA device, yes. Graphs the model already had enabled are left as they are.
@@ -251,7 +253,7 @@ def evaluate_by_length(
         for length in lengths
     ]
     on_cuda = device.type == "cuda"
-    bf16 = on_cuda if bf16 is None else bool(bf16)
+    bf16 = default_autocast(model, device) if bf16 is None else bool(bf16)
     if cuda_graphs is None:
         cuda_graphs = on_cuda and is_rmt and not generate
     graphs_enabled_here = False
@@ -265,7 +267,7 @@ def evaluate_by_length(
         # evaluation, so a compiled step may fold them in as constants.
         model.enable_cuda_graphs(compile=compile, freeze_weights=compile)
         graphs_enabled_here = True
-    precision = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    precision = eval_precision(device, bf16)
     was_training = model.training
     model.eval()
     results: list[LengthResult] = []

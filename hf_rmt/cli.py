@@ -175,15 +175,34 @@ def _training_info(path: str) -> dict[str, Any]:
 
 
 def _load_for_eval(
-    path: str, device: str, tokenizer: Any = None, dtype: Any = None
+    path: str, device: str, tokenizer: Any = None, dtype: Any = None, backbone: str | None = None
 ) -> tuple[Any, Any, dict[str, Any]]:
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
     import hf_rmt  # noqa: F401  (registers the RMT classes with the Auto classes)
 
     if tokenizer is None:
         tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForSequenceClassification.from_pretrained(path).to(device=device, dtype=dtype)
+    given = None
+    if backbone is not None:
+        # An adapter's backbone from a local folder (or another id) instead of the Hub id it records: what
+        # `from_pretrained(adapter, backbone=...)` does in Python. Its head gets the adapter's number of labels.
+        base = getattr(AutoConfig.from_pretrained(path), "base_config", None)
+        labels = {"num_labels": base.num_labels} if base is not None else {}
+        try:
+            given = AutoModelForSequenceClassification.from_pretrained(backbone, **labels)
+        except OSError as error:
+            raise ValueError(f"--backbone {backbone}: no backbone could be loaded from it: {error}") from error
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(path, backbone=given)
+    except OSError as error:
+        from .checkpoint.save import ADAPTER_WEIGHTS_NAME, LORA_WEIGHTS_NAME
+
+        adapter = any(os.path.isfile(os.path.join(path, name)) for name in (ADAPTER_WEIGHTS_NAME, LORA_WEIGHTS_NAME))
+        if given is None and adapter:
+            raise OSError(f"{error} With hf-rmt: --backbone DIR (a local copy of that backbone).") from error
+        raise
+    model = model.to(device=device, dtype=dtype)
     _check_rmt_config(path, model.config.to_dict())  # a Hub id is only known once loaded
     return model, tokenizer, _training_info(path)
 
@@ -237,7 +256,7 @@ def _eval_command(args: argparse.Namespace) -> int:
         raise ValueError(f"--compile compiles the CUDA-graph step on a GPU, but {reason}; drop --compile")
     tokenizer = AutoTokenizer.from_pretrained(path)
     _check_lengths(args.lengths, task, tokenizer, args.split, args.seed)
-    model, tokenizer, info = _load_for_eval(path, device, tokenizer, _eval_dtype(device, args.fp32))
+    model, tokenizer, info = _load_for_eval(path, device, tokenizer, _eval_dtype(device, args.fp32), args.backbone)
     result = evaluate_by_length(
         model,
         tokenizer,

@@ -238,6 +238,12 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]]) -> ar
         "--output", metavar="DIR", help="Folder for the JSON and the plot (default: the model folder)."
     )
     eval_parser.add_argument("--no-plot", action="store_true", help="Skip the plot.")
+    eval_parser.add_argument(
+        "--backbone",
+        metavar="DIR",
+        help="For an adapter (--model saved without its backbone weights): load its backbone from this folder or "
+        "Hub id instead of the one it records (e.g. a local copy, offline).",
+    )
     eval_parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
     _device_option(eval_parser, "run")
     eval_parser.add_argument(

@@ -3,6 +3,7 @@ and still answer: a real model in CI, not only random tiny ones."""
 
 import json
 import os
+import shutil
 
 import pytest
 import torch
@@ -58,3 +59,26 @@ def test_shipped_adapter_answers_at_eight_segments_on_cpu(name):
     ids = torch.randint(1000, 20000, (2, 700))
     with torch.no_grad():
         assert torch.equal(again(ids).logits, model(ids).logits)
+
+
+def test_hf_rmt_eval_takes_the_backbone_from_a_folder_and_says_so_when_it_cannot_find_it(tmp_path, capsys):
+    """`hf-rmt eval --backbone DIR` attaches an adapter to a local copy of its backbone (what `backbone=` does in
+    Python; a machine with no copy of the recorded Hub id). Without it, an adapter whose recorded backbone cannot
+    be loaded fails naming --backbone; a --backbone that holds no model fails naming the flag."""
+    from hf_rmt.cli import main
+
+    source = os.path.join(CARDS, "rmt-minilm-l6-detect-memorize-lora")
+    adapter = tmp_path / "adapter"
+    shutil.copytree(source, adapter)
+    config = json.loads((adapter / "config.json").read_text())
+    config["base_model_name_or_path"] = "nobody/not-on-this-machine"  # a backbone no one can load offline
+    (adapter / "config.json").write_text(json.dumps(config))
+    args = ["eval", "--model", str(adapter), "--lengths", "998", "--num-samples", "8", "--batch-size", "8"]
+    args += ["--no-progress", "--no-plot", "--device", "cpu", "--output", str(tmp_path / "out")]
+    assert main(args) == 2
+    assert "--backbone DIR" in capsys.readouterr().err
+    assert main([*args, "--backbone", str(tmp_path / "empty")]) == 2  # no model there
+    assert f"--backbone {tmp_path / 'empty'}: no backbone could be loaded" in capsys.readouterr().err
+    assert main([*args, "--backbone", minilm_path()]) == 0
+    result = json.loads((tmp_path / "out" / "eval_by_length.json").read_text())
+    assert result["results"][0]["accuracy"] >= 0.95  # the trained adapter on its real backbone

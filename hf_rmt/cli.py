@@ -194,7 +194,9 @@ def _load_for_eval(
         except OSError as error:
             raise ValueError(f"--backbone {backbone}: no backbone could be loaded from it: {error}") from error
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(path, backbone=given)
+        # Only when given: a plain transformers class would take `backbone=None` as a config field and fail.
+        extra = {} if given is None else {"backbone": given}
+        model = AutoModelForSequenceClassification.from_pretrained(path, **extra)
     except OSError as error:
         from .checkpoint.save import ADAPTER_WEIGHTS_NAME, LORA_WEIGHTS_NAME
 

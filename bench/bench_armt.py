@@ -7,7 +7,7 @@ One random BERT-base-sized classifier (12 x 768, 512 positions) is wrapped twice
 499-token segments: as RMT, and as ARMT (`memory_dim` 64, the official BABILong setting; value projections drawn at
 random so the memory stores, as after training). Both read the same ids. Timed (medians over `--repeats` after
 `--warmup`): inference at each `--batches` size over `--segments` segments, eager and, on CUDA, with the CUDA-graph
-fast path (`enable_cuda_graphs`); and one training step (forward + backward, full BPTT) at `--train-batch`. The issue's
+fast path (`enable_cuda_graphs`), and with `--compile` with the step compiled too; and one training step (forward + backward, full BPTT) at `--train-batch`. The issue's
 target: ARMT's inference throughput at batch 32 at least 0.8 of RMT's. Writes `bench_armt.json` and `bench_armt.log`
 (what is printed) into `--output-dir`.
 """
@@ -74,6 +74,12 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="print the top GPU kernels of both at the largest batch"
     )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="CUDA: also time both with the step compiled in the graphs (`enable_cuda_graphs(compile=True)`), which "
+        "fuses ARMT's elementwise read and write (its DPFP feature map, division and sum) into few kernels",
+    )
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     dtype = getattr(torch, args.dtype or ("bfloat16" if device.type == "cuda" else "float32"))
@@ -117,7 +123,7 @@ def main(argv=None) -> int:
     say(f"ARMT vs RMT on {environment['device']} ({environment['dtype']}): {segments} segments of {segment} tokens")
     say(f"ARMT adds {extra:,d} parameters")
     say(f"{'batch':>6} {'mode':>7} {'RMT tok/s':>12} {'ARMT tok/s':>12} {'ARMT/RMT':>9}")
-    modes = ["eager", "graphs"] if device.type == "cuda" else ["eager"]
+    modes = (["eager", "graphs"] + (["compiled"] if args.compile else [])) if device.type == "cuda" else ["eager"]
     for batch in batches:
         ids = torch.randint(
             1000 if not args.quick else 5, 20000 if not args.quick else 900, (batch, segments * segment)
@@ -126,8 +132,8 @@ def main(argv=None) -> int:
         for mode in modes:
             seconds = {}
             for kind, model in models.items():
-                if mode == "graphs":
-                    model.enable_cuda_graphs()
+                if mode != "eager":
+                    model.enable_cuda_graphs(compile=mode == "compiled")
                 with torch.no_grad():
                     seconds[kind] = measure(lambda model=model: model(ids), device, warmup, repeats)
                 model.disable_cuda_graphs()
@@ -165,10 +171,12 @@ def main(argv=None) -> int:
     results["training"].append(row)
     say(f"RMT {row['rmt_s']:.4f} s, ARMT {row['armt_s']:.4f} s, ARMT/RMT throughput {row['ratio']:.3f}")
 
-    at_32 = [r for r in results["inference"] if r["batch"] == 32 and r["mode"] == "eager"]
+    at_32 = {r["mode"]: r["ratio"] for r in results["inference"] if r["batch"] == 32}
     if at_32:
-        results["target_batch32_ratio_ge_0.8"] = at_32[0]["ratio"] >= 0.8
-        say(f"\nTarget (ARMT >= 0.8 of RMT at batch 32, eager): {at_32[0]['ratio']:.3f}")
+        # The issue asks for the ratio at batch 32; each mode compares the two models run the same way.
+        results["target_batch32_ratio_ge_0.8"] = {mode: ratio >= 0.8 for mode, ratio in at_32.items()}
+        ratios = ", ".join(f"{mode} {ratio:.3f}" for mode, ratio in at_32.items())
+        say(f"\nTarget (ARMT >= 0.8 of RMT at batch 32): {ratios}")
     with open(os.path.join(args.output_dir, "bench_armt.json"), "w") as handle:
         json.dump(results, handle, indent=2)
     log.close()

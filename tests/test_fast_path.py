@@ -199,3 +199,24 @@ def _eager(model, ids):
         return _forward(model, ids)
     finally:
         model._graphs = graphs
+
+
+def test_compiled_armt_step_reads_each_calls_memory():
+    """ARMT reads and writes through layer hooks registered for each call, and torch.compile does not guard on hooks:
+    the compiled blocks of `enable_cuda_graphs(compile=True)` must still read the memory of the call at hand, not the
+    one they were traced with, across memory states and batch sizes (a new capture per batch shape). Run here as in
+    the warm-up before a capture (on CPU); replay is tested on the GPU above."""
+    from hf_rmt.fast_path import SegmentGraphs  # noqa: PLC0415
+
+    torch.manual_seed(0)
+    config = rmt_config("bert", memory_type="associative")
+    model = with_memory_values(hf_rmt.get_rmt_model(tiny_backbone("bert", "sequence-classification"), config).eval())
+    graphs = SegmentGraphs(model.memory_only_step, compile_modules=layer_blocks(model.backbone))
+    with torch.no_grad():
+        for batch in (2, 3, 2):
+            ids = torch.randint(5, 99, (batch, model.config.segment_size))
+            memory = model.memory.initial_state(batch)
+            for _ in range(3):  # each step reads a memory that holds more
+                expected = model.memory_only_step(memory, ids)
+                torch.testing.assert_close(graphs.run_compiled(memory, ids), expected, rtol=1e-4, atol=1e-5)
+                memory = expected

@@ -25,7 +25,9 @@ Tasks and what "N segments" means (the paper splits the whole sequence, input an
   (copy), 35 (reverse).
 - `associative` (`hf_rmt.tasks.AssociativeRetrievalDataset`, variant `--variant`): one key-value pair per segment
   (5 tokens), the question and its answer in the last one: N segments = N - 1 pairs (a batch drawing 1 segment gets
-  1 pair, 2 segments).
+  1 pair, 2 segments). `--pairs-per-segment P` makes segments of 5P tokens (P pairs, as the papers' layouts): N
+  still means N - 1 pairs and the question, now ceil(N / P) segments, the question sharing the last segment with
+  the pairs that precede it there.
 
 Curriculum (`--schedule`, hf_rmt's `SegmentCurriculum`): each batch draws its number of segments from 1 to the
 stage's maximum; a stage ends when the validation exact match at its maximum reaches `--stage-target`, or after
@@ -117,6 +119,19 @@ def parse_args(argv=None):
     parser.add_argument("--num-symbols", type=int, default=None, help="copy/reverse: 10; associative: 16")
     parser.add_argument("--copies", type=int, default=None, help="copy: times the answer repeats the source (2)")
     parser.add_argument("--variant", choices=("remember", "rewrite"), default="remember", help="associative")
+    parser.add_argument(
+        "--pairs-per-segment",
+        type=int,
+        default=1,
+        help="associative: pairs a segment holds (segments of 5 x this many tokens); N 'segments' of --schedule and "
+        "--eval-segments stay N - 1 pairs and the question, laid out in ceil(N / this) segments",
+    )
+    parser.add_argument(
+        "--sampling",
+        choices=("uniform", "max"),
+        default="uniform",
+        help="each batch's number of segments: uniform from 1 to the stage's maximum, or the maximum itself",
+    )
     parser.add_argument("--schedule", type=int_list, default=None, help="default 1,...,9 (associative 2,...,9)")
     parser.add_argument("--stage-target", type=float, default=0.98, help="validation exact match ending a stage")
     parser.add_argument("--eval-segments", type=int_list, default=None, help="default 1,...,9,12,16")
@@ -161,8 +176,10 @@ def parse_args(argv=None):
     if args.eval_segments is None:
         top = args.schedule[-1]
         args.eval_segments = sorted({*range(first, top + 1), *([] if args.quick else [12, 16])})
+    if args.pairs_per_segment < 1 or (args.pairs_per_segment > 1 and args.task != "associative"):
+        parser.error(f"--pairs-per-segment must be >= 1 and is for --task associative, got {args.pairs_per_segment}")
     if args.task == "associative":
-        args.segment_size = 5  # one pair a segment: key (2), SEP, value (1), EOS
+        args.segment_size = 5 * args.pairs_per_segment  # a pair is 5 tokens: key (2), SEP, value (1), EOS
         if min(args.schedule) < 2 or min(args.eval_segments) < 2:
             parser.error(
                 "associative needs at least 2 segments (a pair, then the question) in --schedule and "
@@ -284,7 +301,7 @@ def main(argv=None) -> dict:
     curriculum = SegmentCurriculum(
         args.schedule,
         stage_steps=[args.stage_steps] * (len(args.schedule) - 1),  # the last stage lasts until training ends
-        sampling="uniform",
+        sampling=args.sampling,
         metric="exact_match",
         target=args.stage_target,
         patience=10**6,  # stages end at the target or at their cap, never for lack of progress

@@ -225,6 +225,31 @@ def test_algorithmic_training_smoke_run_learns_and_writes_exact_match(task, arch
     assert record["chance"]["token_accuracy"] == pytest.approx(chance)
 
 
+def test_algorithmic_associative_pairs_per_segment_and_sampling(tmp_path):
+    """bench/train_algorithmic.py --pairs-per-segment P: segments of 5P tokens, N 'segments' still N - 1 pairs and
+    the question (the last segment shorter when N is not a multiple of P); --sampling max trains every batch at the
+    stage's maximum. The flags are for associative only, and the defaults keep one pair a segment, uniform draws."""
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import train_algorithmic
+
+    defaults = train_algorithmic.parse_args(["--task", "associative", "--quick", "--output", "x.json"])
+    assert (defaults.segment_size, defaults.pairs_per_segment, defaults.sampling) == (5, 1, "uniform")
+    with pytest.raises(SystemExit):
+        train_algorithmic.parse_args(["--task", "copy", "--pairs-per-segment", "2", "--output", "x.json"])
+    with pytest.raises(SystemExit):
+        train_algorithmic.parse_args(["--task", "associative", "--pairs-per-segment", "0", "--output", "x.json"])
+    output = tmp_path / "associative.json"
+    script = os.path.join(ROOT, "bench", "train_algorithmic.py")
+    flags = ["--pairs-per-segment", "2", "--sampling", "max", "--schedule", "2,3", "--eval-segments", "2,3,4"]
+    command = [sys.executable, script, "--task", "associative", "--quick", "--device", "cpu", *flags]
+    run([*command, "--output", str(output)], cwd=ROOT)
+    record = json.loads(output.read_text())
+    assert record["settings"]["segment_size"] == 10 and record["settings"]["sampling"] == "max"
+    # 1 pair and the question (10 tokens, one segment), 2 pairs (15, two), 3 pairs (20, two)
+    assert [(e["segments"], e["tokens"]) for e in record["evaluation"]] == [(2, 10), (3, 15), (4, 20)]
+    assert all(0.0 <= e["exact_match"] <= e["token_accuracy"] <= 1.0 for e in record["evaluation"])
+
+
 def test_decoder_qa1_training_smoke_run_writes_accuracy_by_length(tmp_path):
     """bench/train_decoder_qa1.py --quick: the seq2seq script's tokenizer and loop with a tiny Llama + memory in
     generation format; 4 steps over 1 then 2 segments, exact match at 1 and 2 segments of the test split."""

@@ -20,6 +20,7 @@ from hf_rmt.training import SegmentCurriculum
 
 
 ARCHS = ("llama", "gpt2")
+MIN_LR_SCALE = 1 / 8  # the last stage's plateau halvings stop at this fraction of the learning rate
 
 
 def build_decoder(
@@ -160,7 +161,7 @@ def train_curriculum(
         validate: `number of segments -> validation exact match` at that length.
         final_target: Validation exact match at the last stage that ends training early (GPU time is scarce).
         final_patience: In the last stage, halve the learning rate after this many validations without a new best
-            (None: never). Either way the last stage's best validated weights are restored at the end. Why: at a
+            (None: never), down to `MIN_LR_SCALE` of it. Either way the last stage's best validated weights are restored at the end. Why: at a
             constant 1e-3 a converged model's exact match swings between validations (reverse at 9 segments went
             0.95, 0.83, 0.20, 0.85 in 150 steps, session 5), so the state training happens to stop in is a lottery.
 
@@ -210,7 +211,9 @@ def train_curriculum(
                 best.update(exact_match=accuracy, step=step, state=state, since=0)
             elif last_stage:
                 best["since"] += 1
-                if final_patience is not None and best["since"] >= final_patience:
+                if final_patience is not None and best["since"] >= final_patience and rate["scale"] > MIN_LR_SCALE:
+                    # Floored: on a long plateau (associative retrieval's, thousands of steps) repeated halvings
+                    # would decay the rate to nothing before the escape (session 6: x0.002 after 4,700 steps).
                     rate["scale"] /= 2
                     best["since"] = 0
                     say(f"  step {step}: no new best in {final_patience} validations, lr x{rate['scale']:g}")

@@ -147,7 +147,7 @@ def parse_args(argv=None):
         "--final-patience",
         type=int,
         default=4,
-        help="last stage: halve the lr after this many validations without a new best (0: never); the best "
+        help="last stage: halve the lr after this many validations without a new best, down to 1/8 of it (0: never); the best "
         "validated weights are restored at the end either way",
     )
     parser.add_argument(

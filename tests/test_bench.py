@@ -370,3 +370,42 @@ def test_train_curriculum_halves_lr_on_last_stage_plateaus_and_restores_the_best
     torch.testing.assert_close(model.weight.detach(), snapshots[1], rtol=0, atol=0)  # the weights validated at 0.9
     # Validations 3 and 4 are not new bests (0.9 ties): the lr halves after the 4th, and again after the 6th.
     assert lrs[:4] == [0.1] * 4 and lrs[4] == pytest.approx(0.05) and record["final_lr_scale"] == 0.25
+
+
+def test_train_curriculum_plateau_halvings_stop_at_the_floor():
+    """On a long plateau the last stage's lr halves down to `MIN_LR_SCALE` of itself and no further (associative
+    retrieval's plateau lasts thousands of steps; unfloored halvings had decayed the lr to x0.002)."""
+    import torch
+
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    from _scratch import MIN_LR_SCALE, train_curriculum
+
+    from hf_rmt.training import SegmentCurriculum
+
+    model = torch.nn.Linear(3, 1)
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = model
+
+        def forward(self, ids, labels=None):
+            return type("Out", (), {"loss": self.inner(ids).pow(2).mean()})()
+
+    scores = iter([0.5] + [0.1] * 29)  # one best, then a plateau of 29 validations
+    record = train_curriculum(
+        Wrapped(),
+        SegmentCurriculum([1], sampling="uniform", seed=0),
+        lambda number, segments: (torch.randn(4, 3), None),
+        lambda segments: next(scores),
+        max_steps=30,
+        lr=0.1,
+        warmup_steps=1,
+        eval_every=1,
+        log_every=10,
+        time_budget=None,
+        device=torch.device("cpu"),
+        final_patience=2,
+        say=lambda _: None,
+    )
+    assert record["final_lr_scale"] == MIN_LR_SCALE  # 14 chances to halve, 3 taken

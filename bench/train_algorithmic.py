@@ -24,8 +24,9 @@ Tasks and what "N segments" means (the paper splits the whole sequence, input an
   later segments, so it is written from memory segment by segment. 9 segments of 8 tokens: a 23-symbol source
   (copy), 35 (reverse).
 - `associative` (`hf_rmt.tasks.AssociativeRetrievalDataset`, variant `--variant`): one key-value pair per segment
-  (5 tokens), the question and its answer in the last one: N segments = N - 1 pairs (a batch drawing 1 segment gets
-  1 pair, 2 segments). `--pairs-per-segment P` makes segments of 5P tokens (P pairs, as the papers' layouts): N
+  (5 tokens: a 2-symbol key, SEP, the value, EOS; `--key-size K` makes pairs of K + 3), the question and its answer
+  in the last one: N segments = N - 1 pairs (a batch drawing 1 segment gets 1 pair, 2 segments; `--sampling max`
+  draws the stage's maximum only). `--pairs-per-segment P` makes segments of 5P tokens (P pairs, as the papers' layouts): N
   still means N - 1 pairs and the question, now ceil(N / P) segments, the question sharing the last segment with
   the pairs that precede it there.
 
@@ -127,6 +128,13 @@ def parse_args(argv=None):
         "--eval-segments stay N - 1 pairs and the question, laid out in ceil(N / this) segments",
     )
     parser.add_argument(
+        "--key-size",
+        type=int,
+        default=2,
+        help="associative: symbols per key (the official ARMT scripts use 1 up to 10 pairs); a pair is key, SEP, "
+        "value, EOS",
+    )
+    parser.add_argument(
         "--sampling",
         choices=("uniform", "max"),
         default="uniform",
@@ -178,8 +186,11 @@ def parse_args(argv=None):
         args.eval_segments = sorted({*range(first, top + 1), *([] if args.quick else [12, 16])})
     if args.pairs_per_segment < 1 or (args.pairs_per_segment > 1 and args.task != "associative"):
         parser.error(f"--pairs-per-segment must be >= 1 and is for --task associative, got {args.pairs_per_segment}")
+    if args.key_size < 1 or (args.key_size != 2 and args.task != "associative"):
+        parser.error(f"--key-size must be >= 1 and is for --task associative, got {args.key_size}")
     if args.task == "associative":
-        args.segment_size = 5 * args.pairs_per_segment  # a pair is 5 tokens: key (2), SEP, value (1), EOS
+        # A pair is key (--key-size symbols), SEP, value (1), EOS: 5 tokens with the default 2-symbol keys.
+        args.segment_size = (args.key_size + 3) * args.pairs_per_segment
         if min(args.schedule) < 2 or min(args.eval_segments) < 2:
             parser.error(
                 "associative needs at least 2 segments (a pair, then the question) in --schedule and "
@@ -207,6 +218,7 @@ class Task:
                 num_samples,
                 max(segments - 1, 1),
                 variant=args.variant,
+                key_size=args.key_size,
                 num_symbols=args.num_symbols or 16,
                 split=split,
                 seed=args.seed,

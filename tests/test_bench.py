@@ -250,6 +250,31 @@ def test_algorithmic_associative_pairs_per_segment_and_sampling(tmp_path):
     assert all(0.0 <= e["exact_match"] <= e["token_accuracy"] <= 1.0 for e in record["evaluation"])
 
 
+def test_algorithmic_associative_key_size(tmp_path):
+    """--key-size K (the official ARMT scripts' 1 up to 10 pairs): pairs of K + 3 tokens, one a segment, and the
+    samples are the dataset's with that key size; other tasks refuse it."""
+    import torch
+
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import train_algorithmic
+
+    with pytest.raises(SystemExit):
+        train_algorithmic.parse_args(["--task", "reverse", "--key-size", "1", "--output", "x.json"])
+    with pytest.raises(SystemExit):
+        train_algorithmic.parse_args(["--task", "associative", "--key-size", "0", "--output", "x.json"])
+    args = train_algorithmic.parse_args(["--task", "associative", "--quick", "--key-size", "1", "--output", "x.json"])
+    assert args.segment_size == 4
+    ids, labels = train_algorithmic.Task(args, torch.device("cpu")).tensors(3, "test", 0, 8)
+    assert ids.shape == (8, 12)  # 2 pairs and the question, 4 tokens each
+    assert ((labels != -100).sum(dim=1) == 2).all()  # the value and EOS are scored
+    output = tmp_path / "key1.json"
+    script = os.path.join(ROOT, "bench", "train_algorithmic.py")
+    command = [sys.executable, script, "--task", "associative", "--quick", "--device", "cpu", "--key-size", "1"]
+    run([*command, "--output", str(output)], cwd=ROOT)
+    record = json.loads(output.read_text())
+    assert [(e["segments"], e["tokens"]) for e in record["evaluation"]] == [(2, 8), (3, 12)]
+
+
 def test_decoder_qa1_training_smoke_run_writes_accuracy_by_length(tmp_path):
     """bench/train_decoder_qa1.py --quick: the seq2seq script's tokenizer and loop with a tiny Llama + memory in
     generation format; 4 steps over 1 then 2 segments, exact match at 1 and 2 segments of the test split."""

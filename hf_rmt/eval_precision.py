@@ -11,6 +11,7 @@ it applies (bf16/fp16, no arbitrary mask); torch falls back to its other kernels
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -50,15 +51,17 @@ def default_autocast(model: torch.nn.Module, device: torch.device) -> bool:
     return device.type == "cuda" and weights_dtype(model) == torch.float32
 
 
-def eval_precision(device: torch.device, autocast: bool) -> contextlib.AbstractContextManager:
-    """The context the forward passes run in: bf16 autocast if asked, and on CUDA the attention kernel priority."""
-    stack = contextlib.ExitStack()
-    if autocast:
-        stack.enter_context(torch.autocast(device.type, dtype=torch.bfloat16))
-    enabled = sdpa_priority()
-    if device.type == "cuda" and enabled:
-        stack.enter_context(sdpa_kernel(enabled, set_priority=True))
-    return stack
+@contextlib.contextmanager
+def eval_precision(device: torch.device, autocast: bool) -> Iterator[None]:
+    """The context a forward pass runs in (a new one for each: it is entered when used, not when made): bf16
+    autocast if asked, and on CUDA the attention kernel priority."""
+    with contextlib.ExitStack() as stack:
+        if autocast:
+            stack.enter_context(torch.autocast(device.type, dtype=torch.bfloat16))
+        enabled = sdpa_priority()
+        if device.type == "cuda" and enabled:
+            stack.enter_context(sdpa_kernel(enabled, set_priority=True))
+        yield
 
 
 __all__ = ["SDPA_PRIORITY", "default_autocast", "eval_precision", "sdpa_priority", "weights_dtype"]

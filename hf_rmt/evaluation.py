@@ -267,7 +267,6 @@ def evaluate_by_length(
         # evaluation, so a compiled step may fold them in as constants.
         model.enable_cuda_graphs(compile=compile, freeze_weights=compile)
         graphs_enabled_here = True
-    precision = eval_precision(device, bf16)
     was_training = model.training
     model.eval()
     results: list[LengthResult] = []
@@ -295,12 +294,12 @@ def evaluate_by_length(
                 input_ids, attention_mask = _pad_left(prompts, pad_id, device)
                 began = time.perf_counter()
                 if generate:
-                    with precision:
+                    with eval_precision(device, bf16):
                         predictions += _generate(
                             model, tokenizer, input_ids, attention_mask, max_new_tokens, output_format
                         )
                 else:
-                    with precision:
+                    with eval_precision(device, bf16):
                         logits = model(input_ids=input_ids, attention_mask=attention_mask).logits
                     if logits.shape[-1] != spec.num_labels:
                         raise ValueError(

@@ -11,6 +11,7 @@ from tiny_models import rmt_config, tiny_backbone
 import hf_rmt
 from hf_rmt.cli import _eval_dtype
 from hf_rmt.eval_precision import SDPA_PRIORITY, default_autocast, eval_precision, sdpa_priority, weights_dtype
+from hf_rmt.evaluation import evaluate_by_length
 
 
 def tiny_classifier():
@@ -66,3 +67,19 @@ def test_bf16_weights_under_the_eval_context_give_the_float32_logits_on_cuda():
             half_logits = half(input_ids=ids).logits
     assert half_logits.dtype == torch.bfloat16
     torch.testing.assert_close(half_logits.float(), full_logits, rtol=0.05, atol=0.05)
+
+
+def test_every_batch_of_an_evaluation_runs_in_the_precision_asked_and_nothing_leaks(backbone_dir):
+    """The precision context is entered afresh for each batch: all batches, not only the first, run under autocast
+    when asked, and autocast is off again outside the forward passes and after the evaluation."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(backbone_dir)
+    backbone = AutoModelForSequenceClassification.from_pretrained(backbone_dir)
+    config = hf_rmt.RMTConfig(num_memory_tokens=4, segment_size=16)
+    model = hf_rmt.get_rmt_model(backbone, config, tokenizer=tokenizer)
+    seen = []
+    model.backbone.register_forward_pre_hook(lambda module, args: seen.append(torch.is_autocast_enabled("cpu")))
+    evaluate_by_length(model, tokenizer, "memorize", [32], num_samples=6, batch_size=2, progress=False, bf16=True)
+    assert len(seen) >= 3 and all(seen)  # 3 batches of 2 segments each, every segment under autocast
+    assert not torch.is_autocast_enabled("cpu")

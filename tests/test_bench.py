@@ -332,10 +332,10 @@ def test_compile_body_keeps_loss_and_gradients(arch):
         torch.testing.assert_close(grads_c[name], grad, msg=name)
 
 
-def test_train_curriculum_halves_lr_on_last_stage_plateaus_and_restores_the_best_weights():
-    """bench/_scratch.py's loop in its last stage: a validation that is not a new best counts towards the patience,
-    the learning rate halves once it runs out, and training ends in the weights of the best validation (not in
-    whatever state the last step left), so a run that swings between validations keeps its best."""
+def _train_scratch_loop(monkeypatch, scores, max_steps):
+    """bench/_scratch.py's `train_curriculum` over a one-stage curriculum (every validation is the last stage's) on a
+    3 -> 1 linear model (loss: its output squared), validations returning `scores` in turn, patience 2. Returns the
+    record, the final weights, and the weights and the learning rate seen at each validation."""
     import torch
 
     sys.path.insert(0, os.path.join(ROOT, "bench"))
@@ -344,93 +344,65 @@ def test_train_curriculum_halves_lr_on_last_stage_plateaus_and_restores_the_best
     from hf_rmt.training import SegmentCurriculum
 
     torch.manual_seed(0)
-    model = torch.nn.Linear(3, 1)
-    # One stage only, so every validation is the last stage's: best at the 2nd, then 3 without a new best.
-    scores = iter([0.5, 0.9, 0.3, 0.9, 0.4, 0.2])
-    snapshots, lrs = [], []
-    optimizers = []
+    linear = torch.nn.Linear(3, 1)
+    scores, snapshots, lrs, optimizers = iter(scores), [], [], []
     original = torch.optim.AdamW
 
-    def spy(*args, **kwargs):
+    def spy(*args, **kwargs):  # the loop makes its own optimizer: keep it, to read its lr
         optimizers.append(original(*args, **kwargs))
         return optimizers[-1]
 
     def validate(segments):
-        snapshots.append(model.weight.detach().clone())
+        snapshots.append(linear.weight.detach().clone())
         lrs.append(optimizers[0].param_groups[0]["lr"])
         return next(scores)
 
-    def make_batch(number, segments):
-        return torch.randn(4, 3), None
-
-    class Wrapped(torch.nn.Module):  # the loop calls model(ids, labels=...).loss
+    class Model(torch.nn.Module):  # the loop calls model(ids, labels=...).loss
         def __init__(self):
             super().__init__()
-            self.inner = model
+            self.inner = linear
 
         def forward(self, ids, labels=None):
             return type("Out", (), {"loss": self.inner(ids).pow(2).mean()})()
 
-    curriculum = SegmentCurriculum([1], sampling="uniform", seed=0)
-    torch.optim.AdamW = spy
-    try:
-        record = train_curriculum(
-            Wrapped(),
-            curriculum,
-            make_batch,
-            validate,
-            max_steps=6,
-            lr=0.1,
-            warmup_steps=1,
-            eval_every=1,
-            log_every=1,
-            time_budget=None,
-            device=torch.device("cpu"),
-            final_patience=2,
-            say=lambda _: None,
-        )
-    finally:
-        torch.optim.AdamW = original
-    assert record["best_validation"] == {"step": 2, "exact_match": 0.9} and record["restored_best"]
-    torch.testing.assert_close(model.weight.detach(), snapshots[1], rtol=0, atol=0)  # the weights validated at 0.9
-    # Validations 3 and 4 are not new bests (0.9 ties): the lr halves after the 4th, and again after the 6th.
-    assert lrs[:4] == [0.1] * 4 and lrs[4] == pytest.approx(0.05) and record["final_lr_scale"] == 0.25
-
-
-def test_train_curriculum_plateau_halvings_stop_at_the_floor():
-    """On a long plateau the last stage's lr halves down to `MIN_LR_SCALE` of itself and no further (associative
-    retrieval's plateau lasts thousands of steps; unfloored halvings had decayed the lr to x0.002)."""
-    import torch
-
-    sys.path.insert(0, os.path.join(ROOT, "bench"))
-    from _scratch import MIN_LR_SCALE, train_curriculum
-
-    from hf_rmt.training import SegmentCurriculum
-
-    model = torch.nn.Linear(3, 1)
-
-    class Wrapped(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.inner = model
-
-        def forward(self, ids, labels=None):
-            return type("Out", (), {"loss": self.inner(ids).pow(2).mean()})()
-
-    scores = iter([0.5] + [0.1] * 29)  # one best, then a plateau of 29 validations
+    monkeypatch.setattr(torch.optim, "AdamW", spy)
     record = train_curriculum(
-        Wrapped(),
+        Model(),
         SegmentCurriculum([1], sampling="uniform", seed=0),
         lambda number, segments: (torch.randn(4, 3), None),
-        lambda segments: next(scores),
-        max_steps=30,
+        validate,
+        max_steps=max_steps,
         lr=0.1,
         warmup_steps=1,
         eval_every=1,
-        log_every=10,
+        log_every=1,
         time_budget=None,
         device=torch.device("cpu"),
         final_patience=2,
         say=lambda _: None,
     )
+    return record, linear.weight.detach(), snapshots, lrs
+
+
+def test_train_curriculum_halves_lr_on_last_stage_plateaus_and_restores_the_best_weights(monkeypatch):
+    """bench/_scratch.py's loop in its last stage: a validation that is not a new best counts towards the patience,
+    the learning rate halves once it runs out, and training ends in the weights of the best validation (not in
+    whatever state the last step left), so a run that swings between validations keeps its best."""
+    import torch
+
+    # Best at the 2nd validation, then 4 without a new best (0.9 ties).
+    record, weights, snapshots, lrs = _train_scratch_loop(monkeypatch, [0.5, 0.9, 0.3, 0.9, 0.4, 0.2], 6)
+    assert record["best_validation"] == {"step": 2, "exact_match": 0.9} and record["restored_best"]
+    torch.testing.assert_close(weights, snapshots[1], rtol=0, atol=0)  # the weights validated at 0.9
+    # Validations 3 and 4 are not new bests: the lr halves after the 4th, and again after the 6th.
+    assert lrs[:4] == [0.1] * 4 and lrs[4] == pytest.approx(0.05) and record["final_lr_scale"] == 0.25
+
+
+def test_train_curriculum_plateau_halvings_stop_at_the_floor(monkeypatch):
+    """On a long plateau the last stage's lr halves down to `MIN_LR_SCALE` of itself and no further (associative
+    retrieval's plateau lasts thousands of steps; unfloored halvings had decayed the lr to x0.002)."""
+    record, _, _, lrs = _train_scratch_loop(monkeypatch, [0.5] + [0.1] * 29, 30)  # one best, then a plateau
+    from _scratch import MIN_LR_SCALE  # on the path once the loop ran
+
     assert record["final_lr_scale"] == MIN_LR_SCALE  # 14 chances to halve, 3 taken
+    assert min(lrs) == pytest.approx(0.1 * MIN_LR_SCALE)

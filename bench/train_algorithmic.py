@@ -51,6 +51,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout, uninstalled
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import numpy as np
 import torch
 import transformers
 from _scratch import ARCHS, autocast_for, build_decoder, compile_body, exact_match, train_curriculum
@@ -211,7 +212,7 @@ class Task:
         else:
             self.token_chance = 1 / probe.num_symbols
 
-    def dataset(self, segments: int, split: str, num_samples: int):
+    def dataset(self, segments: int, split: str, num_samples: int, fields: tuple[str, ...] = ("input_ids", "labels")):
         args = self.args
         if args.task == "associative":
             return AssociativeRetrievalDataset(
@@ -222,7 +223,7 @@ class Task:
                 num_symbols=args.num_symbols or 16,
                 split=split,
                 seed=args.seed,
-                fields=["input_ids", "labels"],
+                fields=list(fields),
             )
         return CopyReverseDataset(
             num_samples,
@@ -235,6 +236,11 @@ class Task:
             seed=args.seed,
             fields=["input_ids", "labels"],
         )
+
+    def mean_rewrites(self, segments: int, count: int) -> float:
+        """Mean number of rewrites (pairs whose key appeared earlier) in the first `count` test samples."""
+        data = self.dataset(segments, "test", count, fields=("rewrites",))
+        return float(np.mean([data[i]["rewrites"] for i in range(count)]))
 
     def tensors(self, segments: int, split: str, start: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
         key = (segments, split)
@@ -249,10 +255,11 @@ class Task:
 
 
 def verdict(evaluation: list[dict], trained: int, chance: float) -> tuple[str, str]:
-    """('reached' | 'partial' | 'not_learned', a sentence) from the accuracy at `TARGET_SEGMENTS` (or the trained
-    length when 9 was not evaluated)."""
+    """('reached' | 'partial' | 'not_learned', a sentence) from the accuracy at `TARGET_SEGMENTS` (or, when 9 was not
+    evaluated, at the longest evaluated length up to the trained one, else the shortest evaluated)."""
     at = {entry["segments"]: entry for entry in evaluation}
-    where = TARGET_SEGMENTS if TARGET_SEGMENTS in at else trained
+    within = [segments for segments in at if segments <= trained]
+    where = TARGET_SEGMENTS if TARGET_SEGMENTS in at else max(within) if within else min(at)
     entry = at[where]
     if where == TARGET_SEGMENTS and entry["exact_match"] >= 0.99:
         return "reached", f"reached the target: exact match {entry['exact_match']:.3f} >= 0.99 at {where} segments"
@@ -345,13 +352,18 @@ def main(argv=None) -> dict:
     for segments in args.eval_segments:
         ids, labels = task.tensors(segments, "test", 0, args.eval_samples)
         em, token_accuracy = exact_match(model, ids, labels, autocast)
-        evaluation.append(
-            {"segments": segments, "tokens": ids.shape[1], "exact_match": em, "token_accuracy": token_accuracy}
-        )
+        entry = {"segments": segments, "tokens": ids.shape[1], "exact_match": em, "token_accuracy": token_accuracy}
+        extra = ""
+        if args.task == "associative":
+            # The ARMT paper's rewrite result counts rewrites (pairs whose key came before), not segments.
+            entry["pairs"] = max(segments - 1, 1)
+            entry["mean_rewrites"] = task.mean_rewrites(segments, args.eval_samples)
+            extra = f", {entry['pairs']} pairs, {entry['mean_rewrites']:.1f} rewrites on average"
+        evaluation.append(entry)
         trained = " (trained)" if segments <= training["reached_segments"] else ""
         print(
             f"  {segments:>3} segments, {ids.shape[1]:>4} tokens: exact match {em:.3f}, tokens {token_accuracy:.3f}"
-            f"{trained}",
+            f"{extra}{trained}",
             flush=True,
         )
     status, sentence = verdict(evaluation, training["reached_segments"], task.token_chance)

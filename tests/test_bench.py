@@ -275,6 +275,46 @@ def test_algorithmic_associative_key_size(tmp_path):
     assert [(e["segments"], e["tokens"]) for e in record["evaluation"]] == [(2, 8), (3, 12)]
 
 
+def test_algorithmic_rewrite_records_pairs_and_rewrites(tmp_path):
+    """The rewrite variant's evaluation records pairs and the mean number of rewrites (the ARMT paper's axis), equal
+    to the dataset's own count; the verdict falls back to the longest evaluated length within the trained one when 9
+    segments is not evaluated (it raised KeyError when the trained length itself was not evaluated)."""
+    import numpy as np
+
+    from hf_rmt.tasks import AssociativeRetrievalDataset
+
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import train_algorithmic
+
+    output = tmp_path / "rewrite.json"
+    script = os.path.join(ROOT, "bench", "train_algorithmic.py")
+    command = [sys.executable, script, "--task", "associative", "--quick", "--device", "cpu", "--key-size", "1"]
+    command += ["--variant", "rewrite", "--eval-segments", "2,11,21", "--eval-samples", "64"]
+    run([*command, "--output", str(output)], cwd=ROOT)
+    record = json.loads(output.read_text())
+    by_segments = {e["segments"]: e for e in record["evaluation"]}
+    for segments in (2, 11, 21):
+        data = AssociativeRetrievalDataset(
+            64,
+            segments - 1,
+            variant="rewrite",
+            key_size=1,
+            num_symbols=record["settings"]["num_symbols"] or 16,
+            split="test",
+            seed=0,
+            fields=["rewrites"],
+        )
+        expected = float(np.mean([data[i]["rewrites"] for i in range(64)]))
+        assert by_segments[segments]["pairs"] == segments - 1
+        assert by_segments[segments]["mean_rewrites"] == pytest.approx(expected)
+    assert by_segments[2]["mean_rewrites"] == 0 < by_segments[11]["mean_rewrites"] < by_segments[21]["mean_rewrites"]
+
+    evaluation = [{"segments": n, "exact_match": 1.0, "token_accuracy": 1.0} for n in (2, 11, 21)]
+    assert "at 2 segments" in train_algorithmic.verdict(evaluation, 3, 0.06)[1]  # 3 trained, not evaluated
+    assert "at 11 segments" in train_algorithmic.verdict(evaluation, 20, 0.06)[1]
+    assert "at 11 segments" in train_algorithmic.verdict(evaluation[1:], 3, 0.06)[1]  # none within: the shortest
+
+
 def test_decoder_qa1_training_smoke_run_writes_accuracy_by_length(tmp_path):
     """bench/train_decoder_qa1.py --quick: the seq2seq script's tokenizer and loop with a tiny Llama + memory in
     generation format; 4 steps over 1 then 2 segments, exact match at 1 and 2 segments of the test split."""

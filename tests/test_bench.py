@@ -446,3 +446,33 @@ def test_train_curriculum_plateau_halvings_stop_at_the_floor(monkeypatch):
 
     assert record["final_lr_scale"] == MIN_LR_SCALE  # 14 chances to halve, 3 taken
     assert min(lrs) == pytest.approx(0.1 * MIN_LR_SCALE)
+
+
+def test_plot_algorithmic_draws_one_panel_per_task_and_checks_its_runs(tmp_path):
+    """bench/plot_algorithmic.py: records of two tasks give a two-panel image; a run that is not LABEL=PATH of a file
+    is refused naming it."""
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import plot_algorithmic
+
+    def record(task, variant, reached, points):
+        path = tmp_path / f"{task}-{variant}.json"
+        evaluation = [{"segments": s, "exact_match": em} for s, em in points]
+        settings = {"task": task, "variant": variant}
+        path.write_text(
+            json.dumps({"settings": settings, "training": {"reached_segments": reached}, "evaluation": evaluation})
+        )
+        return str(path)
+
+    copy = record("copy", "remember", 3, [(1, 1.0), (3, 0.9), (9, 0.0)])
+    rewrite = record("associative", "rewrite", 11, [(2, 1.0), (11, 0.99), (101, 0.9)])
+    output = tmp_path / "plot.png"
+    plot_algorithmic.main([str(output), f"a=b=c={copy}", f"rewrite run={rewrite}"])
+    from matplotlib.image import imread
+
+    height, width = imread(str(output)).shape[:2]
+    assert width > 1.8 * height  # two panels side by side
+    assert plot_algorithmic.panel_of(json.loads(open(rewrite).read())) == "rewrite"
+    with pytest.raises(SystemExit):
+        plot_algorithmic.main([str(output), f"missing={tmp_path / 'nope.json'}"])
+    with pytest.raises(SystemExit):
+        plot_algorithmic.main([str(output), copy])  # no label

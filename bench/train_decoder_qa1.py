@@ -19,6 +19,8 @@ a bigger batch (on 2-fact stories without noise: d_model 64 at batch 32 never in
 
 GPU (H200, about 7 minutes: 4 of training, then the evaluation to 1,048,576 tokens):
     python bench/train_decoder_qa1.py --compile --output bench/results/decoder_qa1_h200.json
+With ARMT's associative memory instead of memory tokens (eager: --compile is refused with it):
+    python bench/train_decoder_qa1.py --memory_type associative --memory_dim 32 --output decoder_qa1_armt.json
 CPU run that learns (about a minute with 1 thread: test exact match 52.5% at 1 segment, 45% at 2, chance 16.7%):
     python bench/train_decoder_qa1.py --quick --device cpu --schedule 1,2 --stage_steps 400,400 --eval_every 100 \
         --batch_size 32 --d_model 64 --d_ff 128 --num_heads 2 --num_memory_tokens 4 --warmup_steps 30 \
@@ -83,7 +85,10 @@ def build_model(args, tokenizer) -> hf_rmt.RMTForCausalLM:
         # says why: at 0.02 a segment relays memory but hardly writes to it).
         with torch.no_grad():
             backbone.get_input_embeddings().weight.normal_(0.0, args.embed_std)
-    rmt = hf_rmt.RMTConfig(num_memory_tokens=args.num_memory_tokens, segment_size=args.segment_size)
+    memory = {"memory_type": args.memory_type}
+    if args.memory_type == "associative" and args.memory_dim:
+        memory["memory_dim"] = args.memory_dim
+    rmt = hf_rmt.RMTConfig(num_memory_tokens=args.num_memory_tokens, segment_size=args.segment_size, **memory)
     return hf_rmt.get_rmt_model(backbone, rmt, tokenizer=tokenizer, train_backbone=True)
 
 
@@ -96,6 +101,14 @@ def add_arguments(parser) -> None:
         "algorithmic tasks' recipe (bench/train_algorithmic.py --embed-std)",
     )
     parser.add_argument(
+        "--memory_type",
+        choices=("rmt", "associative"),
+        default="rmt",
+        help="RMT memory tokens, or ARMT's associative memory (finding the asked person's last location is a "
+        "key-value lookup, which ARMT's memory does by construction; see bench/train_algorithmic.py)",
+    )
+    parser.add_argument("--memory_dim", type=int, default=None, help="--memory_type associative: RMTConfig.memory_dim")
+    parser.add_argument(
         "--compile",
         action="store_true",
         help="torch.compile the Llama body (model.backbone.base_model.compile(dynamic=False)) for training: every "
@@ -105,12 +118,19 @@ def add_arguments(parser) -> None:
 
 def main(argv=None) -> dict:
     args = seq2seq.parse_args(argv, presets=PRESETS, default_seconds=240.0, extra_arguments=add_arguments)
+    if args.memory_type != "associative" and args.memory_dim is not None:
+        raise SystemExit(f"--memory_dim {args.memory_dim} needs --memory_type associative, got {args.memory_type}")
+    if args.compile and args.memory_type == "associative":
+        # ARMT registers its per-layer read hooks for each call, and torch.compile does not guard on module hooks:
+        # a body compiled once would run later segments without them (bench/_scratch.py's compile_body refuses too).
+        raise SystemExit("--compile compiles the Llama body, which --memory_type associative cannot use: drop one")
     began = time.perf_counter()
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(args.seed)
     tokenizer = seq2seq.build_tokenizer(args.vocab_size, args.tokenizer_sentences, args.seed)
     model = build_model(args, tokenizer).to(device)
-    print(f"Llama + memory: {sum(p.numel() for p in model.parameters()):,} parameters on {device}", flush=True)
+    count = sum(p.numel() for p in model.parameters())
+    print(f"Llama + {args.memory_type} memory: {count:,} parameters on {device}", flush=True)
     if args.compile:
         model.backbone.base_model.compile(dynamic=False)
     backbone = "Llama (random init)"

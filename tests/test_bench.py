@@ -333,6 +333,31 @@ def test_decoder_qa1_training_smoke_run_writes_accuracy_by_length(tmp_path):
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in evaluation["results"]) and evaluation["task"] == "qa1"
 
 
+def test_decoder_qa1_memory_type_builds_armt_and_refuses_what_it_cannot_run(capsys):
+    """--memory_type associative wraps the decoder with ARMT memory (memory_dim passed on); --memory_dim without it,
+    and --compile with it (compiled bodies do not see ARMT's per-call hooks), are refused naming the flags."""
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import train_decoder_qa1
+    import train_seq2seq_qa1
+
+    common = ["--quick", "--device", "cpu", "--output", "x.json"]
+    with pytest.raises(SystemExit, match="--memory_dim 8 needs --memory_type associative"):
+        train_decoder_qa1.main([*common, "--memory_dim", "8"])
+    with pytest.raises(SystemExit, match="--compile .* --memory_type associative"):
+        train_decoder_qa1.main([*common, "--memory_type", "associative", "--compile"])
+    args = train_seq2seq_qa1.parse_args(
+        [*common, "--memory_type", "associative", "--memory_dim", "8"],
+        presets=train_decoder_qa1.PRESETS,
+        default_seconds=1.0,
+        extra_arguments=train_decoder_qa1.add_arguments,
+    )
+    tokenizer = train_seq2seq_qa1.build_tokenizer(args.vocab_size, args.tokenizer_sentences, args.seed)
+    model = train_decoder_qa1.build_model(args, tokenizer)
+    assert model.config.memory_type == "associative" and model.config.memory_dim == 8
+    args.memory_type, args.memory_dim = "rmt", None
+    assert train_decoder_qa1.build_model(args, tokenizer).config.memory_type == "rmt"
+
+
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])
 def test_compile_body_keeps_loss_and_gradients(arch):
     """bench/_scratch.py's `compile_body` (torch.compile of the transformers body the from-scratch scripts use on the

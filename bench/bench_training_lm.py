@@ -3,6 +3,7 @@ forward + backward, each speed lever measured on its own, in one run.
 
     python bench/bench_training_lm.py --output results/training_lm_h200.json                 # one GPU
     python bench/bench_training_lm.py --quick --device cpu --dtype float32 --output x.json   # smoke test
+    python bench/bench_training_lm.py --compile --profile --output x.json   # + GPU busy share and top kernels
 
 Setup (the issue's): GPT-2 small (124M, random weights) with 16 memory tokens, 512-token segments, batch 8 x 8
 segments, bf16 weights, full BPTT, forward + backward (gradients dropped after each step, no optimizer), labels = the
@@ -34,7 +35,7 @@ import statistics
 import time
 
 import torch
-from _common import sync  # noqa: E402  (bench/ is on sys.path when a script runs)
+from _common import kernel_seconds, print_top_kernels, sync  # noqa: E402  (bench/ is on sys.path when a script runs)
 from bench_training import DTYPES, compile_layers, environment, gib
 from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -153,6 +154,24 @@ def time_steps(steps: dict, device, warmup: int, repeats: int) -> dict:
     return results
 
 
+def profile_steps(steps: dict, results: dict, device, top: int) -> None:
+    """With `--profile`, on CUDA: each timed step's GPU kernel time, its share of the step's wall time (`gpu_busy`:
+    near 1 means the GPU never waits, so only fewer or faster kernels help; well below 1 means the host's launches or
+    syncs leave it idle, which CUDA graphs remove), its kernel count, and the top kernels of each step."""
+    for name, step in steps.items():
+        row = results.get(name, {})
+        if "step_time_s" not in row:
+            continue
+        busy = kernel_seconds(step, device)
+        if busy is None:
+            continue
+        row["kernel_time_s"], row["gpu_busy"] = busy, busy / row["step_time_s"]
+        lines = []
+        print_top_kernels(step, device, f"{name} (GPU busy {100 * row['gpu_busy']:.0f}%)", top=top, say=lines.append)
+        row["top_kernels"] = lines
+        print("\n".join(lines), flush=True)
+
+
 def levers(args, device, dtype) -> dict:
     """Every mode on the `--segments` batch, and the official step when its code is there."""
     generator = torch.Generator().manual_seed(args.seed)
@@ -162,6 +181,8 @@ def levers(args, device, dtype) -> dict:
     model = rmt_model(args, device, dtype)
     steps = {name: Step(model, ids, settings) for name, settings in modes(args.loss_chunk_size).items()}
     results = time_steps(steps, device, args.warmup, args.repeats)
+    if args.profile:
+        profile_steps(steps, results, device, args.profile)
     if args.compile:
         compile_layers(model.backbone)
         # Every lever again with the blocks compiled: compile's gain on the plain step tells how much of a lever's
@@ -169,13 +190,18 @@ def levers(args, device, dtype) -> dict:
         compiled = {f"{name}+compile": step for name, step in steps.items()}
         try:
             results.update(time_steps(compiled, device, args.warmup, args.repeats))
+            if args.profile:
+                profile_steps(compiled, results, device, args.profile)
         except Exception as error:  # noqa: BLE001  (a compiler failure is a result to report, not a crash)
             for name in compiled:
                 results.setdefault(name, {"error": f"{type(error).__name__}: {error}"[:2000]})
     del model, steps
     official = official_model(args, device, dtype)
     if official is not None:
-        results.update(time_steps({"official": Step(official, ids)}, device, args.warmup, args.repeats))
+        official_step = {"official": Step(official, ids)}
+        results.update(time_steps(official_step, device, args.warmup, args.repeats))
+        if args.profile:
+            profile_steps(official_step, results, device, args.profile)
         del official
     tokens = args.batch_size * args.segments * args.segment_size
     for row in results.values():
@@ -293,6 +319,15 @@ def main():
     parser.add_argument("--loss_chunk_size", type=int, default=None, help="Default: 1024 (quick: 16).")
     parser.add_argument("--attn_implementation", default="sdpa", choices=["sdpa", "eager"])
     parser.add_argument("--compile", action="store_true", help="Also time every mode with compiled backbone blocks.")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        nargs="?",
+        const=12,
+        default=0,
+        help="CUDA: also record each step's GPU kernel time and its share of the wall time (gpu_busy), and print its "
+        "top N kernels (default 12)",
+    )
     parser.add_argument("--official_dir", default=".carry/official", help="Where the official code may be.")
     parser.add_argument("--warmup", type=int, default=None, help="Default: 3 (quick: 1).")
     parser.add_argument("--repeats", type=int, default=None, help="Default: 10 (quick: 1).")

@@ -106,6 +106,23 @@ def test_causal_lm_training_benchmark_smoke_run_writes_json(tmp_path):
     assert set(result["memory_scaling"]) == {"2", "4"}
 
 
+@pytest.mark.gpu
+def test_causal_lm_training_benchmark_profile_records_gpu_busy(tmp_path):
+    """--profile on CUDA: every timed step (the official stand-in too) gets its GPU kernel time, which cannot exceed
+    what the same step takes on the clock by much, and its top kernels."""
+    official = tmp_path / "official"
+    official.mkdir()
+    (official / "language_modeling.py").write_text(OFFICIAL_STUB)
+    output = tmp_path / "result.json"
+    script = os.path.join(ROOT, "bench", "bench_training_lm.py")
+    args = ["--quick", "--device", "cuda", "--profile", "5", "--official_dir", str(official), "--output", str(output)]
+    run([sys.executable, script, *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT})
+    rows = json.loads(output.read_text())["results"]
+    for name, row in rows.items():
+        assert 0 < row["kernel_time_s"] and 0 < row["gpu_busy"] < 1.5, name
+        assert row["top_kernels"][0].startswith(f"{name} (GPU busy") and 2 <= len(row["top_kernels"]) <= 6
+
+
 def test_armt_benchmark_smoke_run_writes_json_and_log(tmp_path):
     script = os.path.join(ROOT, "bench", "bench_armt.py")
     run([sys.executable, script, "--quick", "--device", "cpu", "--output-dir", str(tmp_path)], cwd=ROOT)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # BABILong qa1, qa2, qa3 with MiniLM-L6: RMT and ARMT (memory_type="associative") trained with the same curriculum
 # and budget, then evaluated from 1 to 2048 segments of 499 tokens (up to 1,021,952 tokens). Issue 14's recipe,
-# prepared but not yet run: no result of it is claimed anywhere.
+# Session 7 ran its qa1 part with stages capped at 400 steps (bench/results/session7_gpu/call1-2, two commands of
+# ~6 minutes, the same for both): RMT and ARMT trained alike and both stalled in the 8-segment stage at ~40%
+# validation (README, "Memory types"); qa2 and qa3 have not run, and no result of the full recipe is claimed.
 #
 #   MODEL=/path/to/all-MiniLM-L6-v2 OUT=runs/babilong bash examples/babilong_rmt_vs_armt.sh [qa1 qa2 qa3]
 #

@@ -95,7 +95,9 @@ class AssociativeLayer(nn.Module):
         recalled = (key @ matrix) / seen  # v_bar: what A holds for these keys now
         # gamma: the part of the key not yet in z (|phi(k)| = 1); no gradient through it, as in the paper and code.
         gamma = (1 - seen).clamp(0, 1).detach()
-        matrix = matrix + key.transpose(1, 2) @ (beta * (value - recalled))
+        # One fused update (A + k^T (beta (v - v_bar))): the unfused form wrote the product to a temporary of A's size
+        # and read both back, A being the largest tensor of the write (batch x 6 memory_dim x hidden, float32).
+        matrix = torch.baddbmm(matrix, key.transpose(1, 2), beta * (value - recalled))
         normaliser = normaliser + (gamma * key).sum(dim=1)
         return matrix, normaliser
 

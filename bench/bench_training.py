@@ -65,12 +65,13 @@ def build_model(args, device: torch.device, checkpointing: bool):
     return model.to(device).train()
 
 
-def compile_layers(backbone: torch.nn.Module) -> int:
+def compile_layers(backbone: torch.nn.Module, mode: str | None = None) -> int:
     """`torch.compile`s each block of the backbone's layer stack: the blocks fuse their elementwise kernels, forward
-    and backward, while the segment loop, the memory and the hooks stay eager."""
+    and backward, while the segment loop, the memory and the hooks stay eager. `mode` is torch.compile's
+    (`"reduce-overhead"` replays each block's forward and backward from CUDA graphs)."""
     blocks = layer_blocks(backbone)
     for block in blocks:
-        block.compile(dynamic=False)
+        block.compile(dynamic=False, mode=mode)
     return len(blocks)
 
 

@@ -4,6 +4,7 @@ forward + backward, each speed lever measured on its own, in one run.
     python bench/bench_training_lm.py --output results/training_lm_h200.json                 # one GPU
     python bench/bench_training_lm.py --quick --device cpu --dtype float32 --output x.json   # smoke test
     python bench/bench_training_lm.py --compile --profile --output x.json   # + GPU busy share and top kernels
+    python bench/bench_training_lm.py --compile --compile_mode reduce-overhead --profile --output x.json   # + graphs
 
 Setup (the issue's): GPT-2 small (124M, random weights) with 16 memory tokens, 512-token segments, batch 8 x 8
 segments, bf16 weights, full BPTT, forward + backward (gradients dropped after each step, no optimizer), labels = the
@@ -100,6 +101,9 @@ def official_model(args, device, dtype):
     return wrapper.to(device=device, dtype=dtype).train()
 
 
+CUDA_GRAPH_STEPS = False  # set by main() for --compile_mode reduce-overhead
+
+
 class Step:
     """Forward + backward of a model on one fixed batch (labels = inputs); returns the loss."""
 
@@ -107,6 +111,10 @@ class Step:
         self.model, self.input_ids, self.settings = model, input_ids, settings
 
     def __call__(self) -> torch.Tensor:
+        if CUDA_GRAPH_STEPS:
+            # A new training iteration for compile's CUDA-graph trees: the previous step's graph outputs may be
+            # overwritten (each step drops its gradients and keeps only the detached loss).
+            torch.compiler.cudagraph_mark_step_begin()
         if self.settings is not None:
             for name, value in self.settings.items():
                 setattr(self.model.config, name, value)
@@ -184,7 +192,7 @@ def levers(args, device, dtype) -> dict:
     if args.profile:
         profile_steps(steps, results, device, args.profile)
     if args.compile:
-        compile_layers(model.backbone)
+        compile_layers(model.backbone, mode=args.compile_mode)
         # Every lever again with the blocks compiled: compile's gain on the plain step tells how much of a lever's
         # cost is kernel launches and unfused elementwise work rather than its extra FLOPs.
         compiled = {f"{name}+compile": step for name, step in steps.items()}
@@ -320,6 +328,13 @@ def main():
     parser.add_argument("--attn_implementation", default="sdpa", choices=["sdpa", "eager"])
     parser.add_argument("--compile", action="store_true", help="Also time every mode with compiled backbone blocks.")
     parser.add_argument(
+        "--compile_mode",
+        default=None,
+        choices=["default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune"],
+        help="torch.compile mode of --compile's blocks; reduce-overhead replays their forward and backward from CUDA "
+        "graphs (the launch-bound steps' lever)",
+    )
+    parser.add_argument(
         "--profile",
         type=int,
         nargs="?",
@@ -335,6 +350,10 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default=None, help="JSON file for the results.")
     args = parser.parse_args()
+    if args.compile_mode is not None and not args.compile:
+        parser.error(f"--compile_mode {args.compile_mode} needs --compile (it is the mode of the compiled blocks)")
+    global CUDA_GRAPH_STEPS
+    CUDA_GRAPH_STEPS = args.compile_mode in ("reduce-overhead", "max-autotune")
     defaults = {
         "segments": (2, 8),
         "scaling_segments": ([2, 4], [2, 32]),
@@ -358,7 +377,7 @@ def main():
     print_report(results, losses, scaling, summary)
     env = {**environment(args, device, dtype), "model": "tiny GPT-2 (quick)" if args.quick else "GPT-2 small (124M)"}
     env.update(autocast=False, weights_dtype=str(dtype).replace("torch.", ""), segments=args.segments)
-    env.update(loss_chunk_size=args.loss_chunk_size)
+    env.update(loss_chunk_size=args.loss_chunk_size, compile_mode=args.compile_mode)
     report = {"environment": env, "targets": TARGETS, "results": results, "loss_only": losses}
     report.update(memory_scaling=scaling, summary=summary)
     if args.output:

@@ -109,15 +109,19 @@ def test_causal_lm_training_benchmark_smoke_run_writes_json(tmp_path):
 @pytest.mark.gpu
 def test_causal_lm_training_benchmark_profile_records_gpu_busy(tmp_path):
     """--profile on CUDA: every timed step (the official stand-in too) gets its GPU kernel time, which cannot exceed
-    what the same step takes on the clock by much, and its top kernels."""
+    what the same step takes on the clock by much, and its top kernels. With --compile_mode reduce-overhead (blocks
+    replayed from CUDA graphs, forward and backward, checkpointing included) every lever still gives the eager loss."""
     official = tmp_path / "official"
     official.mkdir()
     (official / "language_modeling.py").write_text(OFFICIAL_STUB)
     output = tmp_path / "result.json"
     script = os.path.join(ROOT, "bench", "bench_training_lm.py")
-    args = ["--quick", "--device", "cuda", "--profile", "5", "--official_dir", str(official), "--output", str(output)]
+    args = ["--quick", "--device", "cuda", "--dtype", "float32", "--profile", "5", "--official_dir", str(official)]
+    args += ["--compile", "--compile_mode", "reduce-overhead", "--output", str(output)]
     run([sys.executable, script, *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT})
     rows = json.loads(output.read_text())["results"]
+    for name in ("baseline", "chunked", "checkpointing", "both"):
+        assert rows[f"{name}+compile"]["loss"] == pytest.approx(rows["baseline"]["loss"], rel=1e-4), name
     for name, row in rows.items():
         assert 0 < row["kernel_time_s"] and 0 < row["gpu_busy"] < 1.5, name
         assert row["top_kernels"][0].startswith(f"{name} (GPU busy") and 2 <= len(row["top_kernels"]) <= 6

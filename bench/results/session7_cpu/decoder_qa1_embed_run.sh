@@ -4,5 +4,4 @@ C="--quick --device cpu --schedule 1 --stage_steps 3000 --eval_every 100 --batch
 for e in 0.3 0.02; do
   $P /work/main/bench/train_decoder_qa1.py $C --embed_std $e --output bench/results/session7_cpu/e$e.json > bench/results/session7_cpu/e$e.log 2>&1
 done
-$P /work/main/bench/train_decoder_qa1.py $C --embed_std 0.02 --memory_type associative --memory_dim 16 --output bench/results/session7_cpu/armt.json > bench/results/session7_cpu/armt.log 2>&1
 

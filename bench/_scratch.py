@@ -33,6 +33,8 @@ def build_decoder(
     pad_id: int,
     eos_id: int,
     embed_std: float | None = None,
+    tie_embeddings: bool | None = None,
+    residual_init_std: float | None = None,
 ) -> torch.nn.Module:
     """A randomly initialised causal LM: `"llama"` (RoPE, RMSNorm, SwiGLU MLP) or `"gpt2"` (learned absolute
     positions, LayerNorm, GELU MLP), both with an MLP of 4x hidden. No dropout: the tasks are noiseless.
@@ -42,6 +44,21 @@ def build_decoder(
     segment's memory embeddings; next to the default 0.02-std token embeddings, carried memory is ~50x larger than
     any token, so the layers' small updates barely change it and a segment can relay memory but hardly write to it
     (a pretrained backbone's embeddings are at the scale of its outputs). At `embed_std=1` both are alike.
+
+    `tie_embeddings` ties the LM head to the input embeddings (True) or gives it its own weight (False); None keeps
+    each arch's transformers default: GPT-2 tied, Llama untied. Tied, `embed_std` re-draws the head too: at 0.3 the
+    initial logits have a std of ~0.3 sqrt(hidden) (~4 at hidden 64, a first loss of ~10 to 13 over a 13-token
+    vocabulary instead of ln 13 = 2.6), and every output gradient lands on the input embeddings.
+    `bench/results/session7_cpu/gpt2_study.md` measured, on CPU-scale copy at embed std 0.3 (2 seeds): GPT-2 untied
+    passes 3 segments in 900 and 650 steps against 1,600 to 3,200 tied (Llama, untied: 1,050 and 700), and Llama
+    tied (1 seed) slows down like GPT-2 (1,750). It does not close GPT-2's gap at 4 segments.
+
+    `residual_init_std` re-draws the projections that write into the residual stream (GPT-2's `attn.c_proj` and
+    `mlp.c_proj`, Llama's `o_proj` and `down_proj`) at that standard deviation; None keeps each arch's init: GPT-2
+    scales them to 0.02 / sqrt(2 x layers) (the GPT-2 paper's scheme), Llama draws them at 0.02 like every Linear.
+    Why it may matter here: the memory tokens enter at the final norm's unit scale, and the layers' writes start at
+    these projections' scale (the same reasoning as `embed_std`); 0.02 in GPT-2 is Llama's init. Measured (gpt2_study.md,
+    untied GPT-2 on copy): 4 segments learned with one seed of two, not with the other.
     """
     if arch == "llama":
         config = LlamaConfig(
@@ -55,6 +72,7 @@ def build_decoder(
             pad_token_id=pad_id,
             bos_token_id=None,
             eos_token_id=eos_id,
+            tie_word_embeddings=bool(tie_embeddings),
         )
         model_class = LlamaForCausalLM
     elif arch == "gpt2":
@@ -70,6 +88,7 @@ def build_decoder(
             pad_token_id=pad_id,
             bos_token_id=eos_id,
             eos_token_id=eos_id,
+            tie_word_embeddings=tie_embeddings is None or tie_embeddings,
         )
         model_class = GPT2LMHeadModel
     else:
@@ -81,6 +100,11 @@ def build_decoder(
         with torch.no_grad():
             for table in tables:
                 table.weight.normal_(0.0, embed_std)
+    if residual_init_std is not None:
+        with torch.no_grad():
+            for name, module in model.named_modules():
+                if name.endswith(("attn.c_proj", "mlp.c_proj", "self_attn.o_proj", "mlp.down_proj")):
+                    module.weight.normal_(0.0, residual_init_std)
     return model
 
 

@@ -171,6 +171,20 @@ def parse_args(argv=None):
         default="auto",
         help="torch.compile the backbone body (same loss, fewer launches); auto = on CUDA, RMT memory only",
     )
+    parser.add_argument(
+        "--tie-embeddings",
+        choices=("arch", "yes", "no"),
+        default="arch",
+        help="tie the LM head to the input embeddings; arch = the transformers default (GPT-2 tied, Llama untied). "
+        "Tied, --embed-std re-draws the head too (gpt2_study.md, session 7 CPU: GPT-2 learns copy faster with 'no')",
+    )
+    parser.add_argument(
+        "--residual-init-std",
+        type=float,
+        default=None,
+        help="re-draw the projections into the residual stream (attention output, MLP output) at this std; default: "
+        "the arch's (GPT-2 0.02 / sqrt(2 x layers), Llama 0.02). gpt2_study.md: 0.02 on GPT-2 copy, mixed (1 seed of 2)",
+    )
     for key, value in PRESETS["full"].items():
         if key != "time_budget":
             parser.add_argument("--" + key.replace("_", "-"), type=type(value), default=None)
@@ -291,6 +305,8 @@ def main(argv=None) -> dict:
         task.pad_id,
         task.eos_id,
         embed_std=args.embed_std,
+        tie_embeddings={"arch": None, "yes": True, "no": False}[args.tie_embeddings],
+        residual_init_std=args.residual_init_std,
     )
     config = hf_rmt.RMTConfig(
         num_memory_tokens=args.num_memory_tokens,
@@ -299,6 +315,7 @@ def main(argv=None) -> dict:
         memory_dim=args.memory_dim,
     )
     model = hf_rmt.get_rmt_model(backbone, config, train_backbone=True).to(device)
+    tied = backbone.get_output_embeddings().weight is backbone.get_input_embeddings().weight  # as wrapped
     parameters = sum(p.numel() for p in model.parameters())
     if args.init_weights:
         state = {k: v.float() for k, v in load_file(args.init_weights).items()}
@@ -383,6 +400,7 @@ def main(argv=None) -> dict:
             "memory_type": args.memory_type,
             "parameters": parameters,
             "vocab_size": task.vocab_size,
+            "tied_embeddings": tied,
         },
         "chance": {"token_accuracy": task.token_chance},
         "training": training,

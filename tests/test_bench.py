@@ -230,6 +230,7 @@ def test_algorithmic_training_smoke_run_learns_and_writes_exact_match(task, arch
     training = record["training"]
     first = 2 if task == "associative" else 1  # a pair, then the question: 2 segments at least
     assert record["model"]["arch"] == arch and record["settings"]["schedule"] == [first, first + 1]
+    assert record["model"]["tied_embeddings"] == (arch == "gpt2")  # --tie-embeddings arch: transformers' defaults
     assert training["steps"] == 30 and training["stopped_by"] == "max_steps" and not training["stopped_by_time"]
     assert [stage["max_segments"] for stage in training["stages"]] == [first, first + 1]  # the stage cap moved it on
     losses = [entry["loss"] for entry in training["log"]]
@@ -377,6 +378,78 @@ def test_decoder_qa1_memory_type_builds_armt_and_refuses_what_it_cannot_run(caps
     assert model.config.memory_type == "associative" and model.config.memory_dim == 8
     args.memory_type, args.memory_dim = "rmt", None
     assert train_decoder_qa1.build_model(args, tokenizer).config.memory_type == "rmt"
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_build_decoder_tie_embeddings(arch):
+    """bench/_scratch.py's `build_decoder(tie_embeddings=...)`: None keeps the arch's transformers default (GPT-2 tied,
+    Llama untied); False gives the LM head its own weight at the config's init std while `embed_std` re-draws the
+    input embeddings only, and it stays untied once wrapped by hf_rmt (a head weight replaced after construction
+    would not: the wrapped model ends up tied again); True ties it, `embed_std` then drawing the head too. The
+    session 7 study (gpt2_study.md): a tied head at embed std 0.3 gives a first loss of ~10 against ln(vocab)."""
+    import math
+
+    import torch
+
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import train_algorithmic
+    from _scratch import build_decoder
+
+    import hf_rmt
+
+    assert train_algorithmic.parse_args(["--task", "copy", "--output", "x.json"]).tie_embeddings == "arch"
+    assert (
+        train_algorithmic.parse_args(["--task", "copy", "--tie-embeddings", "no", "--output", "x"]).tie_embeddings
+        == "no"
+    )
+    vocab, losses = 13, {}
+    for tie in (None, False, True):
+        torch.manual_seed(0)
+        backbone = build_decoder(arch, vocab, 64, 2, 2, 24, 0, 1, embed_std=0.3, tie_embeddings=tie)
+        model = hf_rmt.get_rmt_model(
+            backbone, hf_rmt.RMTConfig(num_memory_tokens=4, segment_size=8), train_backbone=True
+        )
+        head, embeddings = backbone.get_output_embeddings().weight, backbone.get_input_embeddings().weight
+        tied = head is embeddings
+        assert tied == (arch == "gpt2" if tie is None else tie)
+        assert float(embeddings.detach().std()) == pytest.approx(0.3, rel=0.1)
+        assert float(head.detach().std()) == pytest.approx(0.3 if tied else 0.02, rel=0.1)
+        ids = torch.randint(2, vocab, (16, 16))
+        with torch.no_grad():
+            losses[tie] = float(model(ids, labels=ids).loss)
+    assert losses[False] == pytest.approx(math.log(vocab), rel=0.1)  # an untied head starts near the uniform guess
+    assert losses[True] > 2 * math.log(vocab)  # the 0.3-std tied head starts far off
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_build_decoder_residual_init_std(arch):
+    """`build_decoder(residual_init_std=...)` re-draws exactly the projections into the residual stream (GPT-2's
+    attention and MLP `c_proj`, Llama's `o_proj` and `down_proj`) at that std; None keeps the arch's init: GPT-2's
+    0.02 / sqrt(2 x layers), Llama's 0.02. The other weights are the same draws either way."""
+    import math
+
+    import torch
+
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import train_algorithmic
+    from _scratch import build_decoder
+
+    assert train_algorithmic.parse_args(["--task", "copy", "--output", "x.json"]).residual_init_std is None
+    layers, models = 4, {}
+    for std in (None, 0.05):
+        torch.manual_seed(0)
+        models[std] = build_decoder(arch, 13, 128, layers, 2, 24, 0, 1, residual_init_std=std)
+    names = ("attn.c_proj", "mlp.c_proj") if arch == "gpt2" else ("self_attn.o_proj", "mlp.down_proj")
+    default = 0.02 / math.sqrt(2 * layers) if arch == "gpt2" else 0.02
+    for std, model in models.items():
+        weights = [m.weight for name, m in model.named_modules() if name.endswith(names)]
+        assert len(weights) == 2 * layers
+        for weight in weights:
+            assert float(weight.detach().std()) == pytest.approx(std or default, rel=0.1)
+    others = models[None].state_dict()
+    for name, tensor in models[0.05].state_dict().items():
+        if not any(f"{proj}.weight" in name for proj in names):
+            torch.testing.assert_close(tensor, others[name], msg=name)
 
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])

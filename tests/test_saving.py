@@ -18,6 +18,7 @@ from tiny_models import (
     train_steps,
     with_memory_values,
 )
+from transformers import AutoModelForCausalLM
 
 import hf_rmt
 from hf_rmt.saving import ADAPTER_WEIGHTS_NAME, backbone_hub_id
@@ -601,3 +602,25 @@ def test_local_backbone_without_a_known_id_keeps_its_path_and_a_given_name_wins(
         AUTO["base"].from_pretrained(snapshot), rmt_config("bert", base_model_name_or_path="me/my-bert")
     )
     assert (named.config.base_model_name_or_path, named.config.base_model_revision) == ("me/my-bert", None)
+
+
+@pytest.mark.parametrize("arch", DECODERS)
+def test_wrapping_keeps_the_head_tied_or_untied_as_the_backbone_config_now_says(tmp_path, arch):
+    """A backbone whose LM head was untied after it was built (`config.tie_word_embeddings = False` and a head of its
+    own) keeps that head through `get_rmt_model` and a full save and reload; the wrapper's `post_init` used to tie it
+    back to the input embeddings from the map recorded when the backbone was built. A backbone built tied stays tied."""
+    tied = tiny_backbone(arch, "causal-lm", tie_word_embeddings=True)
+    model = hf_rmt.get_rmt_model(tied, rmt_config(arch), train_backbone=True)
+    assert model.backbone.get_output_embeddings().weight is model.backbone.get_input_embeddings().weight
+
+    backbone = tiny_backbone(arch, "causal-lm", tie_word_embeddings=True)
+    backbone.config.tie_word_embeddings = False
+    head = torch.randn_like(backbone.get_output_embeddings().weight)
+    backbone.get_output_embeddings().weight = torch.nn.Parameter(head.clone())
+    model = hf_rmt.get_rmt_model(backbone, rmt_config(arch), train_backbone=True)
+    output, embeddings = model.backbone.get_output_embeddings().weight, model.backbone.get_input_embeddings().weight
+    assert output is not embeddings and torch.equal(output, head)
+    model.save_pretrained(tmp_path / "full", adapter_only=False)
+    loaded = AutoModelForCausalLM.from_pretrained(tmp_path / "full")
+    output, embeddings = loaded.backbone.get_output_embeddings().weight, loaded.backbone.get_input_embeddings().weight
+    assert output is not embeddings and torch.equal(output, head)

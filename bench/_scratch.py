@@ -57,8 +57,8 @@ def build_decoder(
     `mlp.c_proj`, Llama's `o_proj` and `down_proj`) at that standard deviation; None keeps each arch's init: GPT-2
     scales them to 0.02 / sqrt(2 x layers) (the GPT-2 paper's scheme), Llama draws them at 0.02 like every Linear.
     Why it may matter here: the memory tokens enter at the final norm's unit scale, and the layers' writes start at
-    these projections' scale (the same reasoning as `embed_std`); 0.02 in GPT-2 is Llama's init. Measured (gpt2_study.md,
-    untied GPT-2 on copy): 4 segments learned with one seed of two, not with the other.
+    these projections' scale (the same reasoning as `embed_std`); 0.02 in GPT-2 is Llama's init. Measured
+    (gpt2_study.md, untied GPT-2 on copy): 4 segments learned with one seed of two, not with the other.
     """
     if arch == "llama":
         config = LlamaConfig(
@@ -185,9 +185,10 @@ def train_curriculum(
         validate: `number of segments -> validation exact match` at that length.
         final_target: Validation exact match at the last stage that ends training early (GPU time is scarce).
         final_patience: In the last stage, halve the learning rate after this many validations without a new best
-            (None: never), down to `MIN_LR_SCALE` of it. Either way the last stage's best validated weights are restored at the end. Why: at a
-            constant 1e-3 a converged model's exact match swings between validations (reverse at 9 segments went
-            0.95, 0.83, 0.20, 0.85 in 150 steps, session 5), so the state training happens to stop in is a lottery.
+            (None: never), down to `MIN_LR_SCALE` of it. Either way the last stage's best validated weights are
+            restored at the end. Why: at a constant 1e-3 a converged model's exact match swings between validations
+            (reverse at 9 segments went 0.95, 0.83, 0.20, 0.85 in 150 steps, session 5), so the state training
+            happens to stop in is a lottery.
 
     Returns a record: steps, seconds, why training stopped, the stages as run, the loss log and the validations.
     """

@@ -7,9 +7,9 @@ One random BERT-base-sized classifier (12 x 768, 512 positions) is wrapped twice
 499-token segments: as RMT, and as ARMT (`memory_dim` 64, the official BABILong setting; value projections drawn at
 random so the memory stores, as after training). Both read the same ids. Timed (medians over `--repeats` after
 `--warmup`): inference at each `--batches` size over `--segments` segments, eager and, on CUDA, with the CUDA-graph
-fast path (`enable_cuda_graphs`), and with `--compile` with the step compiled too; and one training step (forward + backward, full BPTT) at `--train-batch`. The issue's
-target: ARMT's inference throughput at batch 32 at least 0.8 of RMT's. Writes `bench_armt.json` and `bench_armt.log`
-(what is printed) into `--output-dir`.
+fast path (`enable_cuda_graphs`), and with `--compile` with the step compiled too; and one training step (forward +
+backward, full BPTT) at `--train-batch`. The issue's target: ARMT's inference throughput at batch 32 at least 0.8
+of RMT's. Writes `bench_armt.json` and `bench_armt.log` (what is printed) into `--output-dir`.
 """
 
 from __future__ import annotations

@@ -101,9 +101,6 @@ def official_model(args, device, dtype):
     return wrapper.to(device=device, dtype=dtype).train()
 
 
-CUDA_GRAPH_STEPS = False  # set by main() for --compile_mode reduce-overhead
-
-
 class Step:
     """Forward + backward of a model on one fixed batch (labels = inputs); returns the loss."""
 
@@ -111,10 +108,10 @@ class Step:
         self.model, self.input_ids, self.settings = model, input_ids, settings
 
     def __call__(self) -> torch.Tensor:
-        if CUDA_GRAPH_STEPS:
-            # A new training iteration for compile's CUDA-graph trees: the previous step's graph outputs may be
-            # overwritten (each step drops its gradients and keeps only the detached loss).
-            torch.compiler.cudagraph_mark_step_begin()
+        # A new training iteration for compile's CUDA-graph trees (--compile_mode reduce-overhead): the previous
+        # step's graph outputs may be overwritten, since each step drops its gradients and keeps only the detached
+        # loss. Without CUDA graphs this only advances a counter.
+        torch.compiler.cudagraph_mark_step_begin()
         if self.settings is not None:
             for name, value in self.settings.items():
                 setattr(self.model.config, name, value)
@@ -352,8 +349,6 @@ def main():
     args = parser.parse_args()
     if args.compile_mode is not None and not args.compile:
         parser.error(f"--compile_mode {args.compile_mode} needs --compile (it is the mode of the compiled blocks)")
-    global CUDA_GRAPH_STEPS
-    CUDA_GRAPH_STEPS = args.compile_mode in ("reduce-overhead", "max-autotune")
     defaults = {
         "segments": (2, 8),
         "scaling_segments": ([2, 4], [2, 32]),

@@ -85,10 +85,12 @@ def build_model(args, tokenizer) -> hf_rmt.RMTForCausalLM:
         # says why: at 0.02 a segment relays memory but hardly writes to it).
         with torch.no_grad():
             backbone.get_input_embeddings().weight.normal_(0.0, args.embed_std)
-    memory = {"memory_type": args.memory_type}
-    if args.memory_type == "associative" and args.memory_dim:
-        memory["memory_dim"] = args.memory_dim
-    rmt = hf_rmt.RMTConfig(num_memory_tokens=args.num_memory_tokens, segment_size=args.segment_size, **memory)
+    rmt = hf_rmt.RMTConfig(
+        num_memory_tokens=args.num_memory_tokens,
+        segment_size=args.segment_size,
+        memory_type=args.memory_type,
+        memory_dim=args.memory_dim,
+    )
     return hf_rmt.get_rmt_model(backbone, rmt, tokenizer=tokenizer, train_backbone=True)
 
 

@@ -94,8 +94,7 @@ class RMTPreTrainedModel(PreTrainedModel):
         # backbone whose head was untied since (`config.tie_word_embeddings = False` and an `lm_head` of its own)
         # would be silently re-tied, its head replaced by the input embeddings. Recompute the map from the
         # backbone's config as it is now, which is what `tie_weights()` itself does when called outside `__init__`.
-        if hasattr(backbone, "get_expanded_tied_weights_keys"):
-            backbone.all_tied_weights_keys = backbone.get_expanded_tied_weights_keys(all_submodels=True)
+        backbone.all_tied_weights_keys = backbone.get_expanded_tied_weights_keys(all_submodels=True)
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:

@@ -9,14 +9,20 @@ forward + backward, each speed lever measured on its own, in one run.
 Setup (the issue's): GPT-2 small (124M, random weights) with 16 memory tokens, 512-token segments, batch 8 x 8
 segments, bf16 weights, full BPTT, forward + backward (gradients dropped after each step, no optimizer), labels = the
 inputs. Times are medians over `--repeats` steps after `--warmup`, the modes of one model alternating (so that a
-shared host's drifts fall on all alike); peak memory is `torch.cuda.max_memory_allocated` during a step.
+shared host's drifts fall on all alike); peak memory is the highest `torch.cuda.max_memory_allocated` over a mode's
+warmup and timed steps (warmup included because a CUDA-graph replay allocates nothing: its pool is allocated while
+the graph is recorded).
 
 Modes (each an RMTConfig setting, toggled on one model):
   baseline       the backbone's head on every segment, logits materialised (the state before issue 18)
-  chunked        `skip_logits_in_training=True`: the loss by chunks of `--loss_chunk_size` tokens, no logits
+  chunked        `skip_logits_in_training=True`: the loss by chunks of `--loss_chunk_size` tokens, no logits; the
+                 head's matmuls on its weight padded to 50304 rows (`hf_rmt.core.lm_loss.VOCAB_PAD_MULTIPLE`)
   checkpointing  `segment_checkpointing=True`, logits materialised
   both           chunked loss + segment checkpointing
-  <mode>+compile each mode again with every backbone block `torch.compile`d (`--compile`)
+  <mode>-unpadded  chunked / both with the head's matmuls at GPT-2's 50257 rows (the padding timed on its own)
+  <mode>+compile each mode again with every backbone block `torch.compile`d (`--compile`); with CUDA graphs
+                 (`--compile_mode reduce-overhead`) one mode at a time, each compiled and recorded afresh, so that
+                 its peak counts its own graphs' memory pool
   official       booydar/recurrent-memory-transformer babilong-release `RecurrentWrapper` + `MemoryCell`, if its
                  `language_modeling.py` is in `--official_dir` (placed there at run time, never committed); else the
                  issue's figures for it (156.6k tokens/s at 31.6 GiB, H200)
@@ -29,6 +35,7 @@ Targets: `both` >= 1.5x the official tokens/s at <= 0.3x its peak memory; peak a
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import json
 import os
@@ -41,10 +48,13 @@ from bench_training import DTYPES, compile_layers, environment, gib
 from transformers import GPT2Config, GPT2LMHeadModel
 
 import hf_rmt
+from hf_rmt.core import lm_loss
 from hf_rmt.core.lm_loss import chunked_lm_loss, lm_head_weights
 
 
 OFFICIAL_FIGURES = {"tokens_per_s": 156.6e3, "peak_memory_bytes": 31.6 * 2**30, "source": "issue 18 (H200)"}
+# A mode setting under this key sets hf_rmt.core.lm_loss.VOCAB_PAD_MULTIPLE for its step (the library's default else).
+VOCAB_PAD, PADDED = "vocab_pad_multiple", lm_loss.VOCAB_PAD_MULTIPLE
 TARGETS = {"speedup_vs_official": 1.5, "memory_vs_official": 0.3, "memory_ratio_32_vs_2": 1.2}
 
 
@@ -54,11 +64,16 @@ def modes(chunk: int) -> dict[str, dict]:
         {"loss_chunk_size": None, "skip_logits_in_training": False},
         {"loss_chunk_size": chunk, "skip_logits_in_training": True},
     )
+    # The chunked loss pads the head's rows for its matmuls (hf_rmt.core.lm_loss.VOCAB_PAD_MULTIPLE); the
+    # "-unpadded" modes turn that off, so that the padding is timed as a lever of its own.
+    unpadded = {VOCAB_PAD: None}
     return {
         "baseline": {**materialised, "segment_checkpointing": False},
         "chunked": {**chunked, "segment_checkpointing": False},
+        "chunked-unpadded": {**chunked, **unpadded, "segment_checkpointing": False},
         "checkpointing": {**materialised, "segment_checkpointing": True},
         "both": {**chunked, "segment_checkpointing": True},
+        "both-unpadded": {**chunked, **unpadded, "segment_checkpointing": True},
     }
 
 
@@ -112,9 +127,10 @@ class Step:
         # step's graph outputs may be overwritten, since each step drops its gradients and keeps only the detached
         # loss. Without CUDA graphs this only advances a counter.
         torch.compiler.cudagraph_mark_step_begin()
-        if self.settings is not None:
-            for name, value in self.settings.items():
-                setattr(self.model.config, name, value)
+        settings = dict(self.settings or {})
+        lm_loss.VOCAB_PAD_MULTIPLE = settings.pop(VOCAB_PAD, PADDED)
+        for name, value in settings.items():
+            setattr(self.model.config, name, value)
         loss = self.model(input_ids=self.input_ids, labels=self.input_ids).loss
         loss.backward()
         for parameter in self.model.parameters():
@@ -124,17 +140,22 @@ class Step:
 
 def time_steps(steps: dict, device, warmup: int, repeats: int) -> dict:
     """Median time and peak memory of each of `steps`, alternating them (A B C, C B A, ...); OOM noted."""
-    results, live = {name: {} for name in steps}, []
+    results, live, peaks = {name: {} for name in steps}, [], {}
     for name, step in steps.items():
         try:
+            # Warmup counts towards the peak: a CUDA-graph replay (--compile_mode reduce-overhead) allocates nothing,
+            # its memory (the graphs' pool) is allocated while it is recorded, in warmup.
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
             for _ in range(warmup):
                 step()
             live.append(name)
+            peaks[name] = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else 0
         except torch.OutOfMemoryError:
             results[name]["oom"] = True
             if device.type == "cuda":
                 torch.cuda.empty_cache()
-    times, peaks, loss_of = {n: [] for n in live}, dict.fromkeys(live, 0), {}
+    times, loss_of = {n: [] for n in live}, {}
     for repeat in range(repeats):
         for name in live if repeat % 2 == 0 else live[::-1]:
             if device.type == "cuda":
@@ -157,6 +178,19 @@ def time_steps(steps: dict, device, warmup: int, repeats: int) -> dict:
             peak_memory_bytes=peaks[name] if device.type == "cuda" else None,
         )
     return results
+
+
+def uses_cuda_graphs(compile_mode: str | None, device) -> bool:
+    """Whether `torch.compile(mode=compile_mode)` replays CUDA graphs (CUDA-graph trees) on `device`."""
+    return device.type == "cuda" and compile_mode in ("reduce-overhead", "max-autotune")
+
+
+def drop_compiled_graphs(device) -> None:
+    """Forget every compiled graph and CUDA-graph tree, with their memory pools (the next call compiles again)."""
+    torch._dynamo.reset()
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
 
 
 def profile_steps(steps: dict, results: dict, device, top: int) -> None:
@@ -194,9 +228,20 @@ def levers(args, device, dtype) -> dict:
         # cost is kernel launches and unfused elementwise work rather than its extra FLOPs.
         compiled = {f"{name}+compile": step for name, step in steps.items()}
         try:
-            results.update(time_steps(compiled, device, args.warmup, args.repeats))
-            if args.profile:
-                profile_steps(compiled, results, device, args.profile)
+            if uses_cuda_graphs(args.compile_mode, device):
+                # One mode at a time, each compiled and recorded afresh: CUDA-graph trees keep the memory pool of
+                # every graph they recorded, and a later mode replaying the blocks another mode recorded allocates
+                # nothing, so alternating the modes would credit each with the pools of the others.
+                for name, step in compiled.items():
+                    drop_compiled_graphs(device)
+                    results.update(time_steps({name: step}, device, args.warmup, args.repeats))
+                    if args.profile:
+                        profile_steps({name: step}, results, device, args.profile)
+                drop_compiled_graphs(device)  # the official step after it gets the memory back
+            else:
+                results.update(time_steps(compiled, device, args.warmup, args.repeats))
+                if args.profile:
+                    profile_steps(compiled, results, device, args.profile)
         except Exception as error:  # noqa: BLE001  (a compiler failure is a result to report, not a crash)
             for name in compiled:
                 results.setdefault(name, {"error": f"{type(error).__name__}: {error}"[:2000]})
@@ -289,17 +334,17 @@ def summarize(results: dict, scaling: dict) -> dict:
 
 def print_report(results: dict, losses: dict, scaling: dict, summary: dict) -> None:
     print(
-        f"{'mode':>21} {'step s':>8} {'tokens/s':>10} {'peak GiB':>9} {'x official tok/s':>16} {'x official mem':>14}"
+        f"{'mode':>24} {'step s':>8} {'tokens/s':>10} {'peak GiB':>9} {'x official tok/s':>16} {'x official mem':>14}"
     )
     for name, row in results.items():
         if "step_time_s" not in row:
-            print(f"{name:>21} {'OOM' if row.get('oom') else row.get('error', '-')[:60]:>8}")
+            print(f"{name:>24} {'OOM' if row.get('oom') else row.get('error', '-')[:60]:>8}")
             continue
         ratios = summary.get(name, {})
         speed = f"{ratios['speedup_vs_official']:.2f}" if "speedup_vs_official" in ratios else "-"
         memory = f"{ratios['memory_vs_official']:.2f}" if "memory_vs_official" in ratios else "-"
         print(
-            f"{name:>21} {row['step_time_s']:>8.3f} {row['tokens_per_s']:>10.0f} {gib(row['peak_memory_bytes']):>9} "
+            f"{name:>24} {row['step_time_s']:>8.3f} {row['tokens_per_s']:>10.0f} {gib(row['peak_memory_bytes']):>9} "
             f"{speed:>16} {memory:>14}"
         )
     print(f"official: {summary['official']['source']}")

@@ -91,9 +91,10 @@ def test_causal_lm_training_benchmark_smoke_run_writes_json(tmp_path):
     run([sys.executable, script, *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT})
     result = json.loads(output.read_text())
     rows = result["results"]
-    assert list(rows) == ["baseline", "chunked", "checkpointing", "both", "official"]
+    levers = ["baseline", "chunked", "chunked-unpadded", "checkpointing", "both", "both-unpadded"]
+    assert list(rows) == [*levers, "official"]
     assert all(row["tokens_per_s"] > 0 for row in rows.values())
-    for name in ("chunked", "checkpointing", "both"):
+    for name in levers[1:]:
         assert rows[name]["loss"] == pytest.approx(rows["baseline"]["loss"], rel=1e-5)
     assert result["summary"]["official"]["source"] == "measured in this run"
     assert result["summary"]["both"]["speedup_vs_official"] == pytest.approx(
@@ -120,7 +121,7 @@ def test_causal_lm_training_benchmark_profile_records_gpu_busy(tmp_path):
     args += ["--compile", "--compile_mode", "reduce-overhead", "--output", str(output)]
     run([sys.executable, script, *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT})
     rows = json.loads(output.read_text())["results"]
-    for name in ("baseline", "chunked", "checkpointing", "both"):
+    for name in ("baseline", "chunked", "chunked-unpadded", "checkpointing", "both", "both-unpadded"):
         assert rows[f"{name}+compile"]["loss"] == pytest.approx(rows["baseline"]["loss"], rel=1e-4), name
     for name, row in rows.items():
         assert 0 < row["kernel_time_s"] and 0 < row["gpu_busy"] < 1.5, name
@@ -230,7 +231,7 @@ def test_algorithmic_training_smoke_run_learns_and_writes_exact_match(task, arch
     training = record["training"]
     first = 2 if task == "associative" else 1  # a pair, then the question: 2 segments at least
     assert record["model"]["arch"] == arch and record["settings"]["schedule"] == [first, first + 1]
-    assert record["model"]["tied_embeddings"] == (arch == "gpt2")  # --tie-embeddings arch: transformers' defaults
+    assert record["model"]["tied_embeddings"] is False  # --tie-embeddings no by default: the same head for every arch
     assert training["steps"] == 30 and training["stopped_by"] == "max_steps" and not training["stopped_by_time"]
     assert [stage["max_segments"] for stage in training["stages"]] == [first, first + 1]  # the stage cap moved it on
     losses = [entry["loss"] for entry in training["log"]]
@@ -397,7 +398,7 @@ def test_build_decoder_tie_embeddings(arch):
 
     import hf_rmt
 
-    assert train_algorithmic.parse_args(["--task", "copy", "--output", "x.json"]).tie_embeddings == "arch"
+    assert train_algorithmic.parse_args(["--task", "copy", "--output", "x.json"]).tie_embeddings == "no"
     assert (
         train_algorithmic.parse_args(["--task", "copy", "--tie-embeddings", "no", "--output", "x"]).tie_embeddings
         == "no"

@@ -8,6 +8,7 @@ from tiny_models import rmt_config, tiny_backbone
 from transformers import AutoConfig, AutoModelForCausalLM
 
 import hf_rmt
+from hf_rmt.core import lm_loss
 from hf_rmt.core.lm_loss import LMHeadWeights, chunked_lm_loss, lm_head_weights
 
 
@@ -39,12 +40,14 @@ def reference_loss(hidden, head: LMHeadWeights, targets):
     "post", [{}, {"softcap": 0.7}, {"scale": 0.3}, {"divisor": 4.0}], ids=["plain", "softcap", "scale", "divisor"]
 )
 @pytest.mark.parametrize("bias", [False, True])
-def test_chunked_loss_and_gradients_equal_the_materialised_loss(implementation, chunk_size, post, bias):
+@pytest.mark.parametrize("vocab", [50, 64], ids=["padded-vocab", "aligned-vocab"])
+def test_chunked_loss_and_gradients_equal_the_materialised_loss(implementation, chunk_size, post, bias, vocab):
     generator = torch.Generator().manual_seed(0)
     hidden = torch.randn(3, 11, 16, generator=generator, dtype=torch.float64).float()
-    weight = torch.randn(50, 16, generator=generator)
-    bias_t = torch.randn(50, generator=generator) if bias else None
-    targets = torch.randint(0, 50, (3, 11), generator=generator)
+    weight = torch.randn(vocab, 16, generator=generator)
+    bias_t = torch.randn(vocab, generator=generator) if bias else None
+    targets = torch.randint(0, vocab, (3, 11), generator=generator)
+    targets[1, 2] = vocab - 1  # the last real row, next to the padding
     targets[0, :4] = -100
     targets[2, -1] = -100
     results = []
@@ -60,6 +63,37 @@ def test_chunked_loss_and_gradients_equal_the_materialised_loss(implementation, 
         results.append([loss.detach(), h.grad, w.grad] + ([b.grad] if bias else []))
     for got, want in zip(results[1], results[0]):
         torch.testing.assert_close(got, want, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("implementation", ["function", "checkpoint"])
+@pytest.mark.parametrize("multiple", [64, 8, None])
+def test_chunked_loss_matmuls_see_the_vocabulary_padded_to_the_multiple(monkeypatch, implementation, multiple):
+    """The head's matmuls run on a weight padded to `VOCAB_PAD_MULTIPLE` rows (aligned logits rows, so cuBLAS keeps
+    its vectorised kernels), in forward and in backward's recomputation; the loss and gradients are those of the
+    unpadded head."""
+    monkeypatch.setattr(lm_loss, "VOCAB_PAD_MULTIPLE", multiple)
+    seen, linear = [], F.linear
+
+    def spy(input, weight, bias=None):
+        seen.append(weight.shape[0])
+        return linear(input, weight, bias)
+
+    generator = torch.Generator().manual_seed(3)
+    hidden = torch.randn(2, 9, 16, generator=generator).requires_grad_()
+    weight = torch.randn(50, 16, generator=generator).requires_grad_()
+    targets = torch.randint(0, 50, (2, 9), generator=generator)
+    monkeypatch.setattr(lm_loss.F, "linear", spy)
+    loss = chunked_lm_loss(hidden, LMHeadWeights(weight), targets, 5, implementation)
+    loss.backward()
+    monkeypatch.setattr(lm_loss.F, "linear", linear)
+    assert seen and set(seen) == {50 if multiple is None else -(-50 // multiple) * multiple}
+    h, w = hidden.detach().clone().requires_grad_(), weight.detach().clone().requires_grad_()
+    want = reference_loss(h, LMHeadWeights(w), targets)
+    want.backward()
+    torch.testing.assert_close(loss.detach(), want.detach(), rtol=RTOL, atol=ATOL)
+    torch.testing.assert_close(hidden.grad, h.grad, rtol=RTOL, atol=ATOL)
+    torch.testing.assert_close(weight.grad, w.grad, rtol=RTOL, atol=ATOL)
+    assert weight.grad.shape == weight.shape
 
 
 def test_chunked_loss_follows_autocast_like_the_head():

@@ -11,6 +11,13 @@ The numbers are those of the backbone's own head followed by `F.cross_entropy(lo
 dtype the head would run in (autocast's, or the hidden states'), the same logit post-processing (Gemma-2 soft-capping,
 Cohere and Granite scaling), upcast to float32 per chunk. Only heads known to be one linear map are taken
 (`lm_head_weights`); any other head keeps the backbone's own path.
+
+The head's rows are padded with zeros to a multiple of `VOCAB_PAD_MULTIPLE` for the matmuls, and the padded logits
+dropped before the loss. Why: with an odd vocabulary (GPT-2's 50257) every row of the logits starts at an address
+that is not 16-byte aligned, so cuBLAS falls back to its slowest, unvectorised kernels (`..._align1`) for the three
+head matmuls of a step: on an H200 they were 35-48% of a GPT-2-small RMT training step's GPU time
+(`bench/bench_training_lm.py --profile`). nanoGPT pads GPT-2's vocabulary to 50304 for the same reason; here the
+checkpoint's vocabulary is left as it is and only the matmuls see the padding.
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ import torch.utils.checkpoint
 from torch import nn
 from transformers import PreTrainedModel
 
+
+# Rows of the head's weight, as the matmuls see it, are padded with zeros to a multiple of this (None: no padding).
+VOCAB_PAD_MULTIPLE: int | None = 64
 
 # Causal-LM model types whose head is `get_output_embeddings()` (an `nn.Linear`, tied or not, with or without bias)
 # followed at most by the config's logit scaling or soft-capping below. Another architecture may do something else
@@ -106,9 +116,23 @@ def _compute_dtype(hidden: torch.Tensor) -> torch.dtype:
     return hidden.dtype
 
 
-def _chunk_loss(head: LMHeadWeights, hidden, weight, bias, targets) -> torch.Tensor:
-    """Summed cross-entropy of one chunk, as the backbone's head then `F.cross_entropy(logits.float())` computes it."""
-    logits = head.post(F.linear(hidden, weight, bias)).float()
+def _padded(weight: torch.Tensor, bias: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The head's weight (and bias) with zero rows appended up to a multiple of `VOCAB_PAD_MULTIPLE` (differentiable:
+    the gradient of the real rows flows back through the padding)."""
+    multiple = VOCAB_PAD_MULTIPLE
+    extra = 0 if not multiple else -weight.shape[0] % multiple
+    if extra == 0:
+        return weight, bias
+    return F.pad(weight, (0, 0, 0, extra)), None if bias is None else F.pad(bias, (0, extra))
+
+
+def _chunk_loss(head: LMHeadWeights, hidden, weight, bias, targets, vocab: int) -> torch.Tensor:
+    """Summed cross-entropy of one chunk, as the backbone's head then `F.cross_entropy(logits.float())` computes it;
+    `weight` may carry padding rows beyond `vocab`, whose logits are dropped before the head's post-processing."""
+    logits = F.linear(hidden, weight, bias)
+    if logits.shape[-1] != vocab:
+        logits = logits[..., :vocab]
+    logits = head.post(logits).float()
     return F.cross_entropy(logits, targets, ignore_index=-100, reduction="sum")
 
 
@@ -120,29 +144,34 @@ class _ChunkedLinearCrossEntropy(torch.autograd.Function):
     def forward(ctx, hidden, weight, bias, targets, head, chunk_size, dtype):
         ctx.head, ctx.chunk_size, ctx.dtype = head, chunk_size, dtype
         ctx.save_for_backward(hidden, weight, bias, targets)
-        w, b = weight.to(dtype), None if bias is None else bias.to(dtype)
+        vocab = weight.shape[0]
+        w, b = _padded(weight.to(dtype), None if bias is None else bias.to(dtype))
         total = hidden.new_zeros((), dtype=torch.float32)
         with torch.autocast(hidden.device.type, enabled=False):
             for start in range(0, hidden.shape[0], chunk_size):
                 chunk = slice(start, start + chunk_size)
-                total = total + _chunk_loss(head, hidden[chunk].to(dtype), w, b, targets[chunk])
+                total = total + _chunk_loss(head, hidden[chunk].to(dtype), w, b, targets[chunk], vocab)
         return total
 
     @staticmethod
     def backward(ctx, grad_output):
         hidden, weight, bias, targets = ctx.saved_tensors
-        head, dtype = ctx.head, ctx.dtype
-        w = weight.detach().to(dtype).requires_grad_(ctx.needs_input_grad[1])
-        b = None if bias is None else bias.detach().to(dtype).requires_grad_(ctx.needs_input_grad[2])
+        head, dtype, vocab = ctx.head, ctx.dtype, weight.shape[0]
+        # The padded weight and bias are the leaves here: their gradients are summed over chunks at the padded size
+        # (aligned matmuls) and cut back to the vocabulary at the end.
+        w, b = _padded(weight.detach().to(dtype), None if bias is None else bias.detach().to(dtype))
+        w.requires_grad_(ctx.needs_input_grad[1])
+        if b is not None:
+            b.requires_grad_(ctx.needs_input_grad[2])
         grad_hidden = torch.zeros_like(hidden) if ctx.needs_input_grad[0] else None
-        grad_weight = torch.zeros_like(weight, dtype=torch.float32) if ctx.needs_input_grad[1] else None
-        grad_bias = torch.zeros_like(bias, dtype=torch.float32) if ctx.needs_input_grad[2] else None
+        grad_weight = torch.zeros_like(w, dtype=torch.float32) if ctx.needs_input_grad[1] else None
+        grad_bias = torch.zeros_like(b, dtype=torch.float32) if ctx.needs_input_grad[2] else None
         wanted = [t for t in (w, b) if t is not None and t.requires_grad]
         with torch.enable_grad(), torch.autocast(hidden.device.type, enabled=False):
             for start in range(0, hidden.shape[0], ctx.chunk_size):
                 chunk = slice(start, start + ctx.chunk_size)
                 h = hidden[chunk].detach().to(dtype).requires_grad_(ctx.needs_input_grad[0])
-                loss = _chunk_loss(head, h, w, b, targets[chunk])
+                loss = _chunk_loss(head, h, w, b, targets[chunk], vocab)
                 inputs = ([h] if h.requires_grad else []) + wanted
                 if not inputs or not loss.requires_grad:
                     continue
@@ -153,8 +182,8 @@ class _ChunkedLinearCrossEntropy(torch.autograd.Function):
                     grad_weight += grads.pop(0)
                 if b is not None and b.requires_grad:
                     grad_bias += grads.pop(0)
-        grad_weight = None if grad_weight is None else grad_weight.to(weight.dtype)
-        grad_bias = None if grad_bias is None else grad_bias.to(bias.dtype)
+        grad_weight = None if grad_weight is None else grad_weight[:vocab].to(weight.dtype)
+        grad_bias = None if grad_bias is None else grad_bias[:vocab].to(bias.dtype)
         return grad_hidden, grad_weight, grad_bias, None, None, None, None
 
 
@@ -205,11 +234,12 @@ def chunked_lm_loss(
     dtype = _compute_dtype(hidden)
     if implementation == "checkpoint":
         total = hidden.new_zeros((), dtype=torch.float32)
-        w, b = head.weight.to(dtype), None if head.bias is None else head.bias.to(dtype)
+        vocab = head.weight.shape[0]
+        w, b = _padded(head.weight.to(dtype), None if head.bias is None else head.bias.to(dtype))
         for start in range(0, hidden.shape[0], chunk_size):
             chunk = slice(start, start + chunk_size)
             total = total + torch.utils.checkpoint.checkpoint(
-                _chunk_loss, head, hidden[chunk].to(dtype), w, b, targets[chunk], use_reentrant=False
+                _chunk_loss, head, hidden[chunk].to(dtype), w, b, targets[chunk], vocab, use_reentrant=False
             )
         return total
     if implementation == "liger":
@@ -219,4 +249,4 @@ def chunked_lm_loss(
     return _ChunkedLinearCrossEntropy.apply(hidden, head.weight, head.bias, targets, head, chunk_size, dtype)
 
 
-__all__ = ["LINEAR_HEAD_MODEL_TYPES", "LMHeadWeights", "chunked_lm_loss", "lm_head_weights"]
+__all__ = ["LINEAR_HEAD_MODEL_TYPES", "VOCAB_PAD_MULTIPLE", "LMHeadWeights", "chunked_lm_loss", "lm_head_weights"]

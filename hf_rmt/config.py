@@ -94,7 +94,9 @@ class RMTConfig(PreTrainedConfig):
             Causal LM: on the steps whose logits are not returned, the loss is computed from the last hidden states
             and the LM head's weight by chunks of this many tokens, whose logits are recomputed in backward, so no
             segment's logits are ever materialised whole (`hf_rmt/core/lm_loss.py`; heads known to be linear only).
-            `None` runs the backbone's own head on every scored step.
+            Its matmuls see the head padded with zero rows to a multiple of 64 (an odd vocabulary such as GPT-2's
+            sends cuBLAS to slow unaligned kernels); the loss is that of the real rows. `None` runs the backbone's own
+            head on every scored step.
         skip_logits_in_training (`bool`, *optional*, defaults to `False`):
             Causal LM: in training mode with `labels`, return the loss without logits (or only the last
             `logits_to_keep`), so that the loss is computed by chunks (`loss_chunk_size`) on every step: the

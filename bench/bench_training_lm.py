@@ -15,11 +15,13 @@ the graph is recorded).
 
 Modes (each an RMTConfig setting, toggled on one model):
   baseline       the backbone's head on every segment, logits materialised (the state before issue 18)
-  chunked        `skip_logits_in_training=True`: the loss by chunks of `--loss_chunk_size` tokens, no logits; the
-                 head's matmuls on its weight padded to 50304 rows (`hf_rmt.core.lm_loss.VOCAB_PAD_MULTIPLE`)
+  chunked        `skip_logits_in_training=True`: the loss by chunks of `--loss_chunk_size` tokens, no logits, each
+                 chunk's gradients computed in forward; the head's matmuls on its weight padded to 50304 rows
+                 (`hf_rmt.core.lm_loss.VOCAB_PAD_MULTIPLE`)
   checkpointing  `segment_checkpointing=True`, logits materialised
   both           chunked loss + segment checkpointing
   <mode>-unpadded  chunked / both with the head's matmuls at GPT-2's 50257 rows (the padding timed on its own)
+  both-recompute both with the chunked loss's gradients recomputed in backward (`GRADIENTS_IN_FORWARD=False`)
   <mode>+compile each mode again with every backbone block `torch.compile`d (`--compile`); with CUDA graphs
                  (`--compile_mode reduce-overhead`) one mode at a time, each compiled and recorded afresh, so that
                  its peak counts its own graphs' memory pool
@@ -53,8 +55,8 @@ from hf_rmt.core.lm_loss import chunked_lm_loss, lm_head_weights
 
 
 OFFICIAL_FIGURES = {"tokens_per_s": 156.6e3, "peak_memory_bytes": 31.6 * 2**30, "source": "issue 18 (H200)"}
-# A mode setting under this key sets hf_rmt.core.lm_loss.VOCAB_PAD_MULTIPLE for its step (the library's default else).
-VOCAB_PAD, PADDED = "vocab_pad_multiple", lm_loss.VOCAB_PAD_MULTIPLE
+# Mode settings under these names set hf_rmt.core.lm_loss's switches for their step (the library's defaults else).
+LOSS_DEFAULTS = {name: getattr(lm_loss, name) for name in ("VOCAB_PAD_MULTIPLE", "GRADIENTS_IN_FORWARD")}
 TARGETS = {"speedup_vs_official": 1.5, "memory_vs_official": 0.3, "memory_ratio_32_vs_2": 1.2}
 
 
@@ -64,9 +66,10 @@ def modes(chunk: int) -> dict[str, dict]:
         {"loss_chunk_size": None, "skip_logits_in_training": False},
         {"loss_chunk_size": chunk, "skip_logits_in_training": True},
     )
-    # The chunked loss pads the head's rows for its matmuls (hf_rmt.core.lm_loss.VOCAB_PAD_MULTIPLE); the
-    # "-unpadded" modes turn that off, so that the padding is timed as a lever of its own.
-    unpadded = {VOCAB_PAD: None}
+    # The chunked loss pads the head's rows for its matmuls (hf_rmt.core.lm_loss.VOCAB_PAD_MULTIPLE) and computes
+    # its gradients in forward (GRADIENTS_IN_FORWARD); "-unpadded" and "-recompute" turn one of them off, so that
+    # each is timed as a lever of its own.
+    unpadded, recompute = {"VOCAB_PAD_MULTIPLE": None}, {"GRADIENTS_IN_FORWARD": False}
     return {
         "baseline": {**materialised, "segment_checkpointing": False},
         "chunked": {**chunked, "segment_checkpointing": False},
@@ -74,6 +77,7 @@ def modes(chunk: int) -> dict[str, dict]:
         "checkpointing": {**materialised, "segment_checkpointing": True},
         "both": {**chunked, "segment_checkpointing": True},
         "both-unpadded": {**chunked, **unpadded, "segment_checkpointing": True},
+        "both-recompute": {**chunked, **recompute, "segment_checkpointing": True},
     }
 
 
@@ -128,7 +132,8 @@ class Step:
         # loss. Without CUDA graphs this only advances a counter.
         torch.compiler.cudagraph_mark_step_begin()
         settings = dict(self.settings or {})
-        lm_loss.VOCAB_PAD_MULTIPLE = settings.pop(VOCAB_PAD, PADDED)
+        for name, default in LOSS_DEFAULTS.items():
+            setattr(lm_loss, name, settings.pop(name, default))
         for name, value in settings.items():
             setattr(self.model.config, name, value)
         loss = self.model(input_ids=self.input_ids, labels=self.input_ids).loss

@@ -91,7 +91,7 @@ def test_causal_lm_training_benchmark_smoke_run_writes_json(tmp_path):
     run([sys.executable, script, *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT})
     result = json.loads(output.read_text())
     rows = result["results"]
-    levers = ["baseline", "chunked", "chunked-unpadded", "checkpointing", "both", "both-unpadded"]
+    levers = ["baseline", "chunked", "chunked-unpadded", "checkpointing", "both", "both-unpadded", "both-recompute"]
     assert list(rows) == [*levers, "official"]
     assert all(row["tokens_per_s"] > 0 for row in rows.values())
     for name in levers[1:]:
@@ -121,7 +121,15 @@ def test_causal_lm_training_benchmark_profile_records_gpu_busy(tmp_path):
     args += ["--compile", "--compile_mode", "reduce-overhead", "--output", str(output)]
     run([sys.executable, script, *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT})
     rows = json.loads(output.read_text())["results"]
-    for name in ("baseline", "chunked", "chunked-unpadded", "checkpointing", "both", "both-unpadded"):
+    for name in (
+        "baseline",
+        "chunked",
+        "chunked-unpadded",
+        "checkpointing",
+        "both",
+        "both-unpadded",
+        "both-recompute",
+    ):
         assert rows[f"{name}+compile"]["loss"] == pytest.approx(rows["baseline"]["loss"], rel=1e-4), name
     for name, row in rows.items():
         assert 0 < row["kernel_time_s"] and 0 < row["gpu_busy"] < 1.5, name

@@ -41,7 +41,11 @@ def reference_loss(hidden, head: LMHeadWeights, targets):
 )
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("vocab", [50, 64], ids=["padded-vocab", "aligned-vocab"])
-def test_chunked_loss_and_gradients_equal_the_materialised_loss(implementation, chunk_size, post, bias, vocab):
+@pytest.mark.parametrize("in_forward", [True, False], ids=["grads-in-forward", "grads-in-backward"])
+def test_chunked_loss_and_gradients_equal_the_materialised_loss(
+    monkeypatch, implementation, chunk_size, post, bias, vocab, in_forward
+):
+    monkeypatch.setattr(lm_loss, "GRADIENTS_IN_FORWARD", in_forward)
     generator = torch.Generator().manual_seed(0)
     hidden = torch.randn(3, 11, 16, generator=generator, dtype=torch.float64).float()
     weight = torch.randn(vocab, 16, generator=generator)
@@ -94,6 +98,40 @@ def test_chunked_loss_matmuls_see_the_vocabulary_padded_to_the_multiple(monkeypa
     torch.testing.assert_close(hidden.grad, h.grad, rtol=RTOL, atol=ATOL)
     torch.testing.assert_close(weight.grad, w.grad, rtol=RTOL, atol=ATOL)
     assert weight.grad.shape == weight.shape
+
+
+@pytest.mark.parametrize("in_forward", [True, False], ids=["grads-in-forward", "grads-in-backward"])
+def test_chunked_loss_computes_its_gradients_in_forward_and_backward_only_scales_them(monkeypatch, in_forward):
+    """Training (gradients wanted): each chunk's logits are computed once, in forward, with their gradients; backward
+    runs no head matmul (with `GRADIENTS_IN_FORWARD` off, backward recomputes every chunk instead). Without gradients
+    nothing is recorded. A second backward says what to do instead of failing obscurely."""
+    monkeypatch.setattr(lm_loss, "GRADIENTS_IN_FORWARD", in_forward)
+    calls, linear = [], F.linear
+
+    def spy(input, weight, bias=None):
+        calls.append(torch.is_grad_enabled())
+        return linear(input, weight, bias)
+
+    generator = torch.Generator().manual_seed(4)
+    hidden = torch.randn(2, 9, 16, generator=generator).requires_grad_()
+    weight = torch.randn(64, 16, generator=generator).requires_grad_()
+    targets = torch.randint(0, 64, (2, 9), generator=generator)
+    monkeypatch.setattr(lm_loss.F, "linear", spy)
+    with torch.no_grad():
+        loss = chunked_lm_loss(hidden, LMHeadWeights(weight), targets, 5)
+    assert len(calls) == 4 and loss.grad_fn is None  # 18 rows in chunks of 5
+    loss = chunked_lm_loss(hidden, LMHeadWeights(weight), targets, 5)
+    assert len(calls) == 8
+    (loss * 2.5).backward(retain_graph=True)
+    assert len(calls) == (8 if in_forward else 12)  # in forward: backward recomputed nothing
+    monkeypatch.setattr(lm_loss.F, "linear", linear)
+    h, w = hidden.detach().clone().requires_grad_(), weight.detach().clone().requires_grad_()
+    (reference_loss(h, LMHeadWeights(w), targets) * 2.5).backward()
+    torch.testing.assert_close(hidden.grad, h.grad, rtol=RTOL, atol=ATOL)
+    torch.testing.assert_close(weight.grad, w.grad, rtol=RTOL, atol=ATOL)
+    if in_forward:
+        with pytest.raises(RuntimeError, match="backpropagated twice"):
+            loss.backward()
 
 
 def test_chunked_loss_follows_autocast_like_the_head():

@@ -3,9 +3,9 @@
 
 A GPT-2-small segment of 8 x 512 tokens has 4096 x 50257 logits: 0.4 GB in bf16, and the float32 copy that the loss
 reads and the log-probabilities it saves for backward are twice that each, for every segment of a training step. Here
-the loss of `chunk_size` rows at a time is computed from the last hidden states and the head's weight, and only the
-hidden states (kept by the body's graph anyway) are saved: backward recomputes each chunk's logits. The peak is one
-chunk's logits, at the cost of one more head matmul per token in backward (measured in bench/bench_training_lm.py).
+the loss of `chunk_size` rows at a time is computed from the last hidden states and the head's weight; in training
+each chunk's gradients are computed right away and its logits dropped, so the peak is one chunk's logits and what
+is kept for backward is the gradient of the hidden states and of the head (measured in bench/bench_training_lm.py).
 
 The numbers are those of the backbone's own head followed by `F.cross_entropy(logits.float(), ...)`: the matmul in the
 dtype the head would run in (autocast's, or the hidden states'), the same logit post-processing (Gemma-2 soft-capping,
@@ -33,6 +33,10 @@ from transformers import PreTrainedModel
 
 # Rows of the head's weight, as the matmuls see it, are padded with zeros to a multiple of this (None: no padding).
 VOCAB_PAD_MULTIPLE: int | None = 64
+# Whether the chunked loss computes its gradients in forward when they are wanted (False: backward recomputes each
+# chunk's logits from the saved hidden states, which holds less between forward and backward and costs one more head
+# matmul and softmax per token). `_ChunkedLinearCrossEntropy` says why True is the default.
+GRADIENTS_IN_FORWARD: bool = True
 
 # Causal-LM model types whose head is `get_output_embeddings()` (an `nn.Linear`, tied or not, with or without bias)
 # followed at most by the config's logit scaling or soft-capping below. Another architecture may do something else
@@ -136,55 +140,88 @@ def _chunk_loss(head: LMHeadWeights, hidden, weight, bias, targets, vocab: int) 
     return F.cross_entropy(logits, targets, ignore_index=-100, reduction="sum")
 
 
+def _chunked_loss_and_grads(
+    head: LMHeadWeights,
+    hidden,
+    weight,
+    bias,
+    targets,
+    chunk_size: int,
+    dtype,
+    needs: tuple[bool, bool, bool],
+    scale: torch.Tensor | None = None,
+):
+    """The summed loss of every chunk and its gradients with respect to `hidden`, `weight` and `bias` (those `needs`
+    asks for; the others None), each chunk's logits computed, differentiated and dropped in turn. The head's weight and
+    bias are padded for the matmuls (`_padded`); their gradients are summed over chunks in float32 at the padded size
+    and cut back to the vocabulary. `scale` is the upstream gradient (None: 1)."""
+    vocab = weight.shape[0]
+    w, b = _padded(weight.detach().to(dtype), None if bias is None else bias.detach().to(dtype))
+    w.requires_grad_(needs[1])
+    if b is not None:
+        b.requires_grad_(needs[2])
+    grad_hidden = torch.zeros_like(hidden) if needs[0] else None
+    grad_weight = torch.zeros_like(w, dtype=torch.float32) if needs[1] else None
+    grad_bias = torch.zeros_like(b, dtype=torch.float32) if b is not None and needs[2] else None
+    wanted = [t for t in (w, b) if t is not None and t.requires_grad]
+    total = hidden.new_zeros((), dtype=torch.float32)
+    with torch.enable_grad(), torch.autocast(hidden.device.type, enabled=False):
+        for start in range(0, hidden.shape[0], chunk_size):
+            chunk = slice(start, start + chunk_size)
+            h = hidden[chunk].detach().to(dtype).requires_grad_(needs[0])
+            loss = _chunk_loss(head, h, w, b, targets[chunk], vocab)
+            total = total + loss.detach()
+            inputs = ([h] if h.requires_grad else []) + wanted
+            if not inputs or not loss.requires_grad:
+                continue
+            grads = list(torch.autograd.grad(loss, inputs, scale))
+            if h.requires_grad:
+                grad_hidden[chunk] = grads.pop(0)
+            if w.requires_grad:
+                grad_weight += grads.pop(0)
+            if b is not None and b.requires_grad:
+                grad_bias += grads.pop(0)
+    grad_weight = None if grad_weight is None else grad_weight[:vocab].to(weight.dtype)
+    grad_bias = None if grad_bias is None else grad_bias[:vocab].to(bias.dtype)
+    return total, grad_hidden, grad_weight, grad_bias
+
+
 class _ChunkedLinearCrossEntropy(torch.autograd.Function):
-    """Forward: the summed loss chunk by chunk, keeping no logits. Backward: each chunk's logits recomputed and
-    differentiated, the weight's gradient summed over chunks in float32."""
+    """The summed loss chunk by chunk, keeping no logits; when gradients are wanted (training), forward computes them
+    too, chunk by chunk, and keeps them for backward, which only scales them by the upstream gradient (as Liger-Kernel's
+    fused linear cross-entropy does).
+
+    Why in forward: the alternative, keeping the hidden states and recomputing each chunk's logits in backward, runs
+    the head's matmul and the float32 softmax once more per token, and under segment checkpointing the forward already
+    runs twice (once without gradients, once in the recomputation). The cost is holding the head's gradient (the
+    weight's size, in its dtype) from a segment's forward to its backward. Without gradients (evaluation, the first
+    forward of segment checkpointing) autograd records nothing and nothing is kept."""
 
     @staticmethod
-    def forward(ctx, hidden, weight, bias, targets, head, chunk_size, dtype):
-        ctx.head, ctx.chunk_size, ctx.dtype = head, chunk_size, dtype
+    def forward(ctx, hidden, weight, bias, targets, head, chunk_size, dtype, needs, in_forward):
+        ctx.in_forward = in_forward
+        if in_forward:
+            total, *ctx.grads = _chunked_loss_and_grads(head, hidden, weight, bias, targets, chunk_size, dtype, needs)
+            return total
+        ctx.head, ctx.chunk_size, ctx.dtype, ctx.needs = head, chunk_size, dtype, needs
         ctx.save_for_backward(hidden, weight, bias, targets)
-        vocab = weight.shape[0]
-        w, b = _padded(weight.to(dtype), None if bias is None else bias.to(dtype))
-        total = hidden.new_zeros((), dtype=torch.float32)
-        with torch.autocast(hidden.device.type, enabled=False):
-            for start in range(0, hidden.shape[0], chunk_size):
-                chunk = slice(start, start + chunk_size)
-                total = total + _chunk_loss(head, hidden[chunk].to(dtype), w, b, targets[chunk], vocab)
-        return total
+        return _chunked_loss_and_grads(head, hidden, weight, bias, targets, chunk_size, dtype, (False,) * 3)[0]
 
     @staticmethod
     def backward(ctx, grad_output):
-        hidden, weight, bias, targets = ctx.saved_tensors
-        head, dtype, vocab = ctx.head, ctx.dtype, weight.shape[0]
-        # The padded weight and bias are the leaves here: their gradients are summed over chunks at the padded size
-        # (aligned matmuls) and cut back to the vocabulary at the end.
-        w, b = _padded(weight.detach().to(dtype), None if bias is None else bias.detach().to(dtype))
-        w.requires_grad_(ctx.needs_input_grad[1])
-        if b is not None:
-            b.requires_grad_(ctx.needs_input_grad[2])
-        grad_hidden = torch.zeros_like(hidden) if ctx.needs_input_grad[0] else None
-        grad_weight = torch.zeros_like(w, dtype=torch.float32) if ctx.needs_input_grad[1] else None
-        grad_bias = torch.zeros_like(b, dtype=torch.float32) if ctx.needs_input_grad[2] else None
-        wanted = [t for t in (w, b) if t is not None and t.requires_grad]
-        with torch.enable_grad(), torch.autocast(hidden.device.type, enabled=False):
-            for start in range(0, hidden.shape[0], ctx.chunk_size):
-                chunk = slice(start, start + ctx.chunk_size)
-                h = hidden[chunk].detach().to(dtype).requires_grad_(ctx.needs_input_grad[0])
-                loss = _chunk_loss(head, h, w, b, targets[chunk], vocab)
-                inputs = ([h] if h.requires_grad else []) + wanted
-                if not inputs or not loss.requires_grad:
-                    continue
-                grads = list(torch.autograd.grad(loss, inputs, grad_output))
-                if h.requires_grad:
-                    grad_hidden[chunk] = grads.pop(0)
-                if w.requires_grad:
-                    grad_weight += grads.pop(0)
-                if b is not None and b.requires_grad:
-                    grad_bias += grads.pop(0)
-        grad_weight = None if grad_weight is None else grad_weight[:vocab].to(weight.dtype)
-        grad_bias = None if grad_bias is None else grad_bias[:vocab].to(bias.dtype)
-        return grad_hidden, grad_weight, grad_bias, None, None, None, None
+        if not ctx.in_forward:  # GRADIENTS_IN_FORWARD off: recompute each chunk
+            hidden, weight, bias, targets = ctx.saved_tensors
+            args = (ctx.head, hidden, weight, bias, targets, ctx.chunk_size, ctx.dtype, ctx.needs, grad_output)
+            return *_chunked_loss_and_grads(*args)[1:], None, None, None, None, None, None
+        if ctx.grads is None:
+            raise RuntimeError(
+                "The chunked LM loss (RMTConfig.loss_chunk_size) was backpropagated twice: its gradients are computed "
+                "in forward and released by the first backward. Run the forward again for a second backward, or set "
+                "`loss_chunk_size=None`."
+            )
+        grads = [None if g is None else g * grad_output.to(g.dtype) for g in ctx.grads]
+        ctx.grads = None  # a training step's loss may outlive its backward: the stored gradients need not
+        return *grads, None, None, None, None, None, None
 
 
 def _liger_loss(hidden: torch.Tensor, head: LMHeadWeights, targets: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -221,8 +258,9 @@ def chunked_lm_loss(
         head (`LMHeadWeights`): The linear head (`lm_head_weights`).
         targets (`torch.Tensor`): `(...)` target ids, -100 where unscored.
         chunk_size (`int`): Rows whose logits exist at once.
-        implementation (`str`, *optional*, defaults to `"function"`): `"function"` keeps only the hidden states and
-            recomputes each chunk in backward (a custom autograd function); `"checkpoint"` runs each chunk through
+        implementation (`str`, *optional*, defaults to `"function"`): `"function"` computes each chunk's
+            gradients in forward when they are wanted and keeps them, not the logits, for backward (a custom
+            autograd function); `"checkpoint"` runs each chunk through
             `torch.utils.checkpoint` (non-reentrant), kept for comparison in the benchmark; `"liger"` calls
             Liger-Kernel's fused linear cross-entropy (Triton, CUDA only, optional: `pip install liger-kernel`),
             which picks its own chunks and computes the gradients in the forward.
@@ -246,7 +284,17 @@ def chunked_lm_loss(
         return _liger_loss(hidden, head, targets, dtype)
     if implementation != "function":
         raise ValueError(f"`implementation` must be 'function', 'checkpoint' or 'liger', got {implementation!r}.")
-    return _ChunkedLinearCrossEntropy.apply(hidden, head.weight, head.bias, targets, head, chunk_size, dtype)
+    inputs = (hidden, head.weight, head.bias)
+    needs = tuple(torch.is_grad_enabled() and t is not None and t.requires_grad for t in inputs)
+    in_forward = GRADIENTS_IN_FORWARD and any(needs)
+    return _ChunkedLinearCrossEntropy.apply(*inputs, targets, head, chunk_size, dtype, needs, in_forward)
 
 
-__all__ = ["LINEAR_HEAD_MODEL_TYPES", "VOCAB_PAD_MULTIPLE", "LMHeadWeights", "chunked_lm_loss", "lm_head_weights"]
+__all__ = [
+    "GRADIENTS_IN_FORWARD",
+    "LINEAR_HEAD_MODEL_TYPES",
+    "VOCAB_PAD_MULTIPLE",
+    "LMHeadWeights",
+    "chunked_lm_loss",
+    "lm_head_weights",
+]

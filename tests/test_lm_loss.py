@@ -1,6 +1,8 @@
 """The chunked linear + cross-entropy (hf_rmt/core/lm_loss.py) and the causal LM's training path that uses it: the loss
 and every gradient equal those of the backbone's own head followed by `F.cross_entropy` on the float32 logits."""
 
+import contextlib
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -27,6 +29,30 @@ GEMMA2 = {
     "num_attention_heads": 4,
     "intermediate_size": 37,
 }
+
+
+def head_inputs(seed: int, vocab: int):
+    """Hidden states (2 x 9 rows of 16) and a head weight that require grad, and targets."""
+    generator = torch.Generator().manual_seed(seed)
+    hidden = torch.randn(2, 9, 16, generator=generator).requires_grad_()
+    weight = torch.randn(vocab, 16, generator=generator).requires_grad_()
+    return hidden, weight, torch.randint(0, vocab, (2, 9), generator=generator)
+
+
+@contextlib.contextmanager
+def spy_on_head_matmuls(monkeypatch):
+    """Records `(weight rows, grad enabled)` of every `F.linear` that hf_rmt.core.lm_loss runs inside the block."""
+    calls, linear = [], F.linear
+
+    def spy(input, weight, bias=None):
+        calls.append((weight.shape[0], torch.is_grad_enabled()))
+        return linear(input, weight, bias)
+
+    monkeypatch.setattr(lm_loss.F, "linear", spy)
+    try:
+        yield calls
+    finally:
+        monkeypatch.setattr(lm_loss.F, "linear", linear)
 
 
 def reference_loss(hidden, head: LMHeadWeights, targets):
@@ -76,21 +102,11 @@ def test_chunked_loss_matmuls_see_the_vocabulary_padded_to_the_multiple(monkeypa
     its vectorised kernels), in forward and in backward's recomputation; the loss and gradients are those of the
     unpadded head."""
     monkeypatch.setattr(lm_loss, "VOCAB_PAD_MULTIPLE", multiple)
-    seen, linear = [], F.linear
-
-    def spy(input, weight, bias=None):
-        seen.append(weight.shape[0])
-        return linear(input, weight, bias)
-
-    generator = torch.Generator().manual_seed(3)
-    hidden = torch.randn(2, 9, 16, generator=generator).requires_grad_()
-    weight = torch.randn(50, 16, generator=generator).requires_grad_()
-    targets = torch.randint(0, 50, (2, 9), generator=generator)
-    monkeypatch.setattr(lm_loss.F, "linear", spy)
-    loss = chunked_lm_loss(hidden, LMHeadWeights(weight), targets, 5, implementation)
-    loss.backward()
-    monkeypatch.setattr(lm_loss.F, "linear", linear)
-    assert seen and set(seen) == {50 if multiple is None else -(-50 // multiple) * multiple}
+    hidden, weight, targets = head_inputs(seed=3, vocab=50)
+    with spy_on_head_matmuls(monkeypatch) as calls:
+        loss = chunked_lm_loss(hidden, LMHeadWeights(weight), targets, 5, implementation)
+        loss.backward()
+    assert calls and {rows for rows, _ in calls} == {50 if multiple is None else -(-50 // multiple) * multiple}
     h, w = hidden.detach().clone().requires_grad_(), weight.detach().clone().requires_grad_()
     want = reference_loss(h, LMHeadWeights(w), targets)
     want.backward()
@@ -106,25 +122,15 @@ def test_chunked_loss_computes_its_gradients_in_forward_and_backward_only_scales
     runs no head matmul (with `GRADIENTS_IN_FORWARD` off, backward recomputes every chunk instead). Without gradients
     nothing is recorded. A second backward says what to do instead of failing obscurely."""
     monkeypatch.setattr(lm_loss, "GRADIENTS_IN_FORWARD", in_forward)
-    calls, linear = [], F.linear
-
-    def spy(input, weight, bias=None):
-        calls.append(torch.is_grad_enabled())
-        return linear(input, weight, bias)
-
-    generator = torch.Generator().manual_seed(4)
-    hidden = torch.randn(2, 9, 16, generator=generator).requires_grad_()
-    weight = torch.randn(64, 16, generator=generator).requires_grad_()
-    targets = torch.randint(0, 64, (2, 9), generator=generator)
-    monkeypatch.setattr(lm_loss.F, "linear", spy)
-    with torch.no_grad():
+    hidden, weight, targets = head_inputs(seed=4, vocab=64)
+    with spy_on_head_matmuls(monkeypatch) as calls:
+        with torch.no_grad():
+            loss = chunked_lm_loss(hidden, LMHeadWeights(weight), targets, 5)
+        assert len(calls) == 4 and loss.grad_fn is None  # 18 rows in chunks of 5
         loss = chunked_lm_loss(hidden, LMHeadWeights(weight), targets, 5)
-    assert len(calls) == 4 and loss.grad_fn is None  # 18 rows in chunks of 5
-    loss = chunked_lm_loss(hidden, LMHeadWeights(weight), targets, 5)
-    assert len(calls) == 8
-    (loss * 2.5).backward(retain_graph=True)
-    assert len(calls) == (8 if in_forward else 12)  # in forward: backward recomputed nothing
-    monkeypatch.setattr(lm_loss.F, "linear", linear)
+        assert len(calls) == 8
+        (loss * 2.5).backward(retain_graph=True)
+        assert len(calls) == (8 if in_forward else 12)  # in forward: backward recomputed nothing
     h, w = hidden.detach().clone().requires_grad_(), weight.detach().clone().requires_grad_()
     (reference_loss(h, LMHeadWeights(w), targets) * 2.5).backward()
     torch.testing.assert_close(hidden.grad, h.grad, rtol=RTOL, atol=ATOL)

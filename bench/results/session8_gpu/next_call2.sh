@@ -2,8 +2,9 @@
 # Proposed second call of the next session (not run; ~580 s on one H200), runs side by side; weights in /tmp/runs
 # for a third call that goes on from each run's stage as s8_call3.sh does.
 # - Issue 16: untied GPT-2 with ARMT on associative retrieval, seeds 0 and 1 (session 8: 96.3% at 8 pairs, seed 0);
-#   the CPU transplant study's lead on the GPU: GPT-2 without attention/MLP biases (NOBIAS=1) and Llama with them
-#   (LLAMA_BIAS=1) on copy, two seeds each (bench/results/session8_cpu/runx.py knobs).
+#   GPT-2 without attention/MLP biases (NOBIAS=1) and Llama with them (LLAMA_BIAS=1) on copy, two seeds each
+#   (bench/results/session8_cpu/runx.py knobs): at CPU scale the biases had no consistent effect over three seeds
+#   (gpt2_transplant.md), but the stall to explain is the H200's at 5 segments, which CPU runs do not reach.
 # - Issue 16: decoder qa1 with ARMT at the associative recipe, with a window of its own (session 8 gave it 300 steps).
 # - Issue 12: the shipped Detect & Memorize adapter in float32 at 1,021,952 tokens on 100 samples (bf16: 97%).
 source .carry/setup_gpu.sh >/dev/null 2>&1

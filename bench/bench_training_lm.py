@@ -192,7 +192,7 @@ def uses_cuda_graphs(compile_mode: str | None, device) -> bool:
 
 def drop_compiled_graphs(device) -> None:
     """Forget every compiled graph and CUDA-graph tree, with their memory pools (the next call compiles again)."""
-    torch._dynamo.reset()
+    torch.compiler.reset()
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()

@@ -24,6 +24,7 @@ Random weights: timing does not depend on them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import statistics
@@ -36,6 +37,7 @@ from transformers import BertForSequenceClassification, LlamaConfig, LlamaForCau
 
 import hf_rmt
 from hf_rmt.backbone import layer_blocks
+from hf_rmt.core.fast_path import SegmentGraphs
 
 
 def measure(fn, device, warmup, repeats):
@@ -153,6 +155,8 @@ def long_inputs(args, device, dtype, results):
             modes.append("compiled")
         if device.type == "cuda" and args.freeze_weights:
             modes.append("frozen")
+        if args.long_modes:
+            modes = [mode for mode in modes if mode in args.long_modes]
         for mode in modes:  # one mode at a time, so each mode's peaks are not inflated by another's graph pools
             if mode != "eager":
                 compile = (args.compile or True) if mode in ("compiled", "frozen") else False
@@ -268,6 +272,25 @@ def _time_per_call(fn, device, calls):
     return statistics.median(times)
 
 
+def _fp8_gemm_seconds(a: torch.Tensor, b: torch.Tensor, device) -> float | None:
+    """Kernel time of the same product in FP8 (e4m3, one scale per row of `a` and per column of `b`, bf16 output):
+    what the H200's FP8 tensor cores would give a frozen step's GEMMs. None where torch or the card has no FP8 GEMM."""
+    try:
+        a8 = a.to(torch.float8_e4m3fn)
+        b8 = b.t().contiguous().to(torch.float8_e4m3fn).t()  # column-major, as the FP8 GEMM wants its second operand
+        scale_a = torch.ones(a.shape[0], 1, device=device, dtype=torch.float32)
+        scale_b = torch.ones(1, b.shape[1], device=device, dtype=torch.float32)
+
+        def product():
+            return torch._scaled_mm(a8, b8, scale_a=scale_a, scale_b=scale_b, out_dtype=torch.bfloat16)
+
+        product()
+    except (RuntimeError, AttributeError, TypeError) as error:
+        print(f"   (no FP8 GEMM here: {str(error)[:120]})")
+        return None
+    return kernel_seconds(product, device, calls=20)
+
+
 def step_anatomy(args, device, dtype, results):
     """Where one batch-1 segment step of the BERT-base-sized encoder spends its time: the backbone alone and the RMT
     memory-only step under each execution mode, against the GEMMs' own speed on this card."""
@@ -286,6 +309,10 @@ def step_anatomy(args, device, dtype, results):
         seconds = kernel_seconds(lambda: a @ b, device, calls=20)
         anatomy["gemm"][name] = {"shape": [m, k, n], "us": seconds * 1e6, "tflops": 2 * m * k * n / seconds / 1e12}
         print(f"   GEMM {name:>9} {m}x{k}x{n}: {seconds * 1e6:7.1f} us  {2 * m * k * n / seconds / 1e12:6.1f} TFLOP/s")
+        fp8 = _fp8_gemm_seconds(a, b, device)
+        if fp8 is not None:
+            anatomy["gemm"][name]["fp8_rowwise_us"] = fp8 * 1e6
+            print(f"   {'FP8 (rowwise scales, bf16 out)':>36}: {fp8 * 1e6:7.1f} us  ({seconds / fp8:.2f}x bf16)")
     q = torch.randn(1, 12, 512, 64, device=device, dtype=dtype)
     attention = lambda: torch.nn.functional.scaled_dot_product_attention(q, q, q)  # noqa: E731
     attention()
@@ -304,7 +331,13 @@ def step_anatomy(args, device, dtype, results):
     memory = rmt.memory.initial_state(1).to(dtype)
     modes = [("eager", None, False), ("graphs", False, False), ("compiled", True, False), ("frozen", True, True)]
     if args.compile == "max-autotune-no-cudagraphs":
-        modes.append(("max-autotune", "max-autotune-no-cudagraphs", False))
+        autotune = "max-autotune-no-cudagraphs"
+        modes += [("max-autotune", autotune, False), ("frozen-autotune", autotune, True)]
+    if args.anatomy_modes:
+        unknown = set(args.anatomy_modes) - {mode for mode, _, _ in modes}
+        if unknown:
+            raise SystemExit(f"--anatomy_modes: unknown {sorted(unknown)}; this run has {[m for m, _, _ in modes]}")
+        modes = [entry for entry in modes if entry[0] in args.anatomy_modes]
     print(f"   {'mode':>13} {'backbone ms':>12} {'RMT step ms':>12} {'kernels/step':>13} {'kernel ms':>10}")
     anatomy["modes"] = {}
     blocks = layer_blocks(body)
@@ -324,7 +357,7 @@ def step_anatomy(args, device, dtype, results):
             else:
                 # The library's fast path for RMT; the same regional compilation and capture for the backbone alone.
                 kind = "default" if compile is True else compile
-                graph_backbone = hf_rmt.fast_path.SegmentGraphs(
+                graph_backbone = SegmentGraphs(
                     backbone_step,
                     compile_modules=blocks if compile else None,
                     compile_mode=kind or "default",
@@ -395,11 +428,30 @@ def main():
         default=None,
         help="segment sizes of the RMT decoder in section 4 (default: 512; quick: 32)",
     )
+    parser.add_argument(
+        "--long_segments", type=int, nargs="+", default=None, help="section 2: segment counts (default 8 64 512 4096)"
+    )
+    parser.add_argument(
+        "--long_modes", nargs="+", default=None, help="section 2: only these modes (eager, graphs, compiled, frozen)"
+    )
+    parser.add_argument(
+        "--anatomy_modes",
+        nargs="+",
+        default=None,
+        help="section 5: only these modes (eager, graphs, compiled, frozen; with --compile max-autotune-no-cudagraphs "
+        "also max-autotune, frozen-autotune)",
+    )
+    parser.add_argument(
+        "--sdpa",
+        default="default",
+        choices=["default", "flash", "cudnn", "efficient"],
+        help="attention kernel for every section: torch's choice, or one forced (torch.nn.attention.sdpa_kernel)",
+    )
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     args.batches = [1, 2] if args.quick else [1, 8, 32]
-    args.segments = [2, 8] if args.quick else [8, 64, 512, 4096]
+    args.segments = args.long_segments or ([2, 8] if args.quick else [8, 64, 512, 4096])
     args.lengths = [128, 256] if args.quick else [4096, 16384, 65536, 131072]
     if args.decoder_segment_sizes is None:
         args.decoder_segment_sizes = [32] if args.quick else [512]
@@ -428,6 +480,26 @@ def main():
         f"dtype {args.dtype}, warm-up {args.warmup}, repeats {args.repeats} (medians)"
     )
     sections = {int(s) for s in args.sections.split(",")}
+    results["sdpa"] = args.sdpa
+    with attention_kernel(args.sdpa):
+        run_sections(args, sections, device, dtype, results)
+    if args.output:
+        with open(args.output, "w") as handle:
+            json.dump(results, handle, indent=2)
+        print(f"\nsaved {args.output}")
+
+
+def attention_kernel(name: str):
+    """A context forcing SDPA's kernel (`--sdpa`), or doing nothing for torch's own choice."""
+    if name == "default":
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: PLC0415
+
+    backends = {"flash": "FLASH_ATTENTION", "cudnn": "CUDNN_ATTENTION", "efficient": "EFFICIENT_ATTENTION"}
+    return sdpa_kernel(getattr(SDPBackend, backends[name]))
+
+
+def run_sections(args, sections, device, dtype, results):
     if 1 in sections:
         throughput(args, device, dtype, results)
     if 2 in sections:
@@ -436,10 +508,6 @@ def main():
         versus_full_attention(args, device, dtype, results)
     if 5 in sections:
         step_anatomy(args, device, dtype, results)
-    if args.output:
-        with open(args.output, "w") as handle:
-            json.dump(results, handle, indent=2)
-        print(f"\nsaved {args.output}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,10 @@ Modes (each an RMTConfig setting, toggled on one model):
   both           chunked loss + segment checkpointing
   <mode>-unpadded  chunked / both with the head's matmuls at GPT-2's 50257 rows (the padding timed on its own)
   both-recompute both with the chunked loss's gradients recomputed in backward (`GRADIENTS_IN_FORWARD=False`)
+  <mode>-eager-logits  chunked / both with each chunk's loss and logit gradient computed by eager torch ops instead
+                 of the kernel compiled on CUDA (`COMPILE_LOGITS_KERNEL=False`)
+  both-keep<k>   both with the last k segments kept (`segment_checkpointing_keep_last=k`, `--keep_last`): k
+                 segments' activations held for k - 1 fewer recomputations
   <mode>+compile each mode again with every backbone block `torch.compile`d (`--compile`); with CUDA graphs
                  (`--compile_mode reduce-overhead`) one mode at a time, each compiled and recorded afresh, so that
                  its peak counts its own graphs' memory pool
@@ -56,20 +60,27 @@ from hf_rmt.core.lm_loss import chunked_lm_loss, lm_head_weights
 
 OFFICIAL_FIGURES = {"tokens_per_s": 156.6e3, "peak_memory_bytes": 31.6 * 2**30, "source": "issue 18 (H200)"}
 # Mode settings under these names set hf_rmt.core.lm_loss's switches for their step (the library's defaults else).
-LOSS_DEFAULTS = {name: getattr(lm_loss, name) for name in ("VOCAB_PAD_MULTIPLE", "GRADIENTS_IN_FORWARD")}
+LOSS_DEFAULTS = {
+    name: getattr(lm_loss, name) for name in ("VOCAB_PAD_MULTIPLE", "GRADIENTS_IN_FORWARD", "COMPILE_LOGITS_KERNEL")
+}
 TARGETS = {"speedup_vs_official": 1.5, "memory_vs_official": 0.3, "memory_ratio_32_vs_2": 1.2}
 
 
-def modes(chunk: int) -> dict[str, dict]:
+def modes(chunk: int, keep_last: tuple[int, ...] = (4,)) -> dict[str, dict]:
     """Each mode's RMTConfig settings (all of them, as the modes alternate on one model)."""
     materialised, chunked = (
-        {"loss_chunk_size": None, "skip_logits_in_training": False},
-        {"loss_chunk_size": chunk, "skip_logits_in_training": True},
+        {"loss_chunk_size": None, "skip_logits_in_training": False, "segment_checkpointing_keep_last": 1},
+        {"loss_chunk_size": chunk, "skip_logits_in_training": True, "segment_checkpointing_keep_last": 1},
     )
     # The chunked loss pads the head's rows for its matmuls (hf_rmt.core.lm_loss.VOCAB_PAD_MULTIPLE) and computes
     # its gradients in forward (GRADIENTS_IN_FORWARD); "-unpadded" and "-recompute" turn one of them off, so that
     # each is timed as a lever of its own.
     unpadded, recompute = {"VOCAB_PAD_MULTIPLE": None}, {"GRADIENTS_IN_FORWARD": False}
+    eager_logits = {"COMPILE_LOGITS_KERNEL": False}
+    kept = {
+        f"both-keep{k}": {**chunked, "segment_checkpointing": True, "segment_checkpointing_keep_last": k}
+        for k in keep_last
+    }
     return {
         "baseline": {**materialised, "segment_checkpointing": False},
         "chunked": {**chunked, "segment_checkpointing": False},
@@ -78,6 +89,9 @@ def modes(chunk: int) -> dict[str, dict]:
         "both": {**chunked, "segment_checkpointing": True},
         "both-unpadded": {**chunked, **unpadded, "segment_checkpointing": True},
         "both-recompute": {**chunked, **recompute, "segment_checkpointing": True},
+        "chunked-eager-logits": {**chunked, **eager_logits, "segment_checkpointing": False},
+        "both-eager-logits": {**chunked, **eager_logits, "segment_checkpointing": True},
+        **kept,
     }
 
 
@@ -223,7 +237,13 @@ def levers(args, device, dtype) -> dict:
     ids = torch.randint(0, vocab, (args.batch_size, args.segments * args.segment_size), generator=generator)
     ids = ids.to(device)
     model = rmt_model(args, device, dtype)
-    steps = {name: Step(model, ids, settings) for name, settings in modes(args.loss_chunk_size).items()}
+    wanted = modes(args.loss_chunk_size, tuple(args.keep_last))
+    if args.modes:
+        unknown = sorted(set(args.modes) - set(wanted))
+        if unknown:
+            raise SystemExit(f"--modes: unknown {unknown}; the modes are {sorted(wanted)}")
+        wanted = {name: settings for name, settings in wanted.items() if name in args.modes}
+    steps = {name: Step(model, ids, settings) for name, settings in wanted.items()}
     results = time_steps(steps, device, args.warmup, args.repeats)
     if args.profile:
         profile_steps(steps, results, device, args.profile)
@@ -390,6 +410,10 @@ def main():
         help="CUDA: also record each step's GPU kernel time and its share of the wall time (gpu_busy), and print its "
         "top N kernels (default 12)",
     )
+    parser.add_argument(
+        "--keep_last", type=int, nargs="+", default=[4], help="both-keep<k> modes: segments kept (default: 4)."
+    )
+    parser.add_argument("--modes", nargs="+", default=None, help="Only these modes (default: all; see above).")
     parser.add_argument("--official_dir", default=".carry/official", help="Where the official code may be.")
     parser.add_argument("--warmup", type=int, default=None, help="Default: 3 (quick: 1).")
     parser.add_argument("--repeats", type=int, default=None, help="Default: 10 (quick: 1).")

@@ -90,10 +90,16 @@ class RMTConfig(PreTrainedConfig):
         segment_checkpointing (`bool`, *optional*, defaults to `False`):
             Recompute each segment in the backward pass instead of keeping its activations, so training memory grows
             with the number of segments only by the memory state.
+        segment_checkpointing_keep_last (`int`, *optional*, defaults to 1):
+            With `segment_checkpointing`, the last this many segments of each input keep their activations and are
+            not recomputed. Backward starts with them and frees them before it recomputes any other segment, so the
+            peak holds this many segments' activations (or one recomputed segment's, for 1, the default: the last
+            segment is never recomputed) and each kept segment saves one segment's recomputation. A memory budget
+            for speed that does not grow with the number of segments: raise it while the peak fits.
         loss_chunk_size (`int`, *optional*, defaults to 1024):
             Causal LM: on the steps whose logits are not returned, the loss is computed from the last hidden states
-            and the LM head's weight by chunks of this many tokens, whose logits are recomputed in backward, so no
-            segment's logits are ever materialised whole (`hf_rmt/core/lm_loss.py`; heads known to be linear only).
+            and the LM head's weight by chunks of this many tokens, each chunk's gradients computed right away and its
+            logits dropped, so no segment's logits are ever materialised whole (`hf_rmt/core/lm_loss.py`; heads known to be linear only).
             Its matmuls see the head padded with zero rows to a multiple of 64 (an odd vocabulary such as GPT-2's
             sends cuBLAS to slow unaligned kernels); the loss is that of the real rows. `None` runs the backbone's own
             head on every scored step.
@@ -141,6 +147,7 @@ class RMTConfig(PreTrainedConfig):
     memory_type: str = "rmt"
     memory_dim: int | None = None
     segment_checkpointing: bool = False
+    segment_checkpointing_keep_last: int = 1
     loss_chunk_size: int | None = 1024
     skip_logits_in_training: bool = False
     modules_to_save: list[str] | None = None
@@ -189,6 +196,12 @@ class RMTConfig(PreTrainedConfig):
             )
         if not isinstance(self.segment_checkpointing, bool):
             raise ValueError(f"`segment_checkpointing` must be a bool, got {self.segment_checkpointing!r}.")
+        _check_int(
+            "segment_checkpointing_keep_last",
+            self.segment_checkpointing_keep_last,
+            1,
+            extra=" (the last segment always keeps its activations)",
+        )
         _check_int("loss_chunk_size", self.loss_chunk_size, 1, allow_none=True, extra=" (None: no chunking)")
         if not isinstance(self.skip_logits_in_training, bool):
             raise ValueError(f"`skip_logits_in_training` must be a bool, got {self.skip_logits_in_training!r}.")

@@ -137,6 +137,7 @@ CASES = [
     Case("config-cls_token_id", lambda w: hf_rmt.RMTConfig(cls_token_id=-1), "`cls_token_id`", "an integer >= 0", "got -1"),
     Case("config-memory_init_std", lambda w: hf_rmt.RMTConfig(memory_init_std=0.0), "`memory_init_std`", "a positive number", "got 0.0"),
     Case("config-segment_checkpointing", lambda w: hf_rmt.RMTConfig(segment_checkpointing="yes"), "`segment_checkpointing`", "must be a bool", "'yes'"),
+    Case("config-segment_checkpointing_keep_last", lambda w: hf_rmt.RMTConfig(segment_checkpointing_keep_last=0), "`segment_checkpointing_keep_last`", "an integer >= 1", "got 0"),
     Case("config-modules_to_save", lambda w: hf_rmt.RMTConfig(modules_to_save="classifier"), "`modules_to_save`", "a list of module names", "'classifier'"),
     Case("config-base_config-dict", lambda w: hf_rmt.RMTConfig(base_config={"hidden_size": 8}), "`base_config`", "must contain `model_type`", "['hidden_size']"),
     Case("config-base_config-type", lambda w: hf_rmt.RMTConfig(base_config=42), "`base_config`", "a PreTrainedConfig, a dict or None", "42", TypeError),

@@ -92,6 +92,7 @@ def test_causal_lm_training_benchmark_smoke_run_writes_json(tmp_path):
     result = json.loads(output.read_text())
     rows = result["results"]
     levers = ["baseline", "chunked", "chunked-unpadded", "checkpointing", "both", "both-unpadded", "both-recompute"]
+    levers += ["chunked-eager-logits", "both-eager-logits", "both-keep4"]
     assert list(rows) == [*levers, "official"]
     assert all(row["tokens_per_s"] > 0 for row in rows.values())
     for name in levers[1:]:
@@ -129,6 +130,9 @@ def test_causal_lm_training_benchmark_profile_records_gpu_busy(tmp_path):
         "both",
         "both-unpadded",
         "both-recompute",
+        "chunked-eager-logits",
+        "both-eager-logits",
+        "both-keep4",
     ):
         assert rows[f"{name}+compile"]["loss"] == pytest.approx(rows["baseline"]["loss"], rel=1e-4), name
     for name, row in rows.items():

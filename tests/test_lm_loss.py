@@ -60,6 +60,16 @@ def reference_loss(hidden, head: LMHeadWeights, targets):
     return F.cross_entropy(logits.flatten(0, -2), targets.flatten(), reduction="sum")
 
 
+def assert_equals_reference(loss, hidden, weight, targets):
+    """`loss` (backpropagated) and the gradients it left on `hidden` and `weight` equal the materialised head's."""
+    h, w = hidden.detach().clone().requires_grad_(), weight.detach().clone().requires_grad_()
+    want = reference_loss(h, LMHeadWeights(w), targets)
+    want.backward()
+    torch.testing.assert_close(loss.detach(), want.detach(), rtol=RTOL, atol=ATOL)
+    torch.testing.assert_close(hidden.grad, h.grad, rtol=RTOL, atol=ATOL)
+    torch.testing.assert_close(weight.grad, w.grad, rtol=RTOL, atol=ATOL)
+
+
 @pytest.mark.parametrize("implementation", ["function", "checkpoint"])
 @pytest.mark.parametrize("chunk_size", [1, 7, 1000])
 @pytest.mark.parametrize(
@@ -107,12 +117,7 @@ def test_chunked_loss_matmuls_see_the_vocabulary_padded_to_the_multiple(monkeypa
         loss = chunked_lm_loss(hidden, LMHeadWeights(weight), targets, 5, implementation)
         loss.backward()
     assert calls and {rows for rows, _ in calls} == {50 if multiple is None else -(-50 // multiple) * multiple}
-    h, w = hidden.detach().clone().requires_grad_(), weight.detach().clone().requires_grad_()
-    want = reference_loss(h, LMHeadWeights(w), targets)
-    want.backward()
-    torch.testing.assert_close(loss.detach(), want.detach(), rtol=RTOL, atol=ATOL)
-    torch.testing.assert_close(hidden.grad, h.grad, rtol=RTOL, atol=ATOL)
-    torch.testing.assert_close(weight.grad, w.grad, rtol=RTOL, atol=ATOL)
+    assert_equals_reference(loss, hidden, weight, targets)
     assert weight.grad.shape == weight.shape
 
 
@@ -138,6 +143,55 @@ def test_chunked_loss_computes_its_gradients_in_forward_and_backward_only_scales
     if in_forward:
         with pytest.raises(RuntimeError, match="backpropagated twice"):
             loss.backward()
+
+
+def test_a_failed_compilation_of_the_logits_kernel_falls_back_to_the_eager_function(monkeypatch, caplog):
+    """Where the logits kernel would compile (CUDA) and compilation fails, the loss is still right, a warning says
+    what happened and how to skip the attempt, and later chunks run eagerly without trying again."""
+    attempts = []
+
+    def broken(*args):
+        attempts.append(1)
+        raise torch._dynamo.exc.TorchDynamoException("no compiler here")
+
+    monkeypatch.setattr(lm_loss, "_compiles", lambda logits: lm_loss.COMPILE_LOGITS_KERNEL)
+    monkeypatch.setattr(lm_loss, "_compiled_logits_fn", broken)
+    monkeypatch.setattr(lm_loss, "COMPILE_LOGITS_KERNEL", True)
+    hidden, weight, targets = head_inputs(seed=5, vocab=50)
+    logger = hf_rmt.core.lm_loss.logger
+    logger.addHandler(caplog.handler)
+    try:
+        loss = chunked_lm_loss(hidden, LMHeadWeights(weight), targets, 5)
+    finally:
+        logger.removeHandler(caplog.handler)
+    loss.backward()
+    assert attempts == [1] and lm_loss.COMPILE_LOGITS_KERNEL is False
+    assert "runs eagerly from now on" in caplog.text and "COMPILE_LOGITS_KERNEL = False" in caplog.text
+    assert_equals_reference(loss, hidden, weight, targets)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(
+    "post", [{}, {"softcap": 30.0}, {"scale": 0.3}, {"divisor": 4.0}], ids=["plain", "softcap", "scale", "divisor"]
+)
+def test_compiled_logits_kernel_equals_the_eager_function_on_cuda(monkeypatch, post):
+    """The CUDA logits kernel (compiled) gives the eager function's loss and bf16 logit gradient, padded columns zero,
+    ignored rows zero, with and without an upstream gradient."""
+    generator = torch.Generator().manual_seed(7)
+    logits = (torch.randn(300, 50304, generator=generator) * 3).cuda().bfloat16()
+    targets = torch.randint(0, 50257, (300,), generator=generator).cuda()
+    targets[:17] = -100
+    args = (targets, 50257, post.get("scale"), post.get("divisor"), post.get("softcap"), True)
+    monkeypatch.setattr(lm_loss, "COMPILE_LOGITS_KERNEL", True)
+    for upstream in (None, torch.tensor(0.37, device="cuda")):
+        assert lm_loss._compiles(logits)
+        got_loss, got_grad = lm_loss._fused_logits_loss_and_grad(logits, *args, upstream)
+        want_loss, want_grad = lm_loss._logits_loss_and_grad(logits, *args, upstream)
+        assert lm_loss.COMPILE_LOGITS_KERNEL, "the compilation failed and fell back"
+        torch.testing.assert_close(got_loss, want_loss, rtol=1e-5, atol=0)
+        assert got_grad.dtype == torch.bfloat16 and got_grad.shape == logits.shape
+        torch.testing.assert_close(got_grad.float(), want_grad.float(), rtol=1e-2, atol=1e-5)
+        assert not got_grad[:, 50257:].any() and not got_grad[:17].any()
 
 
 def test_chunked_loss_follows_autocast_like_the_head():

@@ -20,6 +20,7 @@ from tiny_models import (
 )
 
 import hf_rmt
+from hf_rmt.core import recurrence
 from hf_rmt.modeling.heads import SequenceClassificationHead
 
 
@@ -156,12 +157,14 @@ def test_truncated_bptt_is_per_sample_under_padding(memory_type):
     torch.testing.assert_close(batched.grad[1, :16], alone.grad[0], rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("keep_last", [1, 3], ids=["keep-last-1", "keep-last-3"])
 @pytest.mark.parametrize("arch, memory_type", by_memory(["bert", "gpt2", "llama", "opt"]))
-def test_segment_checkpointing_gives_the_same_gradients(arch, memory_type):
+def test_segment_checkpointing_gives_the_same_gradients(arch, memory_type, keep_last):
     task = "causal-lm" if arch in DECODERS else "sequence-classification"
     grads = []
     for checkpointing in (False, True):
-        model = wrap(arch, task, memory_type, segment_checkpointing=checkpointing, bptt_depth=2).train()
+        options = {"segment_checkpointing": checkpointing, "segment_checkpointing_keep_last": keep_last}
+        model = wrap(arch, task, memory_type, bptt_depth=2, **options).train()
         model.set_trainable(train_backbone=True)
         ids = torch.randint(5, 99, (2, 40))
         labels = ids if task == "causal-lm" else torch.tensor([0, 2])
@@ -172,6 +175,31 @@ def test_segment_checkpointing_gives_the_same_gradients(arch, memory_type):
         assert {f"memory.layers.{i}.value.weight" for i in range(2)} <= grads[0].keys()
     for name in grads[0]:
         torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize("keep_last, recomputed", [(1, 4), (2, 3), (5, 0), (9, 0)])
+def test_segment_checkpointing_recomputes_all_but_the_last_segments(monkeypatch, keep_last, recomputed):
+    """With `segment_checkpointing`, every segment but the last `segment_checkpointing_keep_last` runs through the
+    recomputation (5 segments here); without gradients nothing is recomputed."""
+    calls = []
+    original = recurrence.recompute_segment
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(recurrence, "recompute_segment", counting)
+    model = wrap(
+        "bert", "sequence-classification", "rmt", segment_checkpointing=True, segment_checkpointing_keep_last=keep_last
+    )
+    model.train()
+    ids = torch.randint(5, 99, (2, 40))  # 5 segments of 8
+    model(ids, labels=torch.tensor([0, 2])).loss.backward()
+    assert len(calls) == recomputed
+    calls.clear()
+    with torch.no_grad():
+        model(ids)
+    assert calls == []
 
 
 @pytest.mark.parametrize("arch", ENCODERS)

@@ -29,6 +29,10 @@ import torch.nn.functional as F
 import torch.utils.checkpoint
 from torch import nn
 from transformers import PreTrainedModel
+from transformers.utils import logging
+
+
+logger = logging.get_logger(__name__)
 
 
 # Rows of the head's weight, as the matmuls see it, are padded with zeros to a multiple of this (None: no padding).
@@ -140,6 +144,98 @@ def _chunk_loss(head: LMHeadWeights, hidden, weight, bias, targets, vocab: int) 
     return F.cross_entropy(logits, targets, ignore_index=-100, reduction="sum")
 
 
+def _logits_loss_and_grad(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    vocab: int,
+    scale: float | None,
+    divisor: float | None,
+    softcap: float | None,
+    want_grad: bool,
+    upstream: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """
+    The summed cross-entropy of one chunk's (possibly padded) logits and, if `want_grad`, its gradient with respect to
+    them, written out rather than taken by autograd: what `_chunk_loss` and its backward compute, the float32 math of
+    `F.cross_entropy(post(logits).float(), ignore_index=-100)` with the head's post-processing differentiated by hand,
+    the gradient cast back to the logits' dtype (as the upcast's backward does) with zeros in the padded columns.
+
+    Why by hand: it is one function of the logits alone, so on a GPU it is compiled (`_fused_logits_loss_and_grad`)
+    into a few kernels that read the bf16 logits and write their bf16 gradient. Through autograd the same math is an
+    upcast copy, a float32 softmax forward and backward and several elementwise passes over float32 logits: about a
+    quarter of a GPT-2-small RMT training step's GPU time on an H200 (`bench/bench_training_lm.py --profile`, session 9).
+    """
+    x = logits[:, :vocab].float()
+    if scale is not None:
+        x = x * scale
+    if divisor is not None:
+        x = x / divisor
+    capped = None
+    if softcap is not None:
+        capped = torch.tanh(x / softcap)
+        x = capped * softcap
+    valid = targets != -100
+    safe = torch.where(valid, targets, 0)
+    lse = torch.logsumexp(x, dim=-1)
+    picked = x.gather(-1, safe.unsqueeze(-1)).squeeze(-1)
+    loss = torch.where(valid, lse - picked, 0.0).sum()
+    if not want_grad:
+        return loss, None
+    onehot = torch.arange(x.shape[-1], device=x.device) == safe.unsqueeze(-1)
+    grad = (torch.exp(x - lse.unsqueeze(-1)) - onehot.float()) * valid.unsqueeze(-1)
+    if upstream is not None:
+        grad = grad * upstream
+    # The chain rule back through the post-processing, in the reverse order of `LMHeadWeights.post`.
+    if capped is not None:
+        grad = grad * (1 - capped * capped)
+    if divisor is not None:
+        grad = grad / divisor
+    if scale is not None:
+        grad = grad * scale
+    grad = grad.to(logits.dtype)
+    if logits.shape[-1] != vocab:
+        grad = F.pad(grad, (0, logits.shape[-1] - vocab))
+    return loss, grad
+
+
+# Whether a CUDA chunk's loss and logit gradient run compiled (one function of the logits, `torch.compile`d once per
+# process); False, or a failed compilation, keeps the eager function (the same math, more kernels and memory traffic).
+COMPILE_LOGITS_KERNEL: bool = True
+_compiled_logits_fn = None
+
+
+def _compiles(logits: torch.Tensor) -> bool:
+    """Whether this chunk's logits kernel runs compiled: on CUDA, unless turned off or already inside a compilation."""
+    return COMPILE_LOGITS_KERNEL and logits.is_cuda and not torch.compiler.is_compiling()
+
+
+def _fused_logits_loss_and_grad(logits: torch.Tensor, *args) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """`_logits_loss_and_grad`, compiled on CUDA (inductor fuses the upcast, log-sum-exp, gradient and downcast into a
+    few kernels over the chunk's logits); eager elsewhere, inside another compilation, or when compilation fails."""
+    global COMPILE_LOGITS_KERNEL, _compiled_logits_fn
+    if not _compiles(logits):
+        return _logits_loss_and_grad(logits, *args)
+    if _compiled_logits_fn is None:
+        _compiled_logits_fn = torch.compile(_logits_loss_and_grad, fullgraph=True)
+    # One compiled variant per head post-processing, with and without gradient and upstream scale: more than dynamo's
+    # default of 8 entries in a process that trains and evaluates several models. The chunk's row count varies (the
+    # last chunk of a segment is shorter): marked dynamic up front rather than compiled once per count.
+    torch._dynamo.maybe_mark_dynamic(logits, 0)
+    torch._dynamo.maybe_mark_dynamic(args[0], 0)
+    limit = max(torch._dynamo.config.recompile_limit, 64)
+    try:
+        with torch._dynamo.config.patch(recompile_limit=limit):
+            return _compiled_logits_fn(logits, *args)
+    except (torch._dynamo.exc.TorchDynamoException, torch._dynamo.exc.FailOnRecompileLimitHit) as error:
+        logger.warning(
+            "Compiling the chunked LM loss's logits kernel failed (%s); it runs eagerly from now on (same result, "
+            "slower). Set hf_rmt.core.lm_loss.COMPILE_LOGITS_KERNEL = False to skip the attempt.",
+            str(error).splitlines()[0][:200],
+        )
+        COMPILE_LOGITS_KERNEL = False
+        return _logits_loss_and_grad(logits, *args)
+
+
 def _chunked_loss_and_grads(
     head: LMHeadWeights,
     hidden,
@@ -156,31 +252,28 @@ def _chunked_loss_and_grads(
     bias are padded for the matmuls (`_padded`); their gradients are summed over chunks in float32 at the padded size
     and cut back to the vocabulary. `scale` is the upstream gradient (None: 1)."""
     vocab = weight.shape[0]
-    w, b = _padded(weight.detach().to(dtype), None if bias is None else bias.detach().to(dtype))
-    w.requires_grad_(needs[1])
-    if b is not None:
-        b.requires_grad_(needs[2])
-    grad_hidden = torch.zeros_like(hidden) if needs[0] else None
-    grad_weight = torch.zeros_like(w, dtype=torch.float32) if needs[1] else None
-    grad_bias = torch.zeros_like(b, dtype=torch.float32) if b is not None and needs[2] else None
-    wanted = [t for t in (w, b) if t is not None and t.requires_grad]
-    total = hidden.new_zeros((), dtype=torch.float32)
-    with torch.enable_grad(), torch.autocast(hidden.device.type, enabled=False):
+    with torch.no_grad(), torch.autocast(hidden.device.type, enabled=False):
+        w, b = _padded(weight.detach().to(dtype), None if bias is None else bias.detach().to(dtype))
+        grad_hidden = torch.zeros_like(hidden) if needs[0] else None
+        grad_weight = torch.zeros_like(w, dtype=torch.float32) if needs[1] else None
+        grad_bias = torch.zeros_like(b, dtype=torch.float32) if b is not None and needs[2] else None
+        want_grad = any(needs[: 3 if b is not None else 2])
+        post = (head.scale, head.divisor, head.softcap)
+        total = hidden.new_zeros((), dtype=torch.float32)
         for start in range(0, hidden.shape[0], chunk_size):
             chunk = slice(start, start + chunk_size)
-            h = hidden[chunk].detach().to(dtype).requires_grad_(needs[0])
-            loss = _chunk_loss(head, h, w, b, targets[chunk], vocab)
-            total = total + loss.detach()
-            inputs = ([h] if h.requires_grad else []) + wanted
-            if not inputs or not loss.requires_grad:
+            h = hidden[chunk].detach().to(dtype)
+            logits = F.linear(h, w, b)
+            loss, grad = _fused_logits_loss_and_grad(logits, targets[chunk], vocab, *post, want_grad, scale)
+            total = total + loss
+            if grad is None:
                 continue
-            grads = list(torch.autograd.grad(loss, inputs, scale))
-            if h.requires_grad:
-                grad_hidden[chunk] = grads.pop(0)
-            if w.requires_grad:
-                grad_weight += grads.pop(0)
-            if b is not None and b.requires_grad:
-                grad_bias += grads.pop(0)
+            if grad_hidden is not None:
+                grad_hidden[chunk] = grad @ w
+            if grad_weight is not None:
+                grad_weight += grad.t() @ h
+            if grad_bias is not None:
+                grad_bias += grad.sum(0, dtype=torch.float32)
     grad_weight = None if grad_weight is None else grad_weight[:vocab].to(weight.dtype)
     grad_bias = None if grad_bias is None else grad_bias[:vocab].to(bias.dtype)
     return total, grad_hidden, grad_weight, grad_bias
@@ -291,6 +384,7 @@ def chunked_lm_loss(
 
 
 __all__ = [
+    "COMPILE_LOGITS_KERNEL",
     "GRADIENTS_IN_FORWARD",
     "LINEAR_HEAD_MODEL_TYPES",
     "VOCAB_PAD_MULTIPLE",

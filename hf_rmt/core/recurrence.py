@@ -81,6 +81,7 @@ class LoopOptions:
 
     bptt_depth: int = -1
     recompute: bool = False
+    keep_last: int = 1  # with `recompute`: the last steps not recomputed (RMTConfig.segment_checkpointing_keep_last)
     params: list[torch.Tensor] = field(default_factory=list)  # what a recomputed step differentiates
     preserve_rng: bool = False
     graphs: SegmentGraphs | None = None
@@ -212,9 +213,11 @@ def run_segments(
             outputs = (options.graphs(step_memory, inputs[:, start : start + step.max_length]),)
         else:
             run = partial(segment_step, cell, plan, step, t, head_kwargs, head if keep else None)
-            if options.recompute and t < last:
+            if options.recompute and t < len(plan) - max(options.keep_last, 1):
                 # The last step is not recomputed: backward starts with it, so keeping its activations costs
-                # no more than the recomputation of any one step would hold at that point.
+                # no more than the recomputation of any one step would hold at that point. The last `keep_last`
+                # steps are kept alike: backward frees them before it recomputes anything, so the peak is the
+                # larger of their activations and one recomputed step's.
                 outputs = _recomputed(run, checkpointed, step_memory, inputs, options)
             else:
                 outputs = run(step_memory, inputs)

@@ -121,6 +121,10 @@ def rmt_settings(config: Any, layout: Any, class_name: str, auto_class: str, kin
         if config.max_n_segments
         else "unbounded"
     )
+    checkpointing = "yes" if config.segment_checkpointing else "no"
+    keep_last = getattr(config, "segment_checkpointing_keep_last", 1)
+    if config.segment_checkpointing and keep_last > 1:
+        checkpointing += f", the last {keep_last} segments kept (`segment_checkpointing_keep_last={keep_last}`)"
     return [
         [
             "Model class",
@@ -135,7 +139,7 @@ def rmt_settings(config: Any, layout: Any, class_name: str, auto_class: str, kin
         ["Segment alignment", _ALIGNMENTS.get(config.resolved_segment_alignment, config.resolved_segment_alignment)],
         ["Longest input", longest],
         ["BPTT", bptt],
-        ["Segment checkpointing", "yes" if config.segment_checkpointing else "no"],
+        ["Segment checkpointing", checkpointing],
         ["Trained with the memory", ", ".join(f"`{m}`" for m in config.modules_to_save or []) or "memory only"],
     ]
 

@@ -312,6 +312,7 @@ class RMTPreTrainedModel(PreTrainedModel):
         options = LoopOptions(bptt_depth=depth, graphs=self._graphs, segment_size=config.segment_size)
         if grad and config.segment_checkpointing:
             options.recompute = True
+            options.keep_last = config.segment_checkpointing_keep_last
             # Saving and restoring the RNG state around each segment is only needed to replay dropout masks.
             options.preserve_rng = self.has_dropout()
             options.params = list(self.parameters())  # `recompute_segment` keeps those that require grad

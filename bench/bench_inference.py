@@ -447,6 +447,13 @@ def main():
         choices=["default", "flash", "cudnn", "efficient"],
         help="attention kernel for every section: torch's choice, or one forced (torch.nn.attention.sdpa_kernel)",
     )
+    parser.add_argument(
+        "--blas",
+        default="default",
+        choices=["default", "cublas", "cublaslt"],
+        help="GEMM library torch prefers (torch.backends.cuda.preferred_blas_library): its kernel choices differ at "
+        "the batch-1 step's M=512",
+    )
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -481,6 +488,9 @@ def main():
     )
     sections = {int(s) for s in args.sections.split(",")}
     results["sdpa"] = args.sdpa
+    results["blas"] = args.blas
+    if args.blas != "default" and device.type == "cuda":
+        torch.backends.cuda.preferred_blas_library(args.blas)
     with attention_kernel(args.sdpa):
         run_sections(args, sections, device, dtype, results)
     if args.output:

@@ -99,6 +99,12 @@ def _train_command(args: argparse.Namespace) -> int:
             f"--memory-dim sizes the associative memory: it needs --memory-type associative, got --memory-type "
             f"{args.memory_type}"
         )
+    if args.segment_checkpointing_keep_last != 1 and not args.segment_checkpointing:
+        raise ValueError(
+            "--segment-checkpointing-keep-last sets how many segments segment checkpointing keeps: it needs "
+            f"--segment-checkpointing, got --segment-checkpointing-keep-last {args.segment_checkpointing_keep_last} "
+            "without it"
+        )
     _check_curriculum(args.curriculum)
     args.lora_r_given = args.lora_r is not None
     if args.lora_r is None:
@@ -128,6 +134,7 @@ def _train_command(args: argparse.Namespace) -> int:
         train_backbone=args.train_backbone,
         bptt_depth=args.bptt_depth,
         segment_checkpointing=args.segment_checkpointing,
+        segment_checkpointing_keep_last=args.segment_checkpointing_keep_last,
         seed=args.seed,
         device=args.device,
         bf16=args.bf16,

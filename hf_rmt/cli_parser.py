@@ -135,6 +135,14 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     group.add_argument(
         "--segment-checkpointing", action="store_true", help="Recompute segments in backward (less memory)."
     )
+    group.add_argument(
+        "--segment-checkpointing-keep-last",
+        type=_positive_int,
+        default=1,
+        metavar="K",
+        help="With --segment-checkpointing: the last K segments keep their activations (K - 1 fewer recomputations, "
+        "a peak of K segments' activations). (default: 1)",
+    )
     group = train_parser.add_argument_group("curriculum and optimisation")
     group.add_argument(
         "--curriculum",

@@ -85,6 +85,7 @@ class TrainSettings:
     lora_target_modules: str = "all-linear"
     bptt_depth: int = -1
     segment_checkpointing: bool = False
+    segment_checkpointing_keep_last: int = 1
     seed: int = 0
     device: str = "auto"
     bf16: bool = False
@@ -163,6 +164,7 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         segment_size=settings.segment_size,
         bptt_depth=settings.bptt_depth,
         segment_checkpointing=settings.segment_checkpointing,
+        segment_checkpointing_keep_last=settings.segment_checkpointing_keep_last,
     )
     model = get_rmt_model(backbone, config, tokenizer=tokenizer, train_backbone=settings.train_backbone)
     rmt = model

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 from _subprocess import run as run_subprocess
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 import hf_rmt
 from hf_rmt import cli
@@ -348,6 +348,28 @@ def test_eval_compile_needs_cuda_graphs_on_a_gpu(trained_dir, tmp_path, capsys, 
     )
     assert err.startswith("hf-rmt eval: error: --compile compiles the CUDA-graph step on a GPU, but ")
     assert err.endswith("; drop --compile") and not out.exists()
+
+
+def test_train_with_segment_checkpointing_keeping_the_last_segments(backbone_dir, tmp_path, capsys):
+    """`--segment-checkpointing-keep-last K` reaches the saved config; without `--segment-checkpointing` it is refused
+    in the flags' words, before anything is written."""
+    out = tmp_path / "kept"
+    args = ["train", "--model", backbone_dir, "--task", "memorize", "--output-dir", str(out), *TINY_RMT]
+    args += ["--curriculum", "1,3", "--steps-per-stage", "1", "--batch-size", "2"]
+    assert main([*args, "--segment-checkpointing", "--segment-checkpointing-keep-last", "2"]) == 0
+    capsys.readouterr()
+    config = AutoConfig.from_pretrained(out)
+    assert config.segment_checkpointing and config.segment_checkpointing_keep_last == 2
+    refused = ["train", "--model", backbone_dir, "--task", "memorize", "--output-dir", str(tmp_path / "refused")]
+    err = error_of([*refused, *TINY_RMT, "--segment-checkpointing-keep-last", "3"], capsys)
+    assert "--segment-checkpointing-keep-last sets how many segments segment checkpointing keeps: it needs " in err
+    assert "got --segment-checkpointing-keep-last 3 without it" in err
+    assert not (tmp_path / "refused").exists()
+    with pytest.raises(SystemExit):  # argparse's own error for a bad value
+        main([*refused, *TINY_RMT, "--segment-checkpointing", "--segment-checkpointing-keep-last", "0"])
+    err = capsys.readouterr().err
+    assert "--segment-checkpointing-keep-last: expected a positive integer, got '0'" in err
+    assert not (tmp_path / "refused").exists()
 
 
 def test_train_an_associative_memory(backbone_dir, tmp_path, capsys):

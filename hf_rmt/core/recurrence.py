@@ -32,6 +32,7 @@ from .memory import (
     state_from_tensors,
     state_tensors,
 )
+from .memory_rows import can_prune, last_layer_at_rows, read_rows
 from .recompute import recompute_segment
 from .segments import SegmentPlan, SegmentStep
 
@@ -109,6 +110,10 @@ def segment_step(
         content = rows.gather(1, positions[..., None].expand(-1, -1, rows.shape[-1]))
     specials = cell.layout.special_embeddings(embeddings, content)
     embeds, mask, position_ids = cell.layout.build(cell.update.read(memory).to(content.dtype), content, step, specials)
+    if head is None and head_kwargs is None and not torch.is_grad_enabled():
+        # Inference of a step that keeps nothing: only the memory rows of the last layer are read back.
+        with last_layer_at_rows(*_prunable_last_layer(cell, embeds.shape[1])):
+            return (backbone_step(cell, memory, embeds, mask, position_ids, None)[0],)
     new_memory, hidden, head_output = backbone_step(cell, memory, embeds, mask, position_ids, head_kwargs)
     if head is None:
         return (new_memory,)
@@ -125,7 +130,30 @@ def memory_only_step(cell: SegmentCell, memory: torch.Tensor, segment_ids: torch
     step = SegmentStep(None, lengths, lengths, length, True, lengths.bool())
     specials = cell.layout.special_embeddings(embeddings, content)
     embeds, _, _ = cell.layout.build(cell.update.read(memory).to(content.dtype), content, step, specials)
-    return backbone_step(cell, memory, embeds, None, None, None)[0]
+    # Only the memory rows of the last layer's output are read back here.
+    with last_layer_at_rows(*_prunable_last_layer(cell, embeds.shape[1])):
+        return backbone_step(cell, memory, embeds, None, None, None)[0]
+
+
+def _prunable_last_layer(cell: SegmentCell, length: int) -> tuple[torch.nn.Module | None, slice | None]:
+    """The backbone's last block and the rows of a `length`-position row that memory is read from, when that block
+    can compute those rows alone (`hf_rmt.core.memory_rows`); else `(None, None)`. Never for a memory acting inside
+    the layers (ARMT writes from every layer's memory rows through hooks on the blocks, which the pruned forward
+    would bypass), nor for a block shared by several layers (ALBERT's: it would be pruned everywhere)."""
+    if cell.update.acts_in_layers:
+        return None, None
+    blocks = cell.caller.blocks(cell.backbone)
+    if not blocks or blocks.count(blocks[-1]) != 1 or not can_prune(blocks[-1], cell.backbone.config):
+        return None, None
+    return blocks[-1], _memory_rows(cell.layout, length)
+
+
+def _memory_rows(layout: MemoryLayout, length: int) -> slice | None:
+    """The row positions `layout` reads memory from, found once per row length (kept on the layout)."""
+    cache = layout.__dict__.setdefault("_memory_rows", {})
+    if length not in cache:
+        cache[length] = read_rows(layout.read_memory, length)
+    return cache[length]
 
 
 def backbone_step(

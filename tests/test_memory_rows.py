@@ -4,7 +4,7 @@ the whole layer, for every layer it prunes, and layers it does not know keep the
 import pytest
 import torch
 from peft import LoraConfig, get_peft_model
-from tiny_models import ENCODERS, rmt_config, tiny_backbone
+from tiny_models import ENCODERS, rmt_config, tiny_backbone, with_memory_values
 
 import hf_rmt
 from hf_rmt.backbone import layer_blocks
@@ -72,15 +72,30 @@ def test_pruned_last_layer_follows_lora_and_only_runs_in_evaluation():
     assert not can_prune(layer_blocks(inner.backbone)[-1], inner.backbone.config)
 
 
-def test_associative_memory_never_prunes():
-    """ARMT writes from every layer's memory rows through hooks on the blocks: its step runs the last layer whole."""
+@pytest.mark.parametrize("arch", sorted(PRUNED))
+def test_associative_memory_prunes_and_keeps_every_layers_read_and_write(monkeypatch, arch):
+    """ARMT reads and writes in hooks on the blocks, around the block's forward: the pruned forward runs between
+    them (the read changes its input, the write reads its memory rows), so the state and logits equal the whole
+    layer's, in memory-only steps and through the eager loop with padding."""
     model = hf_rmt.get_rmt_model(
-        tiny_backbone("bert", "sequence-classification"), rmt_config("bert", memory_type="associative")
-    ).eval()
+        tiny_backbone(arch, "sequence-classification"), rmt_config(arch, memory_type="associative")
+    )
+    model = with_memory_values(model).eval()
+    ids = torch.randint(5, 99, (3, 40))
+    mask = torch.ones_like(ids)
+    mask[1, 30:] = 0
     with torch.no_grad():
-        state = model(torch.randint(5, 99, (2, 16))).memory_state
-    _, seen = rows_seen_by_last_feed_forward(model, state, torch.randint(5, 99, (2, 8)))
-    assert seen and seen[0] > 4
+        state = model(torch.randint(5, 99, (3, 16))).memory_state
+    step, seen = rows_seen_by_last_feed_forward(model, state, ids[:, :8])
+    assert seen == [4]
+    with torch.no_grad():
+        pruned = model(ids, attention_mask=mask, memory_state=state)
+        monkeypatch.setattr(hf_rmt.core.recurrence, "can_prune", lambda *args: False)
+        whole = model(ids, attention_mask=mask, memory_state=state)
+        whole_step = model.memory_only_step(state, ids[:, :8])
+    torch.testing.assert_close(step, whole_step, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(pruned.memory_state, whole.memory_state, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(pruned.logits, whole.logits, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", sorted(LAYOUTS))

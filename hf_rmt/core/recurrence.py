@@ -137,11 +137,10 @@ def memory_only_step(cell: SegmentCell, memory: torch.Tensor, segment_ids: torch
 
 def _prunable_last_layer(cell: SegmentCell, length: int) -> tuple[torch.nn.Module | None, slice | None]:
     """The backbone's last block and the rows of a `length`-position row that memory is read from, when that block
-    can compute those rows alone (`hf_rmt.core.memory_rows`); else `(None, None)`. Never for a memory acting inside
-    the layers (ARMT writes from every layer's memory rows through hooks on the blocks, which the pruned forward
-    would bypass), nor for a block shared by several layers (ALBERT's: it would be pruned everywhere)."""
-    if cell.update.acts_in_layers:
-        return None, None
+    can compute those rows alone (`hf_rmt.core.memory_rows`); else `(None, None)`. A memory acting inside the layers
+    (ARMT) keeps working: its read and write are hooks around the block's forward, which the pruned forward replaces
+    (the write reads the memory rows it computed). Never for a block shared by several layers (ALBERT's: it would be
+    pruned everywhere)."""
     blocks = cell.caller.blocks(cell.backbone)
     if not blocks or blocks.count(blocks[-1]) != 1 or not can_prune(blocks[-1], cell.backbone.config):
         return None, None

@@ -137,3 +137,20 @@ def test_inference_with_padding_gives_the_whole_layers_results(monkeypatch, arch
     assert 4 in seen and any(rows > 4 for rows in seen)  # pruned memory-only steps, then the whole layer
     torch.testing.assert_close(pruned.logits, whole.logits, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(pruned.memory_state, whole.memory_state, rtol=1e-5, atol=1e-6)
+
+
+def test_a_layer_with_its_own_forward_is_left_alone():
+    """A block whose forward was replaced on the instance (accelerate's offloading hooks do that) is not pruned, and
+    its forward is still its own afterwards."""
+    model = hf_rmt.get_rmt_model(tiny_backbone("bert", "sequence-classification"), rmt_config("bert")).eval()
+    last = layer_blocks(model.backbone)[-1]
+    calls = []
+    original = last.forward
+
+    def hooked(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    last.forward = hooked
+    _, seen = rows_seen_by_last_feed_forward(model, torch.randn(2, 4, 32), torch.randint(5, 99, (2, 8)))
+    assert calls == [1] and seen and seen[0] > 4 and last.forward is hooked

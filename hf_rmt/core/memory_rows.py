@@ -39,6 +39,8 @@ def can_prune(layer: nn.Module, config) -> bool:
     """Whether `layer` (the backbone's last block) is one `memory_rows_forward` reproduces, as configured now."""
     if type(layer).__name__ not in PRUNABLE_LAYERS or layer.training:
         return False
+    if "forward" in vars(layer):  # a forward of its own (accelerate's offloading hooks set one): left alone
+        return False
     attention = getattr(layer, "attention", None)
     self_attention = getattr(attention, "self", None)
     if self_attention is None or not all(hasattr(self_attention, n) for n in ("query", "key", "value")):

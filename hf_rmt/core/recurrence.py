@@ -142,7 +142,7 @@ def _prunable_last_layer(cell: SegmentCell, length: int) -> tuple[torch.nn.Modul
     (the write reads the memory rows it computed). Never for a block shared by several layers (ALBERT's: it would be
     pruned everywhere)."""
     blocks = cell.caller.blocks(cell.backbone)
-    if not blocks or blocks.count(blocks[-1]) != 1 or not can_prune(blocks[-1], cell.backbone.config):
+    if not blocks or not can_prune(blocks[-1], cell.backbone.config) or blocks.count(blocks[-1]) != 1:
         return None, None
     return blocks[-1], _memory_rows(cell.layout, length)
 

@@ -1,7 +1,7 @@
 """The option matrix: every combination of the training options that combine trains with the gradients of the plain
 path, or is refused when it is configured; none fails inside torch.
 
-The options (`OPTIONS`): segment checkpointing; the backbone's own gradient checkpointing (off, reentrant,
+The options (`OPTIONS`): segment checkpointing (off, on, on keeping the last two segments); the backbone's own gradient checkpointing (off, reentrant,
 non-reentrant); `bptt_depth` (full, 1); what trains (the whole model, memory + head on a frozen backbone, LoRA +
 memory); bf16 autocast on the CPU; the layout (encoder: a BERT classifier, decoder: a GPT-2 causal LM); the segment
 alignment; the padding side of the batch; `input_ids` or `inputs_embeds`.
@@ -13,9 +13,9 @@ tokens divided by their number). So one comparison checks recomputation, the bac
 invariance under padding and `inputs_embeds` at once. fp32 combinations match it to 1e-4 of each gradient's scale;
 bf16 ones to twice the distance between the plain path in bf16 and in fp32 (the dtype's own error).
 
-The full product has 2 * 3 * 2 * 3 * 2 * 2 * 2 * 2 * 2 = 1,152 combinations. CI runs a pairwise covering array of
+The full product has 3 * 3 * 2 * 3 * 2 * 2 * 2 * 2 * 2 = 1,728 combinations. CI runs a pairwise covering array of
 it (`pairwise`): a deterministic greedy choice of combinations until every pair of values of any two options occurs
-in at least one of them (13), plus the combinations the bug reports named. `HF_RMT_FULL_MATRIX=1` runs the
+in at least one of them (14), plus the combinations the bug reports named. `HF_RMT_FULL_MATRIX=1` runs the
 whole product.
 """
 
@@ -34,7 +34,8 @@ import hf_rmt
 
 
 OPTIONS = {
-    "segment_checkpointing": (False, True),
+    # False, True (every segment but the last recomputed), or 2 (`segment_checkpointing_keep_last=2`).
+    "segment_checkpointing": (False, True, 2),
     "backbone_checkpointing": ("off", "reentrant", "non-reentrant"),
     "bptt_depth": (-1, 1),
     "trainable": ("all", "memory-and-head", "lora"),
@@ -91,11 +92,17 @@ def combination_id(combination: dict) -> str:
     return "-".join(f"{name}={value}" for name, value in combination.items())
 
 
-def build(layout: str, trainable: str, bptt_depth: int, alignment: str, segment_checkpointing: bool = False):
-    """The model of a combination; the same weights for every combination of the same layout and trainable set."""
+def build(layout: str, trainable: str, bptt_depth: int, alignment: str, segment_checkpointing: bool | int = False):
+    """The model of a combination; the same weights for every combination of the same layout and trainable set.
+    `segment_checkpointing` an int: on, keeping that many last segments (`segment_checkpointing_keep_last`)."""
     arch, task = ("bert", "sequence-classification") if layout == "encoder" else ("gpt2", "causal-lm")
+    keep_last = 1 if isinstance(segment_checkpointing, bool) else segment_checkpointing
     config = rmt_config(
-        arch, bptt_depth=bptt_depth, segment_alignment=alignment, segment_checkpointing=segment_checkpointing
+        arch,
+        bptt_depth=bptt_depth,
+        segment_alignment=alignment,
+        segment_checkpointing=bool(segment_checkpointing),
+        segment_checkpointing_keep_last=keep_last,
     )
     model = hf_rmt.get_rmt_model(tiny_backbone(arch, task, seed=0), config, train_backbone=trainable == "all")
     generator = torch.Generator().manual_seed(1)

@@ -9,7 +9,7 @@ from tiny_models import ENCODERS, rmt_config, tiny_backbone, with_memory_values
 import hf_rmt
 from hf_rmt.backbone import layer_blocks
 from hf_rmt.core.layouts import LAYOUTS
-from hf_rmt.core.memory_rows import can_prune, read_rows
+from hf_rmt.core.memory_rows import read_rows
 
 
 PRUNED = {"bert", "roberta", "electra"}
@@ -52,8 +52,8 @@ def test_memory_only_step_prunes_known_last_layers_to_the_memory_rows(arch, attn
     torch.testing.assert_close(got, full_step(model, memory, ids), rtol=1e-5, atol=1e-6)
 
 
-def test_pruned_last_layer_follows_lora_and_only_runs_in_evaluation():
-    """LoRA on every linear layer (peft) reaches the pruned layer; in training mode the layer runs whole."""
+def test_pruned_last_layer_follows_lora():
+    """LoRA on every linear layer (peft) reaches the pruned layer."""
     backbone = tiny_backbone("bert", "sequence-classification")
     model = hf_rmt.get_rmt_model(backbone, rmt_config("bert"))
     peft_model = get_peft_model(model, LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
@@ -68,8 +68,60 @@ def test_pruned_last_layer_follows_lora_and_only_runs_in_evaluation():
     with peft_model.disable_adapter():
         plain = full_step(inner, memory, ids)
     assert not torch.allclose(plain, want)
-    inner.train()
-    assert not can_prune(layer_blocks(inner.backbone)[-1], inner.backbone.config)
+
+
+def train_grads(model, ids, labels):
+    seen = []
+    last = layer_blocks(model.backbone)[-1]
+    handle = last.intermediate.register_forward_hook(lambda mod, args, out: seen.append(args[0].shape[1]))
+    try:
+        model.zero_grad()
+        loss = model(ids, labels=labels).loss
+        loss.backward()
+    finally:
+        handle.remove()
+    grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    return loss.detach(), grads, seen
+
+
+@pytest.mark.parametrize("checkpointing", [False, True], ids=["plain", "segment-checkpointing"])
+@pytest.mark.parametrize("arch", sorted(PRUNED))
+def test_training_prunes_memory_only_segments_with_the_whole_layers_gradients(monkeypatch, arch, checkpointing):
+    """A classifier's segments before the last keep nothing but memory: in training their last layer runs at the
+    memory rows only (in the recomputation too), and the loss and every gradient equal the whole layer's."""
+    config = rmt_config(arch, segment_checkpointing=checkpointing)
+    model = hf_rmt.get_rmt_model(tiny_backbone(arch, "sequence-classification"), config, train_backbone=True).train()
+    generator = torch.Generator().manual_seed(4)
+    ids, labels = torch.randint(5, 99, (3, 32), generator=generator), torch.tensor([0, 2, 1])
+    loss, grads, seen = train_grads(model, ids, labels)
+    assert 4 in seen and any(rows > 4 for rows in seen)  # the last segment keeps its outputs: whole
+    monkeypatch.setattr(hf_rmt.core.recurrence, "can_prune", lambda *args: False)
+    want_loss, want, _ = train_grads(model, ids, labels)
+    torch.testing.assert_close(loss, want_loss, rtol=1e-5, atol=1e-6)
+    assert grads.keys() == want.keys() and len(grads) > 10
+    for name in want:
+        torch.testing.assert_close(grads[name], want[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_dropout_turns_pruning_off_in_training():
+    """With dropout, pruning would change which masks a seeded run draws: a training step runs the layer whole."""
+    backbone = tiny_backbone("bert", "sequence-classification", hidden_dropout_prob=0.1)
+    model = hf_rmt.get_rmt_model(backbone, rmt_config("bert")).train()
+    _, grads, seen = train_grads(model, torch.randint(5, 99, (2, 24)), torch.tensor([0, 1]))
+    assert grads and seen and all(rows > 4 for rows in seen)
+
+
+def test_the_backbones_own_gradient_checkpointing_turns_pruning_off_in_training():
+    """transformers' gradient checkpointing recomputes a layer with its own forward in backward: a layer set up for it
+    is never pruned in training (in evaluation it still is)."""
+    model = hf_rmt.get_rmt_model(tiny_backbone("bert", "sequence-classification"), rmt_config("bert"))
+    model.backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.train()
+    _, grads, seen = train_grads(model, torch.randint(5, 99, (2, 24)), torch.tensor([0, 1]))
+    assert grads and seen and all(rows > 4 for rows in seen)
+    model.eval()
+    _, seen = rows_seen_by_last_feed_forward(model, torch.randn(2, 4, 32), torch.randint(5, 99, (2, 8)))
+    assert seen == [4]
 
 
 @pytest.mark.parametrize("arch", sorted(PRUNED))

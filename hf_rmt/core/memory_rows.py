@@ -11,8 +11,14 @@ in twelve.
 
 Only layers whose structure is known are pruned (`PRUNABLE_LAYERS`: BERT's post-norm layer, shared by RoBERTa,
 XLM-R, CamemBERT and ELECTRA): self-attention with absolute positions, no cross-attention, no chunked feed-forward,
-in evaluation mode. Any other block keeps its own forward. The result is the same to float rounding (the attention of
-10 query rows runs as its own kernel): tests/test_memory_rows.py compares it with the whole layer.
+no forward of its own on the instance. Any other block keeps its own forward. The result is the same to float
+rounding (the attention of 10 query rows runs as its own kernel): tests/test_memory_rows.py compares it with the
+whole layer.
+
+Training too, without dropout: in a sequence classifier every segment but the last is such a step (only its memory
+goes on), and the pruned rows would get no gradient anyway, so gradients are the whole layer's. Not with dropout (the
+pruned rows would draw no masks, which changes every later mask of a seeded run) nor with the backbone's own gradient
+checkpointing (`can_prune`).
 """
 
 from __future__ import annotations
@@ -37,7 +43,14 @@ _forwards: WeakKeyDictionary[nn.Module, dict[tuple[int, int], Callable]] = WeakK
 
 def can_prune(layer: nn.Module, config) -> bool:
     """Whether `layer` (the backbone's last block) is one `memory_rows_forward` reproduces, as configured now."""
-    if type(layer).__name__ not in PRUNABLE_LAYERS or layer.training:
+    if type(layer).__name__ not in PRUNABLE_LAYERS:
+        return False
+    if layer.training and ("_gradient_checkpointing_func" in vars(layer) or _drops_out(layer)):
+        # The backbone's own gradient checkpointing would recompute the layer in backward with its own forward, not
+        # the pruned one (and hf_rmt's segment recomputation toggles it between a step's two runs): never pruned in
+        # training once it was set up. Nor with dropout: the pruned rows would draw no masks, so every later mask of
+        # the run would differ from an unpruned run's, and a seed would no longer give the same training with and
+        # without another option (the backbone's checkpointing, tests/test_training.py).
         return False
     if "forward" in vars(layer):  # a forward of its own (accelerate's offloading hooks set one): left alone
         return False
@@ -53,6 +66,11 @@ def can_prune(layer: nn.Module, config) -> bool:
         and hasattr(layer, "intermediate")
         and hasattr(layer, "output")
     )
+
+
+def _drops_out(layer: nn.Module) -> bool:
+    """Whether `layer` applies dropout in training (an `nn.Dropout` with p > 0; BERT's attention reads its own)."""
+    return any(isinstance(module, nn.Dropout) and module.p > 0 for module in layer.modules())
 
 
 def memory_rows_forward(layer: nn.Module, rows: slice) -> Callable:
@@ -74,7 +92,7 @@ def memory_rows_forward(layer: nn.Module, rows: slice) -> Callable:
         mask = attention_mask
         if mask is not None and mask.dim() == 4 and mask.shape[-2] == length:
             mask = mask[:, :, rows]  # the selected queries' rows of a per-query mask
-        attended = F.scaled_dot_product_attention(query, key_, value, attn_mask=mask, scale=scale)
+        attended = F.scaled_dot_product_attention(query, key_, value, attn_mask=mask, scale=scale)  # no dropout
         attended = attended.transpose(1, 2).reshape(batch, -1, heads * head_size)
         attention_output = layer.attention.output(attended, selected)
         output = layer.output(layer.intermediate(attention_output), attention_output)

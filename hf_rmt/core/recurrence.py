@@ -110,8 +110,9 @@ def segment_step(
         content = rows.gather(1, positions[..., None].expand(-1, -1, rows.shape[-1]))
     specials = cell.layout.special_embeddings(embeddings, content)
     embeds, mask, position_ids = cell.layout.build(cell.update.read(memory).to(content.dtype), content, step, specials)
-    if head is None and head_kwargs is None and not torch.is_grad_enabled():
-        # Inference of a step that keeps nothing: only the memory rows of the last layer are read back.
+    if head is None and head_kwargs is None:
+        # A step that keeps nothing (in training too: its memory is all that goes on, and gradients reach nothing
+        # else): only the memory rows of the last layer are read back.
         with last_layer_at_rows(*_prunable_last_layer(cell, embeds.shape[1])):
             return (backbone_step(cell, memory, embeds, mask, position_ids, None)[0],)
     new_memory, hidden, head_output = backbone_step(cell, memory, embeds, mask, position_ids, head_kwargs)

@@ -216,6 +216,10 @@ def _fused_logits_loss_and_grad(logits: torch.Tensor, *args) -> tuple[torch.Tens
     if not _compiles(logits):
         return _logits_loss_and_grad(logits, *args)
     if _compiled_logits_fn is None:
+        logger.info(
+            "Compiling the chunked LM loss's logits kernel (torch.compile, once per process and head; the first "
+            "training steps take the compilation)."
+        )
         _compiled_logits_fn = torch.compile(_logits_loss_and_grad, fullgraph=True)
     # One compiled variant per head post-processing, with and without gradient and upstream scale: more than dynamo's
     # default of 8 entries in a process that trains and evaluates several models. The chunk's row count varies (the

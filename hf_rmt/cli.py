@@ -22,6 +22,7 @@ from typing import Any
 
 from .cli_checks import (
     _check_curriculum,
+    _check_flag_pairs,
     _check_lengths,
     _check_rmt_config,
     _check_task,
@@ -94,17 +95,7 @@ def _write_card(model_dir: str, info: dict[str, Any], result: Any, output_dir: s
 
 def _train_command(args: argparse.Namespace) -> int:
     _check_task(args.task)
-    if args.memory_dim is not None and args.memory_type != "associative":
-        raise ValueError(
-            f"--memory-dim sizes the associative memory: it needs --memory-type associative, got --memory-type "
-            f"{args.memory_type}"
-        )
-    if args.segment_checkpointing_keep_last != 1 and not args.segment_checkpointing:
-        raise ValueError(
-            "--segment-checkpointing-keep-last sets how many segments segment checkpointing keeps: it needs "
-            f"--segment-checkpointing, got --segment-checkpointing-keep-last {args.segment_checkpointing_keep_last} "
-            "without it"
-        )
+    _check_flag_pairs(args)
     _check_curriculum(args.curriculum)
     args.lora_r_given = args.lora_r is not None
     if args.lora_r is None:

@@ -134,6 +134,21 @@ def _check_rmt_config(value: str, config: dict[str, Any]) -> None:
     )
 
 
+def _check_flag_pairs(args: argparse.Namespace) -> None:
+    """`hf-rmt train` flags that only mean something with another one."""
+    if args.memory_dim is not None and args.memory_type != "associative":
+        raise ValueError(
+            f"--memory-dim sizes the associative memory: it needs --memory-type associative, got --memory-type "
+            f"{args.memory_type}"
+        )
+    if args.segment_checkpointing_keep_last != 1 and not args.segment_checkpointing:
+        raise ValueError(
+            "--segment-checkpointing-keep-last sets how many segments segment checkpointing keeps: it needs "
+            f"--segment-checkpointing, got --segment-checkpointing-keep-last {args.segment_checkpointing_keep_last} "
+            "without it"
+        )
+
+
 def _check_curriculum(curriculum: list[int]) -> None:
     """`--curriculum`: segments per stage, each stage longer than the last (checked here, in the flag's words, before
     any model is loaded; `SegmentCurriculum` checks the same rule under its own argument name)."""

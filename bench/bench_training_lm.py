@@ -374,7 +374,9 @@ def print_report(results: dict, losses: dict, scaling: dict, summary: dict) -> N
         )
     print(f"official: {summary['official']['source']}")
     met = [name for name, entry in summary.items() if isinstance(entry, dict) and entry.get("targets_met")]
-    print(f"modes meeting >= {TARGETS['speedup_vs_official']}x at <= {TARGETS['memory_vs_official']}x: {met or 'none'}")
+    print(
+        f"modes meeting >= {TARGETS['speedup_vs_official']}x at <= {TARGETS['memory_vs_official']}x: {met or 'none'}"
+    )
     print("one segment's loss alone (forward + backward):")
     for name, row in losses.items():
         print(f"{name:>14} {row.get('step_time_s', float('nan')):>8.4f} s {gib(row.get('peak_memory_bytes')):>9} GiB")

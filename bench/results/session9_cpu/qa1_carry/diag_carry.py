@@ -12,7 +12,7 @@ Conditions (all at 2 x segment_size tokens, the question always ends the input, 
 Stories for `first`/`last`/`one_segment` are those whose facts and question fit one segment (the same stories in the
 three conditions). Chance is 1/6.
 
-Usage: diag_carry.py MODEL_DIR [MODEL_DIR ...] --out JSON [--num-samples N]
+Usage: diag_carry.py MODEL_DIR [MODEL_DIR ...] --out JSON [--num-samples N] [--device cuda]
 """
 
 from __future__ import annotations
@@ -83,9 +83,10 @@ def natural_samples(tokenizer, segment: int, n: int, seed: int = 0) -> dict[str,
 def accuracy(model, inputs: list, labels: list, batch: int = 32) -> float:
     correct = 0
     for i in range(0, len(inputs), batch):
-        ids = torch.as_tensor(np.stack(inputs[i : i + batch]))
-        logits = model(input_ids=ids).logits
-        correct += int((logits.argmax(-1) == torch.as_tensor(labels[i : i + batch])).sum())
+        ids = torch.as_tensor(np.stack(inputs[i : i + batch])).to(model.device)
+        with torch.no_grad():
+            logits = model(input_ids=ids).logits
+        correct += int((logits.argmax(-1).cpu() == torch.as_tensor(labels[i : i + batch])).sum())
     return correct / len(inputs)
 
 
@@ -94,6 +95,7 @@ def main() -> None:
     parser.add_argument("models", nargs="+")
     parser.add_argument("--out", required=True)
     parser.add_argument("--num-samples", type=int, default=192)
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda on a GPU machine")
     args = parser.parse_args()
     results = {}
     if os.path.exists(args.out):
@@ -102,7 +104,7 @@ def main() -> None:
     data = None
     for path in args.models:
         adapter = os.path.exists(os.path.join(path, "adapter_model.safetensors"))  # LoRA: backbone by Hub id
-        model, tokenizer, info = _load_for_eval(path, "cpu", backbone=MINILM if adapter else None)
+        model, tokenizer, info = _load_for_eval(path, args.device, backbone=MINILM if adapter else None)
         model.eval()
         segment = model.config.segment_size
         if data is None:

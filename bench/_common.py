@@ -3,8 +3,23 @@ profiling."""
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from transformers import BertConfig
+
+
+# `--sdpa` choices of the benchmarks -> torch.nn.attention.SDPBackend member (None: torch's own choice).
+SDPA = {"default": None, "flash": "FLASH_ATTENTION", "efficient": "EFFICIENT_ATTENTION", "cudnn": "CUDNN_ATTENTION"}
+
+
+def attention_kernels(name: str):
+    """A context that forces one SDPA backend (`SDPA`), or changes nothing for "default"."""
+    if SDPA[name] is None:
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: PLC0415
+
+    return sdpa_kernel(getattr(SDPBackend, SDPA[name]))
 
 
 def sync(device: torch.device) -> None:

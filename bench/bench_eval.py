@@ -14,7 +14,6 @@ python bench/bench_eval.py --lengths 3993 --num-samples 8 --modes eager   # a qu
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import json
 import os
@@ -22,6 +21,7 @@ import platform
 import time
 
 import torch
+from _common import SDPA, attention_kernels  # noqa: E402  (bench/ is on sys.path when a script runs)
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 import hf_rmt  # noqa: F401  (registers the Auto classes)
@@ -30,21 +30,11 @@ from hf_rmt.evaluation import evaluate_by_length
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_MODEL = os.path.join(HERE, "..", "model_cards", "rmt-minilm-l6-memorize-lora")
-SDPA = {"default": None, "flash": "FLASH_ATTENTION", "efficient": "EFFICIENT_ATTENTION", "cudnn": "CUDNN_ATTENTION"}
 MODES = {  # mode -> evaluate_by_length keywords
     "eager": {"cuda_graphs": False},
     "graphs": {"cuda_graphs": True},
     "compiled": {"cuda_graphs": True, "compile": True},
 }
-
-
-def attention_kernels(name: str):
-    """A context that forces one SDPA backend, or changes nothing for "default"."""
-    if SDPA[name] is None:
-        return contextlib.nullcontext()
-    from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: PLC0415
-
-    return sdpa_kernel(getattr(SDPBackend, SDPA[name]))
 
 
 def profile_batch(model, tokenizer, task: str, device: torch.device, batch_size: int, segments: int = 16) -> None:

@@ -24,7 +24,6 @@ Random weights: timing does not depend on them.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import platform
 import statistics
@@ -32,7 +31,7 @@ import time
 
 import torch
 import transformers
-from _common import bert_config, kernel_events, kernel_seconds, sync  # noqa: E402  (bench/ is on sys.path when a script runs)
+from _common import SDPA, attention_kernels, bert_config, kernel_events, kernel_seconds, sync  # noqa: E402  (bench/ is on sys.path when a script runs)
 from transformers import BertForSequenceClassification, LlamaConfig, LlamaForCausalLM
 
 import hf_rmt
@@ -444,7 +443,7 @@ def main():
     parser.add_argument(
         "--sdpa",
         default="default",
-        choices=["default", "flash", "cudnn", "efficient"],
+        choices=sorted(SDPA),
         help="attention kernel for every section: torch's choice, or one forced (torch.nn.attention.sdpa_kernel)",
     )
     parser.add_argument(
@@ -491,22 +490,12 @@ def main():
     results["blas"] = args.blas
     if args.blas != "default" and device.type == "cuda":
         torch.backends.cuda.preferred_blas_library(args.blas)
-    with attention_kernel(args.sdpa):
+    with attention_kernels(args.sdpa):
         run_sections(args, sections, device, dtype, results)
     if args.output:
         with open(args.output, "w") as handle:
             json.dump(results, handle, indent=2)
         print(f"\nsaved {args.output}")
-
-
-def attention_kernel(name: str):
-    """A context forcing SDPA's kernel (`--sdpa`), or doing nothing for torch's own choice."""
-    if name == "default":
-        return contextlib.nullcontext()
-    from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: PLC0415
-
-    backends = {"flash": "FLASH_ATTENTION", "cudnn": "CUDNN_ATTENTION", "efficient": "EFFICIENT_ATTENTION"}
-    return sdpa_kernel(getattr(SDPBackend, backends[name]))
 
 
 def run_sections(args, sections, device, dtype, results):

@@ -14,7 +14,8 @@ medians over the repeats):
   3. (training: bench/bench_training.py)
   4. a causal model with RMT against the same backbone with full attention (sdpa) on one input of 4k..128k tokens:
      time, peak memory, and where full attention runs out of memory.
-  5. one batch-1 BERT-base segment step: the GEMMs' and attention's own kernel time, then per mode (eager, graphs,
+  5. one batch-1 BERT-base segment step: the GEMMs' and attention's own kernel time (with FP8, without bias, split
+     over K, with cuBLASLt's GELU epilogue), then per mode (eager, graphs,
      compiled, compiled with frozen weights) the step's time, kernel count, GPU time and heaviest kernels.
 `--compile [MODE]` adds a compiled mode to section 2 and compiles the graphs of sections 1 and 4; `--freeze_weights`
 adds a frozen mode to section 2 and freezes the weights there too.
@@ -290,6 +291,41 @@ def _fp8_gemm_seconds(a: torch.Tensor, b: torch.Tensor, device) -> float | None:
     return kernel_seconds(product, device, calls=20)
 
 
+def _gemm_variants(m: int, k: int, n: int, device, dtype) -> dict:
+    """Kernel time (us) of one (m x k) @ (k x n) product written the ways a frozen step could launch it: as nn.Linear
+    does (weight out x in, bias in the epilogue), without the bias (which inductor could fuse into the next pointwise
+    kernel), split over K into `s` batched products plus their sum (more thread blocks for the M=512 shapes whose
+    output has only 24-72 tiles), and, for the up-projection, with cuBLASLt's GELU epilogue (tanh approximation)."""
+    x = torch.randn(m, k, device=device, dtype=dtype)
+    weight = torch.randn(n, k, device=device, dtype=dtype) / k**0.5
+    bias = torch.randn(n, device=device, dtype=dtype)
+    variants = {
+        "linear_bias": lambda: torch.nn.functional.linear(x, weight, bias),
+        "linear": lambda: torch.nn.functional.linear(x, weight),
+    }
+    wt = weight.t().contiguous()
+    for s in (2, 3, 4, 6):
+        if k % s == 0:
+            xs = x.view(m, s, k // s).transpose(0, 1)  # (s, m, k/s): a strided view, as bmm takes it
+            ws = wt.view(s, k // s, n)
+            variants[f"splitk{s}"] = lambda xs=xs, ws=ws: torch.bmm(xs, ws).sum(0)
+            variants[f"splitk{s}_bmm_only"] = lambda xs=xs, ws=ws: torch.bmm(xs, ws)
+    if n == 4 * k:
+        variants["addmm_gelu_epilogue"] = lambda: torch._addmm_activation(bias, x, wt, use_gelu=True)
+        variants["linear_bias_then_gelu"] = lambda: torch.nn.functional.gelu(
+            torch.nn.functional.linear(x, weight, bias)
+        )
+    out = {}
+    for name, fn in variants.items():
+        try:
+            fn()
+            out[name] = kernel_seconds(fn, device, calls=20) * 1e6
+        except RuntimeError as error:  # an epilogue or layout this build's cuBLAS lacks
+            out[name] = None
+            print(f"   ({name}: {str(error)[:100]})")
+    return out
+
+
 def step_anatomy(args, device, dtype, results):
     """Where one batch-1 segment step of the BERT-base-sized encoder spends its time: the backbone alone and the RMT
     memory-only step under each execution mode, against the GEMMs' own speed on this card."""
@@ -312,6 +348,9 @@ def step_anatomy(args, device, dtype, results):
         if fp8 is not None:
             anatomy["gemm"][name]["fp8_rowwise_us"] = fp8 * 1e6
             print(f"   {'FP8 (rowwise scales, bf16 out)':>36}: {fp8 * 1e6:7.1f} us  ({seconds / fp8:.2f}x bf16)")
+        variants = _gemm_variants(m, k, n, device, dtype)
+        anatomy["gemm"][name]["variants_us"] = variants
+        print("   " + f"{'':>36}  " + ", ".join(f"{v}: {t:.1f}" for v, t in variants.items() if t is not None))
     q = torch.randn(1, 12, 512, 64, device=device, dtype=dtype)
     attention = lambda: torch.nn.functional.scaled_dot_product_attention(q, q, q)  # noqa: E731
     attention()

@@ -39,7 +39,7 @@ from transformers import BertForSequenceClassification
 from transformers.utils.logging import tqdm
 
 import hf_rmt
-from hf_rmt.backbone import layer_blocks
+from hf_rmt.training import compile_backbone_blocks
 
 
 DTYPES = {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
@@ -61,18 +61,17 @@ def build_model(args, device: torch.device, checkpointing: bool):
     )
     model = hf_rmt.get_rmt_model(backbone, rmt_config, train_backbone=not args.freeze_backbone)
     if args.compile_layers:
-        compile_layers(model.backbone)
+        compile_layers(model)
     return model.to(device).train()
 
 
-def compile_layers(backbone: torch.nn.Module, mode: str | None = None) -> int:
-    """`torch.compile`s each block of the backbone's layer stack: the blocks fuse their elementwise kernels, forward
-    and backward, while the segment loop, the memory and the hooks stay eager. `mode` is torch.compile's
-    (`"reduce-overhead"` replays each block's forward and backward from CUDA graphs)."""
-    blocks = layer_blocks(backbone)
-    for block in blocks:
-        block.compile(dynamic=False, mode=mode)
-    return len(blocks)
+def compile_layers(model: torch.nn.Module, mode: str | None = None) -> int:
+    """`torch.compile`s each block of the backbone's layer stack in place, as the library does for training
+    (`hf_rmt.training.compile_backbone_blocks`; `RMTTrainer` with `torch_compile=True`): the blocks fuse their
+    elementwise kernels, forward and backward, while the segment loop, the memory and the hooks stay eager. `mode` is
+    torch.compile's (`"reduce-overhead"` replays each block's forward and backward from CUDA graphs). Shapes are fixed
+    here (`dynamic=False`), as in every run recorded so far."""
+    return compile_backbone_blocks(model, mode=mode, dynamic=False)
 
 
 class Stepper:

@@ -29,6 +29,7 @@ Modes (each an RMTConfig setting, toggled on one model):
   <mode>+compile each mode again with every backbone block `torch.compile`d (`--compile`); with CUDA graphs
                  (`--compile_mode reduce-overhead`) one mode at a time, each compiled and recorded afresh, so that
                  its peak counts its own graphs' memory pool
+  --pair_official  the official step also timed beside each compiled mode (alternating), for a paired ratio
   official       booydar/recurrent-memory-transformer babilong-release `RecurrentWrapper` + `MemoryCell`, if its
                  `language_modeling.py` is in `--official_dir` (placed there at run time, never committed); else the
                  issue's figures for it (156.6k tokens/s at 31.6 GiB, H200)
@@ -244,11 +245,14 @@ def levers(args, device, dtype) -> dict:
             raise SystemExit(f"--modes: unknown {unknown}; the modes are {sorted(wanted)}")
         wanted = {name: settings for name, settings in wanted.items() if name in args.modes}
     steps = {name: Step(model, ids, settings) for name, settings in wanted.items()}
+    # --pair_official: the official step is timed beside each compiled mode (alternating with it), so that every
+    # compiled mode has a ratio against an official figure of its own minutes on the same host.
+    paired = official_model(args, device, dtype) if args.pair_official and args.compile else None
     results = time_steps(steps, device, args.warmup, args.repeats)
     if args.profile:
         profile_steps(steps, results, device, args.profile)
     if args.compile:
-        compile_layers(model.backbone, mode=args.compile_mode)
+        compile_layers(model, mode=args.compile_mode)
         # Every lever again with the blocks compiled: compile's gain on the plain step tells how much of a lever's
         # cost is kernel launches and unfused elementwise work rather than its extra FLOPs.
         compiled = {f"{name}+compile": step for name, step in steps.items()}
@@ -259,18 +263,30 @@ def levers(args, device, dtype) -> dict:
                 # nothing, so alternating the modes would credit each with the pools of the others.
                 for name, step in compiled.items():
                     drop_compiled_graphs(device)
-                    results.update(time_steps({name: step}, device, args.warmup, args.repeats))
+                    timed = {name: step, **({"official": Step(paired, ids)} if paired is not None else {})}
+                    pair = time_steps(timed, device, args.warmup, args.repeats)
+                    if paired is not None and "step_time_s" in pair.get("official", {}):
+                        pair[name]["paired_official_step_time_s"] = pair["official"]["step_time_s"]
+                    results[name] = pair[name]
                     if args.profile:
                         profile_steps({name: step}, results, device, args.profile)
                 drop_compiled_graphs(device)  # the official step after it gets the memory back
             else:
-                results.update(time_steps(compiled, device, args.warmup, args.repeats))
+                if paired is not None:
+                    compiled["official"] = Step(paired, ids)
+                timed = time_steps(compiled, device, args.warmup, args.repeats)
+                for name, row in timed.items():
+                    if paired is not None and name != "official" and "step_time_s" in timed["official"]:
+                        row["paired_official_step_time_s"] = timed["official"]["step_time_s"]
+                    if name != "official":
+                        results[name] = row
+                compiled.pop("official", None)
                 if args.profile:
                     profile_steps(compiled, results, device, args.profile)
         except Exception as error:  # noqa: BLE001  (a compiler failure is a result to report, not a crash)
             for name in compiled:
                 results.setdefault(name, {"error": f"{type(error).__name__}: {error}"[:2000]})
-    del model, steps
+    del model, steps, paired
     official = official_model(args, device, dtype)
     if official is not None:
         official_step = {"official": Step(official, ids)}
@@ -344,6 +360,8 @@ def summarize(results: dict, scaling: dict) -> dict:
         if name == "official" or "tokens_per_s" not in row:
             continue
         entry = {"speedup_vs_official": row["tokens_per_s"] / official["tokens_per_s"]}
+        if "paired_official_step_time_s" in row:
+            entry["speedup_vs_paired_official"] = row["paired_official_step_time_s"] / row["step_time_s"]
         if row.get("peak_memory_bytes") and official.get("peak_memory_bytes"):
             entry["memory_vs_official"] = row["peak_memory_bytes"] / official["peak_memory_bytes"]
             entry["targets_met"] = (
@@ -368,9 +386,10 @@ def print_report(results: dict, losses: dict, scaling: dict, summary: dict) -> N
         ratios = summary.get(name, {})
         speed = f"{ratios['speedup_vs_official']:.2f}" if "speedup_vs_official" in ratios else "-"
         memory = f"{ratios['memory_vs_official']:.2f}" if "memory_vs_official" in ratios else "-"
+        paired = ratios.get("speedup_vs_paired_official")
         print(
             f"{name:>24} {row['step_time_s']:>8.3f} {row['tokens_per_s']:>10.0f} {gib(row['peak_memory_bytes']):>9} "
-            f"{speed:>16} {memory:>14}"
+            f"{speed:>16} {memory:>14}" + (f"  (x {paired:.2f} the official timed beside it)" if paired else "")
         )
     print(f"official: {summary['official']['source']}")
     met = [name for name, entry in summary.items() if isinstance(entry, dict) and entry.get("targets_met")]
@@ -419,6 +438,12 @@ def main():
     )
     parser.add_argument("--modes", nargs="+", default=None, help="Only these modes (default: all; see above).")
     parser.add_argument("--official_dir", default=".carry/official", help="Where the official code may be.")
+    parser.add_argument(
+        "--pair_official",
+        action="store_true",
+        help="With --compile: also time the official step beside each compiled mode, alternating with it, and report "
+        "each mode's ratio to that paired figure (the host's launch latency drifts between minutes of a run)",
+    )
     parser.add_argument("--warmup", type=int, default=None, help="Default: 3 (quick: 1).")
     parser.add_argument("--repeats", type=int, default=None, help="Default: 10 (quick: 1).")
     parser.add_argument("--quick", action="store_true", help="Tiny model and sizes: a smoke test that runs on CPU.")

@@ -108,6 +108,30 @@ def test_causal_lm_training_benchmark_smoke_run_writes_json(tmp_path):
     assert set(result["memory_scaling"]) == {"2", "4"}
 
 
+def test_causal_lm_training_benchmark_pairs_the_official_step_with_each_compiled_mode(tmp_path):
+    """--pair_official: each compiled mode is timed alternating with the official step, and its ratio to that
+    paired figure is reported beside the ratio to the official step timed at the end."""
+    official = tmp_path / "official"
+    official.mkdir()
+    (official / "language_modeling.py").write_text(OFFICIAL_STUB)
+    output = tmp_path / "result.json"
+    script = os.path.join(ROOT, "bench", "bench_training_lm.py")
+    args = ["--quick", "--device", "cpu", "--dtype", "float32", "--official_dir", str(official), "--compile"]
+    args += ["--pair_official", "--modes", "both", "chunked", "--output", str(output)]
+    run([sys.executable, script, *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT})
+    result = json.loads(output.read_text())
+    rows, summary = result["results"], result["summary"]
+    assert list(rows) == ["chunked", "both", "chunked+compile", "both+compile", "official"]
+    for name in ("chunked", "both"):
+        assert "paired_official_step_time_s" not in rows[name]  # eager modes: only the official timed at the end
+        row = rows[f"{name}+compile"]
+        assert row["paired_official_step_time_s"] > 0
+        assert summary[f"{name}+compile"]["speedup_vs_paired_official"] == pytest.approx(
+            row["paired_official_step_time_s"] / row["step_time_s"]
+        )
+        assert row["loss"] == pytest.approx(rows[name]["loss"], rel=1e-5)
+
+
 @pytest.mark.gpu
 def test_causal_lm_training_benchmark_profile_records_gpu_busy(tmp_path):
     """--profile on CUDA: every timed step (the official stand-in too) gets its GPU kernel time, which cannot exceed
@@ -119,9 +143,10 @@ def test_causal_lm_training_benchmark_profile_records_gpu_busy(tmp_path):
     output = tmp_path / "result.json"
     script = os.path.join(ROOT, "bench", "bench_training_lm.py")
     args = ["--quick", "--device", "cuda", "--dtype", "float32", "--profile", "5", "--official_dir", str(official)]
-    args += ["--compile", "--compile_mode", "reduce-overhead", "--output", str(output)]
+    args += ["--compile", "--compile_mode", "reduce-overhead", "--pair_official", "--output", str(output)]
     run([sys.executable, script, *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT})
     rows = json.loads(output.read_text())["results"]
+    assert all(row["paired_official_step_time_s"] > 0 for name, row in rows.items() if name.endswith("+compile"))
     for name in (
         "baseline",
         "chunked",

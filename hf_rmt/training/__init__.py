@@ -14,7 +14,8 @@ trainer = Trainer(model, args, train_dataset=train, data_collator=RMTDataCollato
 ```
 
 `RMTTrainer` is that `Trainer` whose Hub pushes (`push_to_hub=True`, `trainer.push_to_hub()`) carry hf_rmt's model card
-instead of transformers' generic one.
+instead of transformers' generic one; with `torch_compile=True` it compiles the backbone's blocks in place
+(`compile_backbone_blocks`) instead of the whole model.
 
 An `accelerate` loop calls `curriculum.on_batches_consumed(n)` and `curriculum.update(step)` after each optimizer step,
 `curriculum.report_metric(value)` after each evaluation, and `accelerator.register_for_checkpointing(curriculum)`.
@@ -33,6 +34,7 @@ from .checks import (
     write_fingerprint,
 )
 from .collator import RMTDataCollator
+from .compile import compile_backbone_blocks
 from .curriculum import BABILONG_SCHEDULE, SegmentCurriculum
 from .curriculum_dataset import CurriculumDataset, truncate_sample
 from .signals import StopOnSignalCallback
@@ -54,6 +56,7 @@ __all__ = [
     "check_checkpoint_config",
     "check_dataset_columns",
     "check_same_config",
+    "compile_backbone_blocks",
     "config_fingerprint",
     "disable_dropout",
     "prepare_for_trainer",

@@ -7,6 +7,10 @@ its pushes during training (`push_to_hub=True`, `hub_strategy="every_save"`) cop
 checkpoint. `RMTTrainer` writes hf_rmt's card in both places instead, with what the Trainer knows (the curriculum as
 trained, steps, learning rate, batch size, the last evaluation) added to what was attached with
 `model.set_model_card_info`. TRL's trainers replace the card the same way.
+
+With `torch_compile=True` (`--torch_compile`, `--torch_compile_mode reduce-overhead`), `RMTTrainer` compiles the
+backbone's blocks in place (`hf_rmt.training.compile`) instead of letting accelerate compile the whole model, and
+marks each step's start for CUDA-graph modes.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from transformers import Trainer
 
 from ..checkpoint.save import ADAPTER_WEIGHTS_NAME
 from ..hub.model_card import create_or_update_model_card, unwrap_rmt_and_peft
+from .checks import unwrap_rmt
+from .compile import COMPILED_BLOCKS_ATTR, compile_backbone_blocks, mark_step_begin_if_needed
 
 
 # Evaluation entries that describe the run, not the model.
@@ -77,7 +83,33 @@ class RMTTrainer(Trainer):
     >>> trainer.train()
     >>> trainer.push_to_hub()  # README.md: hf_rmt's card, with the curriculum as trained
     ```
+
+    `TrainingArguments(torch_compile=True, torch_compile_mode="reduce-overhead")` compiles each block of the backbone
+    in place (regional compilation; `hf_rmt.training.compile_backbone_blocks`) rather than the whole model, which
+    would trace the segment loop, and calls `torch.compiler.cudagraph_mark_step_begin()` before every training and
+    evaluation step, as CUDA-graph trees require.
     """
+
+    def _build_accelerator_args(self, **kwargs: Any) -> dict[str, Any]:
+        # transformers hands `torch_compile` to accelerate as a dynamo plugin, which compiles the whole model when
+        # it is prepared. For an hf_rmt model compile its blocks here instead and give accelerate nothing to compile.
+        args = super()._build_accelerator_args(**kwargs)
+        if self.args.torch_compile and unwrap_rmt(self.model) is not None:
+            from accelerate.utils import TorchDynamoPlugin
+
+            wanted = {"mode": self.args.torch_compile_mode or "default", "backend": self.args.torch_compile_backend}
+            if getattr(unwrap_rmt(self.model), COMPILED_BLOCKS_ATTR, None) != wanted:
+                compile_backbone_blocks(self.model, mode=wanted["mode"], backend=wanted["backend"])
+            args["dynamo_plugin"] = TorchDynamoPlugin(backend="no")
+        return args
+
+    def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
+        mark_step_begin_if_needed(model)
+        return super().training_step(model, inputs, num_items_in_batch)
+
+    def prediction_step(self, model: Any, inputs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        mark_step_begin_if_needed(model)
+        return super().prediction_step(model, inputs, *args, **kwargs)
 
     def create_model_card(
         self,

@@ -492,6 +492,14 @@ def main():
         help="GEMM library torch prefers (torch.backends.cuda.preferred_blas_library): its kernel choices differ at "
         "the batch-1 step's M=512",
     )
+    parser.add_argument(
+        "--inductor",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="torch._inductor.config settings for the compiled modes (values read as Python literals, e.g. "
+        "keep_addmm_fused_for_half_dtypes=False): to try what the frozen step's GEMM epilogues and layouts depend on",
+    )
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -527,6 +535,7 @@ def main():
     sections = {int(s) for s in args.sections.split(",")}
     results["sdpa"] = args.sdpa
     results["blas"] = args.blas
+    results["inductor"] = apply_inductor_settings(args.inductor)
     if args.blas != "default" and device.type == "cuda":
         torch.backends.cuda.preferred_blas_library(args.blas)
     with attention_kernels(args.sdpa):
@@ -535,6 +544,33 @@ def main():
         with open(args.output, "w") as handle:
             json.dump(results, handle, indent=2)
         print(f"\nsaved {args.output}")
+
+
+def apply_inductor_settings(settings: list[str]) -> dict:
+    """Sets each `KEY=VALUE` of `--inductor` on `torch._inductor.config` (dotted keys reach its sub-configs, e.g.
+    `triton.cudagraphs=False`); an unknown key is an error rather than a silent no-op."""
+    import ast
+
+    import torch._inductor.config as inductor_config
+
+    applied = {}
+    for setting in settings:
+        key, sep, text = setting.partition("=")
+        if not sep:
+            raise SystemExit(f"--inductor: expected KEY=VALUE, got {setting!r}")
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text  # a bare word: a string setting
+        *path, name = key.split(".")
+        target = inductor_config
+        for part in path:
+            target = getattr(target, part, None)
+        if target is None or not hasattr(target, name):
+            raise SystemExit(f"--inductor: torch._inductor.config has no setting {key!r} in torch {torch.__version__}")
+        setattr(target, name, value)
+        applied[key] = value
+    return applied
 
 
 def run_sections(args, sections, device, dtype, results):

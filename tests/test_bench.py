@@ -633,3 +633,21 @@ def test_plot_algorithmic_draws_one_panel_per_task_and_checks_its_runs(tmp_path)
         plot_algorithmic.main([str(output), f"missing={tmp_path / 'nope.json'}"])
     with pytest.raises(SystemExit):
         plot_algorithmic.main([str(output), copy])  # no label
+
+
+def test_inference_benchmark_inductor_settings_are_applied_or_refused(monkeypatch):
+    """`--inductor KEY=VALUE`: literal values, dotted keys into sub-configs, and an unknown key refused by name."""
+    import torch._inductor.config as inductor_config
+
+    monkeypatch.syspath_prepend(os.path.join(ROOT, "bench"))
+    from bench_inference import apply_inductor_settings
+
+    monkeypatch.setattr(inductor_config, "freezing", inductor_config.freezing)
+    monkeypatch.setattr(inductor_config.triton, "cudagraphs", inductor_config.triton.cudagraphs)
+    applied = apply_inductor_settings(["freezing=True", "triton.cudagraphs=False"])
+    assert applied == {"freezing": True, "triton.cudagraphs": False}
+    assert inductor_config.freezing is True and inductor_config.triton.cudagraphs is False
+    with pytest.raises(SystemExit, match="has no setting 'no_such_setting'"):
+        apply_inductor_settings(["no_such_setting=1"])
+    with pytest.raises(SystemExit, match="expected KEY=VALUE, got 'freezing'"):
+        apply_inductor_settings(["freezing"])

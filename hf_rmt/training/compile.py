@@ -91,6 +91,14 @@ def compile_backbone_blocks(
         )
     if backend is not None:
         compile_kwargs["backend"] = backend
+    # Dynamo's recompile limit (8 entries per code object) is for a function called with a few shapes. Here one code
+    # object serves every block, and ARMT's read and write hooks are specialised per layer index: a 12-layer backbone
+    # with ARMT needs ~4 entries (grad mode, the shorter last segment) per layer, and past the limit the rest run
+    # eager, silently slower. The CUDA-graph fast path raises it the same way inside its calls.
+    limit = max(torch._dynamo.config.recompile_limit, 64, 8 * len(blocks))
+    if limit > torch._dynamo.config.recompile_limit:
+        logger.info(f"Raising torch._dynamo.config.recompile_limit to {limit} for {len(blocks)} compiled blocks.")
+        torch._dynamo.config.recompile_limit = limit
     for block in blocks:
         block.compile(mode=None if mode == "default" else mode, **compile_kwargs)
     # What `RMTTrainer` compares with its arguments (it may build its accelerator twice) and marks steps for.

@@ -120,20 +120,20 @@ def test_compiled_blocks_under_lora_train_as_the_eager_blocks():
     assert_same_training(eager, compiled, "bert", {"rtol": 1e-5, "atol": 1e-6})
 
 
-def test_compiled_blocks_of_a_deep_armt_backbone_never_fall_back_to_eager(monkeypatch):
+def test_compiled_blocks_of_a_deep_armt_backbone_never_fall_back_to_eager():
     """ARMT's hooks are compiled per layer index: 10 layers need more than dynamo's default 8 entries per code
     object, past which the remaining layers would silently run eager."""
     from torch._dynamo.utils import counters
 
-    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 8)
     backbone = tiny_backbone("bert", "sequence-classification", seed=0, num_hidden_layers=10, **NO_DROPOUT["bert"])
     config = rmt_config("bert", memory_type="associative")
     model = hf_rmt.get_rmt_model(backbone, config, train_backbone=True).train()
     torch._dynamo.reset()
     counters.clear()
-    compile_backbone_blocks(model, backend="aot_eager")
-    assert torch._dynamo.config.recompile_limit >= 80
-    train(model, "bert", steps=1)
+    with torch._dynamo.config.patch(recompile_limit=8):  # dynamo's default; restored after
+        compile_backbone_blocks(model, backend="aot_eager")
+        assert torch._dynamo.config.recompile_limit >= 80
+        train(model, "bert", steps=1)
     assert counters["frames"]["total"] == counters["frames"]["ok"] > 10  # every frame compiled, none given up
 
 

@@ -431,8 +431,8 @@ def step_anatomy(args, device, dtype, results):
             anatomy["modes"][mode]["top_kernels"] = [
                 {"name": name, "count": n, "us": us}
                 for name, (n, us) in sorted(by_name.items(), key=lambda kv: -kv[1][1])
-            ][:8]
-            for row in anatomy["modes"][mode]["top_kernels"][:6]:
+            ][: max(8, args.anatomy_top)]
+            for row in anatomy["modes"][mode]["top_kernels"][: args.anatomy_top]:
                 print(f"{'':>19}{row['count']:>4} x {row['us'] / row['count']:6.1f} us  {row['name']}")
 
 
@@ -491,6 +491,12 @@ def main():
         choices=["default", "cublas", "cublaslt"],
         help="GEMM library torch prefers (torch.backends.cuda.preferred_blas_library): its kernel choices differ at "
         "the batch-1 step's M=512",
+    )
+    parser.add_argument(
+        "--anatomy_top",
+        type=int,
+        default=6,
+        help="Section 5: how many of a step's kernels (grouped by name, heaviest first) to print and save",
     )
     parser.add_argument(
         "--inductor",

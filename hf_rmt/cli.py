@@ -24,6 +24,7 @@ from .cli_checks import (
     _check_curriculum,
     _check_flag_pairs,
     _check_lengths,
+    _check_placement,
     _check_rmt_config,
     _check_task,
     _folder_config,
@@ -97,6 +98,7 @@ def _train_command(args: argparse.Namespace) -> int:
     _check_task(args.task)
     _check_flag_pairs(args)
     _check_curriculum(args.curriculum)
+    _check_placement(args.placement, args.task)
     args.lora_r_given = args.lora_r is not None
     if args.lora_r is None:
         args.lora_r = TrainSettings.lora_r
@@ -115,6 +117,7 @@ def _train_command(args: argparse.Namespace) -> int:
         curriculum=tuple(args.curriculum),
         steps_per_stage=tuple(args.steps_per_stage),
         sampling=args.sampling,
+        placement=args.placement,
         batch_size=args.batch_size,
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         lr=args.lr,

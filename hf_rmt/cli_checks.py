@@ -11,6 +11,11 @@ import os
 from typing import Any
 
 
+# `hf-rmt train --placement` choices: "auto" and `hf_rmt.tasks.PLACEMENTS` (written out so that building the parser
+# does not import the tasks; a test checks they agree).
+TRAIN_PLACEMENTS = ("auto", "start", "random_gaps", "segment_starts", "before_last_segment")
+
+
 def _int_list(text: str) -> list[int]:
     """`"1,2,4"` -> `[1, 2, 4]` (argparse type)."""
     try:
@@ -147,6 +152,18 @@ def _check_flag_pairs(args: argparse.Namespace) -> None:
             f"--segment-checkpointing, got --segment-checkpointing-keep-last {args.segment_checkpointing_keep_last} "
             "without it"
         )
+
+
+def _check_placement(placement: str, task: str) -> None:
+    """`--placement` must suit the task (before any model is loaded): a task whose fact stays at the start (memorize)
+    takes only 'auto' or 'start'."""
+    from .tasks import get_task
+    from .tasks.dataset import resolve_placement
+
+    try:
+        resolve_placement(get_task(task), placement, segment_size=1)  # the recipe always has a segment size
+    except ValueError as error:
+        raise ValueError(f"--placement {placement} with --task {task}: {error}") from None
 
 
 def _check_curriculum(curriculum: list[int]) -> None:

@@ -7,7 +7,7 @@ import argparse
 import os
 from collections.abc import Callable
 
-from .cli_checks import _int_list, _lengths, _positive_int
+from .cli_checks import TRAIN_PLACEMENTS, _int_list, _lengths, _positive_int
 from .recipe import (
     DEFAULT_LR,
     EVAL_JSON,
@@ -163,6 +163,15 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]]) -> ar
         choices=("max", "uniform"),
         default="max",
         help="'max': every batch has the stage's segments (1M paper); 'uniform': 1..max per batch (BABILong).",
+    )
+    group.add_argument(
+        "--placement",
+        choices=TRAIN_PLACEMENTS,
+        default="auto",
+        help="Where the facts go in the TRAINING samples (validation keeps the task's own placement): 'auto' (the "
+        "task's: random gaps, the fact first for memorize), 'start', 'random_gaps' (BABILong), 'segment_starts' (each "
+        "fact starts a segment), 'before_last_segment' (random gaps before the last segment, which holds only noise "
+        "and the question: only memory can answer; random gaps at 1 segment).",
     )
     group.add_argument("--batch-size", type=_positive_int, default=8, metavar="N", help="Samples per device and step.")
     group.add_argument(

@@ -69,6 +69,7 @@ class TrainSettings:
     curriculum: tuple[int, ...] = (1, 2, 4)
     steps_per_stage: tuple[int, ...] = (200,)
     sampling: str = "max"
+    placement: str = "auto"  # the training samples' fact placement (hf_rmt.tasks.PLACEMENTS); validation keeps "auto"
     batch_size: int = 8
     gradient_accumulation_steps: int = 1
     lr: float | None = None  # None: DEFAULT_LR of the training mode
@@ -134,7 +135,8 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
 
     from . import RMTConfig, get_rmt_model
     from .tasks import get_task
-    from .training import CurriculumCallback, CurriculumDataset, RMTDataCollator, SegmentCurriculum
+    from .training import CurriculumCallback, RMTDataCollator, SegmentCurriculum
+    from .training.curriculum_dataset import train_and_eval_datasets
     from .training.signals import StopOnSignalCallback
 
     spec = get_task(settings.task)
@@ -213,22 +215,18 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         f"{settings.learning_rate}"
     )
     samples = settings.max_steps * settings.batch_size * settings.gradient_accumulation_steps
-    train_dataset = CurriculumDataset.from_task(
-        spec.name, tokenizer, samples, curriculum, segment_size, split="train", seed=settings.seed
-    )
     validate = settings.eval_steps is not None
-    eval_dataset = None
-    if validate:
-        # Validation samples at the length of the stage being trained (CurriculumDataset with train=False).
-        eval_dataset = CurriculumDataset.from_task(
-            spec.name,
-            tokenizer,
-            settings.eval_samples,
-            curriculum,
-            segment_size,
-            split="validation",
-            seed=settings.seed,
-        )
+    train_dataset, eval_dataset = train_and_eval_datasets(  # validation keeps the task's placement
+        spec.name,
+        tokenizer,
+        curriculum,
+        segment_size,
+        samples,
+        settings.eval_samples if validate else None,
+        seed=settings.seed,
+        placement=settings.placement,
+        segment_alignment=rmt.config.resolved_segment_alignment,
+    )
     args = TrainingArguments(
         output_dir=settings.output_dir,
         max_steps=settings.max_steps,
@@ -285,6 +283,7 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         "curriculum": list(settings.curriculum),
         "steps_per_stage": stage_steps,
         "sampling": settings.sampling,
+        "placement": settings.placement,
         "trained_length": reached * segment_size,
         "batch_size": settings.batch_size,
         "gradient_accumulation_steps": settings.gradient_accumulation_steps,

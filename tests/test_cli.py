@@ -389,3 +389,73 @@ def test_train_an_associative_memory(backbone_dir, tmp_path, capsys):
         "--memory-dim sizes the associative memory: it needs --memory-type associative, got --memory-type rmt" in err
     )
     assert not (tmp_path / "refused").exists()
+
+
+def test_train_placement_reaches_the_training_data_only(backbone_dir, tmp_path, capsys, monkeypatch):
+    """`--placement` lays out the training samples (with the model's segment size and alignment); the validation
+    samples keep the task's own placement, and the training info records the flag."""
+    import hf_rmt.tasks
+
+    made = []
+    real_make_dataset = hf_rmt.tasks.make_dataset
+
+    def spy(*args, **kwargs):
+        dataset = real_make_dataset(*args, **kwargs)
+        made.append(dataset)
+        return dataset
+
+    monkeypatch.setattr(hf_rmt.tasks, "make_dataset", spy)
+    out = tmp_path / "placed"
+    args = ["train", "--model", backbone_dir, "--task", "qa1", "--output-dir", str(out), "--segment-size", "48"]
+    args += ["--num-memory-tokens", "4", "--device", "cpu", "--curriculum", "1,2", "--steps-per-stage", "1"]
+    args += ["--batch-size", "2", "--eval-steps", "1", "--eval-samples", "2", "--placement", "before_last_segment"]
+    assert main(args) == 0
+    capsys.readouterr()
+    train = {d.target_lengths: d for d in made if d.split == "train"}
+    validation = {d.target_lengths: d for d in made if d.split == "validation"}
+    assert set(train) == set(validation) == {(48,), (96,)}  # both stages were built and validated
+    for dataset in train.values():
+        assert (dataset.placement, dataset.segment_size, dataset.segment_alignment) == (
+            "before_last_segment",
+            48,
+            "right",
+        )
+    # the 2-segment samples whose facts fit in one segment have them all in the first (the others fall back)
+    fitting = [s for s in train[(96,)] if sum(end - start for start, end in s["fact_spans"]) <= 48]
+    assert fitting and all(s["fact_spans"][-1][1] <= 48 for s in fitting)
+    for dataset in validation.values():
+        assert (dataset.placement, dataset.segment_size) == ("random_gaps", None)
+    with open(out / cli.TRAINING_INFO_FILE) as handle:
+        assert json.load(handle)["placement"] == "before_last_segment"
+    # the default leaves the training data as it was: the task's placement, no segment layout
+    made.clear()
+    args = [a if a != str(out) else str(tmp_path / "auto") for a in args[:-2]]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert {(d.split, d.placement, d.segment_size) for d in made} == {
+        ("train", "random_gaps", None),
+        ("validation", "random_gaps", None),
+    }
+    with open(tmp_path / "auto" / cli.TRAINING_INFO_FILE) as handle:
+        assert json.load(handle)["placement"] == "auto"
+
+
+def test_train_placement_errors(backbone_dir, tmp_path, capsys):
+    """A placement the task refuses is reported in the flag's words before any model is loaded or file written."""
+    from hf_rmt.cli_checks import TRAIN_PLACEMENTS
+    from hf_rmt.tasks import PLACEMENTS
+
+    assert TRAIN_PLACEMENTS == ("auto", *PLACEMENTS)
+    out = tmp_path / "refused"
+    args = ["train", "--model", backbone_dir, "--task", "memorize", "--output-dir", str(out), *TINY_RMT]
+    err = error_of([*args, "--placement", "before_last_segment"], capsys)
+    assert err == (
+        "hf-rmt train: error: --placement before_last_segment with --task memorize: task 'memorize' keeps its fact at "
+        "the start, so placement must be 'auto' or 'start', got 'before_last_segment'; use 'detect_memorize' for a "
+        "fact at a random place"
+    )
+    assert not out.exists()
+    with pytest.raises(SystemExit):  # argparse's own error for an unknown value
+        main([*args, "--placement", "middle"])
+    assert "argument --placement: invalid choice: 'middle'" in capsys.readouterr().err
+    assert not out.exists()

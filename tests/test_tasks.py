@@ -219,7 +219,7 @@ def test_answers_replay_from_decoded_text(task, tokenizer):
         check_sample(sample, tokenizer)
 
 
-@pytest.mark.parametrize("placement", ["start", "random_gaps", "segment_starts"])
+@pytest.mark.parametrize("placement", ["start", "random_gaps", "segment_starts", "before_last_segment"])
 def test_answers_replay_for_every_placement(placement, gpt2):
     for task in ("qa2", "qa3", "qa5"):
         dataset = make_dataset(task, gpt2, 10, 1500, split="validation", placement=placement, segment_size=256)
@@ -271,6 +271,97 @@ def test_placements(gpt2):
     # facts spread over the context, not bunched at the start
     starts = [s["fact_spans"][0][0] for s in make_dataset("detect_memorize", gpt2, 40, 2000, split="validation")]
     assert max(starts) > 1000 and min(starts) < 1000
+
+
+def last_segment_start(total, segment_size, alignment):
+    """Where the last segment of `total` tokens starts (written out here, independently of `segment_starts`)."""
+    if alignment == "left":
+        return (total - 1) // segment_size * segment_size
+    return max(total - segment_size, 0)
+
+
+@pytest.mark.parametrize("alignment", ["left", "right"])
+@pytest.mark.parametrize("segments", [2, 3, 5])
+def test_before_last_segment(bert, segments, alignment):
+    # 30 tokens short of n segments: a short last (left) or first (right) segment, so the alignments differ.
+    size, total = 128, segments * 128 - 30
+    last = last_segment_start(total, size, alignment)
+    for task in ("qa1", "detect_memorize"):  # stories that always fit before the last segment (qa1: <= 73 tokens)
+        dataset = make_dataset(
+            task,
+            bert,
+            40,
+            total,
+            split="validation",
+            placement="before_last_segment",
+            segment_size=size,
+            segment_alignment=alignment,
+        )
+        assert dataset.placement == "before_last_segment"
+        fact_ends = []
+        for sample in dataset:
+            check_sample(sample, bert)  # facts in story order, the question last, the answer replays
+            spans = sample["fact_spans"]
+            assert all(end <= last for _, end in spans), (spans, last)
+            assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # in story order, not overlapping
+            assert sample["question_start"] == total - len(bert(" " + sample["question"], add_special_tokens=False)[0])
+            assert sample["question_start"] >= last  # the last segment holds noise and the question only
+            fact_ends.append(spans[-1][1])
+        # the facts spread over everything before the last segment, not bunched at the start
+        assert max(fact_ends) > last - 40 and min(s["fact_spans"][0][0] for s in dataset) < last // 2
+        # and plain random gaps do put facts in the last segment (the layout this placement exists to avoid)
+        gaps = make_dataset(task, bert, 40, total, split="validation", placement="random_gaps", segment_size=size)
+        assert any(sample["fact_spans"][-1][1] > last for sample in gaps)
+
+
+def test_before_last_segment_is_deterministic(bert):
+    def build(seed):
+        kwargs = {"placement": "before_last_segment", "segment_size": 100}
+        return [s["input_ids"] for s in make_dataset("qa2", bert, 10, 300, split="train", seed=seed, **kwargs)]
+
+    assert build(5) == build(5)
+    assert build(5) != build(6)
+
+
+@pytest.mark.parametrize(
+    ("target_length", "segment_size"),
+    [(100, 128), (128, 128), (90, 85)],  # one segment, exactly one segment, facts that cannot fit before the last one
+)
+def test_before_last_segment_falls_back_to_random_gaps(bert, target_length, segment_size):
+    kwargs = {"segment_size": segment_size, "split": "validation", "seed": 3}
+    fallback = make_dataset("qa2", bert, 10, target_length, placement="before_last_segment", **kwargs)
+    plain = make_dataset("qa2", bert, 10, target_length, placement="random_gaps", **kwargs)
+    assert list(fallback) == list(plain)
+    if target_length > segment_size:  # the facts do cross into the last segment there
+        assert any(s["fact_spans"][-1][1] > target_length - segment_size for s in fallback)
+
+
+def test_curriculum_dataset_places_facts_before_the_last_segment(bert):
+    from hf_rmt.training import CurriculumDataset, SegmentCurriculum
+
+    curriculum = SegmentCurriculum([1, 2, 3], stage_steps=1)
+    dataset = CurriculumDataset.from_task(
+        "qa1",
+        bert,
+        8,
+        curriculum,
+        64,
+        split="validation",
+        train=False,
+        num_segments=3,
+        placement="before_last_segment",
+    )
+    placed = make_dataset("qa1", bert, 8, 192, split="validation", placement="before_last_segment", segment_size=64)
+    plain = make_dataset("qa1", bert, 8, 192, split="validation")
+    # built with the curriculum's segment size (3 x 64 tokens at the last stage), not with the task's default layout
+    assert [dataset[i]["input_ids"] for i in range(8)] == [placed[i]["input_ids"] for i in range(8)]
+    assert [dataset[i]["input_ids"] for i in range(8)] != [plain[i]["input_ids"] for i in range(8)]
+    # "auto" is unchanged: random gaps, segment_size not passed on
+    auto = CurriculumDataset.from_task("qa1", bert, 8, curriculum, 64, split="validation", train=False, num_segments=3)
+    assert [auto[i]["input_ids"] for i in range(8)] == [plain[i]["input_ids"] for i in range(8)]
+    # a placement the task refuses fails when the dataset is made, not at its first batch
+    with pytest.raises(ValueError, match="task 'memorize' keeps its fact at the start.*got 'before_last_segment'"):
+        CurriculumDataset.from_task("memorize", bert, 8, curriculum, 64, placement="before_last_segment")
 
 
 @pytest.mark.parametrize("output_format", ["classification", "generation", "seq2seq"])
@@ -499,8 +590,12 @@ def test_min_target_length_is_the_threshold(task, bert):
         ({"segment_size": -1}, "segment_size must be a positive integer, got -1"),
         ({"seed": -1}, "seed must be a non-negative integer, got -1"),
         ({"split": "dev"}, r"split must be one of \['train', 'validation', 'test'\], got 'dev'"),
-        ({"placement": "middle"}, r"placement must be 'auto' or one of \['start', 'random_gaps', 'segment_starts'\]"),
+        (
+            {"placement": "middle"},
+            r"placement must be 'auto' or one of \['start', 'random_gaps', 'segment_starts', 'before_last_segment'\]",
+        ),
         ({"placement": "segment_starts"}, "placement='segment_starts' needs segment_size"),
+        ({"placement": "before_last_segment"}, r"placement='before_last_segment' needs segment_size .*got None"),
         (
             {"output_format": "text"},
             r"output_format must be one of \['classification', 'generation', 'seq2seq'\], got 'text'",
@@ -513,9 +608,10 @@ def test_error_bad_arguments(bert, kwargs, message):
         make_dataset(**args)
 
 
-def test_error_memorize_placement(bert):
-    with pytest.raises(ValueError, match="task 'memorize' keeps its fact at the start.*got 'random_gaps'"):
-        make_dataset("memorize", bert, 1, 512, placement="random_gaps")
+@pytest.mark.parametrize("placement", ["random_gaps", "before_last_segment"])
+def test_error_memorize_placement(bert, placement):
+    with pytest.raises(ValueError, match=f"task 'memorize' keeps its fact at the start.*got '{placement}'"):
+        make_dataset("memorize", bert, 1, 512, placement=placement, segment_size=64)
 
 
 @pytest.mark.parametrize("output_format", ["generation", "seq2seq"])

@@ -16,7 +16,7 @@ from transformers.utils import logging
 
 from ..utils.validation import OUTPUT_FORMATS, check_positive_int
 from .babi import Story
-from .haystack import PLACEMENTS, SEGMENT_ALIGNMENTS, assemble, noise_offsets, segment_starts
+from .haystack import PLACEMENTS, SEGMENT_ALIGNMENTS, SEGMENT_PLACEMENTS, assemble, noise_offsets, segment_starts
 from .hf_datasets import task_features, to_hf_dataset, to_iterable_dataset
 from .noise import SPLITS, NoiseCorpus, NoiseSource
 from .registry import TaskSpec, get_task
@@ -74,6 +74,30 @@ def _check_target_lengths(value: Any) -> tuple[int, ...]:
     return (_check_positive_int("target_length", value),)
 
 
+def resolve_placement(spec: TaskSpec, placement: str, segment_size: int | None) -> str:
+    """The placement a [`TaskDataset`] uses (see its `placement` argument); raises the errors it documents.
+
+    Args:
+        spec ([`TaskSpec`]): The task.
+        placement (`str`): `"auto"` or one of `PLACEMENTS`.
+        segment_size (`int`, *optional*): Content tokens per segment, if given.
+    """
+    if placement != "auto" and placement not in PLACEMENTS:
+        raise ValueError(f"placement must be 'auto' or one of {list(PLACEMENTS)}, got {placement!r}")
+    if spec.placement == "start":
+        if placement not in ("auto", "start"):
+            raise ValueError(
+                f"task {spec.name!r} keeps its fact at the start, so placement must be 'auto' or 'start', got "
+                f"{placement!r}; use 'detect_memorize' for a fact at a random place"
+            )
+        return "start"
+    if placement == "auto":
+        return "segment_starts" if segment_size is not None else spec.placement
+    if placement in SEGMENT_PLACEMENTS and segment_size is None:
+        raise ValueError(f"placement={placement!r} needs segment_size (content tokens per segment), got None")
+    return placement
+
+
 class TaskDataset(SampleDataset):
     r"""A map-style dataset of long-context samples: bAbI-style facts hidden in noise text, the question at the end.
 
@@ -108,10 +132,14 @@ class TaskDataset(SampleDataset):
             into disjoint train and test parts.
         noise_column (`str`, defaults to `"text"`): The text column when `noise` is a `datasets.Dataset`.
         placement (`str`, defaults to `"auto"`): `"start"`, `"random_gaps"` (BABILong), `"segment_starts"` (the 1M
-            paper; needs `segment_size`) or `"auto"`: the task's own placement (`"start"` for memorize), else
-            `"segment_starts"` when `segment_size` is given, else `"random_gaps"`.
+            paper; needs `segment_size`), `"before_last_segment"` (random gaps that end before the last segment
+            starts, so that only memory can answer; needs `segment_size`; plain `"random_gaps"` for a sample of one
+            segment or whose facts do not fit before its last segment) or `"auto"`: the task's own placement
+            (`"start"` for memorize), else `"segment_starts"` when `segment_size` is given, else `"random_gaps"`. See
+            `hf_rmt.tasks.haystack`.
         segment_size (`int`, *optional*): Content tokens per RMT segment (e.g. 499 for bert-base with 10 memory
-            tokens); only `"segment_starts"` uses it. Pass the model's `config.segment_size`.
+            tokens); only `"segment_starts"` and `"before_last_segment"` use it. Pass the model's
+            `config.segment_size`.
         segment_alignment (`str`, defaults to `"auto"`): How the model lays segments over `input_ids`, as
             `RMTConfig.segment_alignment`: `"left"` (from token 0; the last segment may be short), `"right"` (a full
             segment ends at the last token; the first may be short) or `"auto"`: `"left"` for `"generation"` (the
@@ -162,7 +190,7 @@ class TaskDataset(SampleDataset):
         self.split = split
         self.seed = check_seed(seed)
         self.segment_size = None if segment_size is None else _check_positive_int("segment_size", segment_size)
-        self.placement = self._resolve_placement(placement)
+        self.placement = resolve_placement(self.spec, placement, self.segment_size)
         if output_format not in OUTPUT_FORMATS:
             raise ValueError(f"output_format must be one of {list(OUTPUT_FORMATS)}, got {output_format!r}")
         if output_format != "classification" and tokenizer.eos_token_id is None:
@@ -194,22 +222,6 @@ class TaskDataset(SampleDataset):
         self._text: TextCache | None = None
         # Fail now, not in a DataLoader worker, when the shortest length cannot hold a story.
         self._draw_story(self._rng(0), min(self.target_lengths))
-
-    def _resolve_placement(self, placement: str) -> str:
-        if placement != "auto" and placement not in PLACEMENTS:
-            raise ValueError(f"placement must be 'auto' or one of {list(PLACEMENTS)}, got {placement!r}")
-        if self.spec.placement == "start":
-            if placement not in ("auto", "start"):
-                raise ValueError(
-                    f"task {self.spec.name!r} keeps its fact at the start, so placement must be 'auto' or 'start', got "
-                    f"{placement!r}; use 'detect_memorize' for a fact at a random place"
-                )
-            return "start"
-        if placement == "auto":
-            return "segment_starts" if self.segment_size is not None else self.spec.placement
-        if placement == "segment_starts" and self.segment_size is None:
-            raise ValueError("placement='segment_starts' needs segment_size (content tokens per segment), got None")
-        return placement
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -275,7 +287,7 @@ class TaskDataset(SampleDataset):
         if self.output_format != "classification":
             answer_ids = np.append(self.text_cache.encode([story.answer])[0], self.tokenizer.eos_token_id)
         starts = None
-        if self.placement == "segment_starts":
+        if self.placement in SEGMENT_PLACEMENTS:
             total = target + (len(answer_ids) if self.output_format == "generation" else 0)  # what the model segments
             starts = segment_starts(total, self.segment_size, self.segment_alignment)
         noise, gaps = self.pool.take(rng, target - sum(fact_lengths) - len(question))
@@ -324,4 +336,12 @@ class TaskDataset(SampleDataset):
         return to_iterable_dataset(self, **kwargs)
 
 
-__all__ = ["OUTPUT_FORMATS", "SAMPLE_FIELDS", "TaskDataset", "check_seed", "draw_stories", "sample_rng"]
+__all__ = [
+    "OUTPUT_FORMATS",
+    "SAMPLE_FIELDS",
+    "TaskDataset",
+    "check_seed",
+    "draw_stories",
+    "resolve_placement",
+    "sample_rng",
+]

@@ -1,6 +1,6 @@
 """Hide a story's facts in noise tokens: choose where each fact goes, then concatenate id arrays.
 
-Three placements, the question always last:
+Four placements, the question always last:
 
 - `"start"`: all facts first, then the noise (the 1M paper's Memorize).
 - `"random_gaps"`: each fact in a uniformly random gap between noise sentences, drawn independently and sorted so the
@@ -9,6 +9,10 @@ Three placements, the question always last:
   and a fact whose segment is already taken by an earlier fact follows that fact (the 1M paper's Detect & Memorize
   and Reasoning). Segments are laid out as `RMTConfig.segment_alignment` does: `"left"` fills segments from token 0
   (the last may be short), `"right"` ends a full segment at the last token (the first may be short).
+- `"before_last_segment"`: as `"random_gaps"`, but only gaps where a fact (indeed all the facts) would end before the
+  start of the input's last segment (segments laid out as for `"segment_starts"`), so the last segment holds only noise
+  and the question and a model can only answer through its memory. Falls back to plain `"random_gaps"` (the same
+  draws) when the input has one segment or the facts do not fit before the last segment.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 
-PLACEMENTS = ("start", "random_gaps", "segment_starts")
+PLACEMENTS = ("start", "random_gaps", "segment_starts", "before_last_segment")
+# The placements that need the segment layout (`segment_size`).
+SEGMENT_PLACEMENTS = ("segment_starts", "before_last_segment")
 SEGMENT_ALIGNMENTS = ("left", "right")
 
 
@@ -46,15 +52,23 @@ def noise_offsets(
     Args:
         placement (`str`): One of `PLACEMENTS`.
         rng (`np.random.Generator`): The sample's random generator.
-        gaps (`np.ndarray`): Sentence boundaries in the noise (from [`NoisePool.take`]), used by `"random_gaps"`.
+        gaps (`np.ndarray`): Sentence boundaries in the noise (from [`NoisePool.take`]), used by `"random_gaps"` and
+            `"before_last_segment"`.
         fact_lengths (`list[int]`): Token count of each fact, in story order.
         context_length (`int`): Noise plus fact tokens (the target length minus the question).
         starts (`np.ndarray`, *optional*): Segment start offsets (from [`segment_starts`]), used by
-            `"segment_starts"`.
+            `"segment_starts"` and `"before_last_segment"`.
     """
     n_facts = len(fact_lengths)
     if placement == "start":
         return np.zeros(n_facts, dtype=np.int64)
+    if placement == "before_last_segment":
+        # A gap fits when every fact drawn there, with all the fact tokens before it, ends by the last segment's start:
+        # the facts that precede a fact in the input are at most all of them.
+        fitting = gaps[gaps + sum(fact_lengths) <= starts[-1]]
+        if len(fitting):  # else one segment (starts == [0]) or too long a story: plain random gaps
+            gaps = fitting
+        placement = "random_gaps"
     if placement == "random_gaps":
         return np.sort(gaps[rng.integers(len(gaps), size=n_facts)])
     # Only segments where all the facts fit before the question even if they all land in the same one (0 always does).

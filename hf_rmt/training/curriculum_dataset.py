@@ -95,11 +95,20 @@ class CurriculumDataset(torch.utils.data.Dataset):
                 answer inside segment `n`, e.g. `answer_reserve=8`, keeps answering there: evaluated on prompts of
                 `n * segment_size` tokens it does not end its answer and scores 0). A positive value keeps prompt and
                 answer within `n` segments; evaluate such a model at lengths `n * segment_size - answer_reserve`.
-            task_kwargs: Passed to `hf_rmt.tasks.make_dataset` (`output_format`, `placement`, `noise`, ...).
+            task_kwargs: Passed to `hf_rmt.tasks.make_dataset` (`output_format`, `placement`, `noise`, ...). With
+                `placement="segment_starts"` or `"before_last_segment"` the samples are laid out on `segment_size`
+                (pass `segment_alignment` when the model's is not the task's default); the placement is checked
+                against the task here, not at the first batch.
 
         Samples have `input_ids` and `labels` only (the columns the models take).
         """
-        from ..tasks import NoiseCorpus, make_dataset  # noqa: PLC0415  (tasks load their corpus lazily)
+        from ..tasks import NoiseCorpus, get_task, make_dataset  # noqa: PLC0415  (tasks load their corpus lazily)
+        from ..tasks.dataset import resolve_placement  # noqa: PLC0415
+        from ..tasks.haystack import SEGMENT_PLACEMENTS  # noqa: PLC0415
+
+        if task_kwargs.get("placement", "auto") in SEGMENT_PLACEMENTS:  # "auto" stays as it was: no segment_size
+            task_kwargs.setdefault("segment_size", segment_size)
+        resolve_placement(get_task(task), task_kwargs.get("placement", "auto"), task_kwargs.get("segment_size"))
 
         if task_kwargs.get("noise") is not None:  # read a custom corpus once, not once per length
             task_kwargs["noise"] = NoiseCorpus.from_source(
@@ -172,6 +181,42 @@ class CurriculumDataset(torch.utils.data.Dataset):
         return [self.build(int(index), segments * self.segment_size) for index in indices]
 
 
+def train_and_eval_datasets(
+    task: str,
+    tokenizer: Any,
+    curriculum: SegmentCurriculum,
+    segment_size: int,
+    num_samples: int,
+    eval_samples: int | None,
+    seed: int = 0,
+    placement: str = "auto",
+    segment_alignment: str = "auto",
+) -> tuple[CurriculumDataset, CurriculumDataset | None]:
+    """
+    The training dataset of a task (split `"train"`, facts placed by `placement`) and its validation dataset (split
+    `"validation"`, at the length of the stage being trained, always with the task's default placement so that
+    validation measures the task itself), as `hf-rmt train` builds them.
+
+    Args:
+        task, tokenizer, curriculum, segment_size: See [`CurriculumDataset.from_task`].
+        num_samples (`int`): Training samples (steps x batch size x accumulation).
+        eval_samples (`int`, *optional*): Validation samples; `None`: no validation dataset.
+        seed (`int`, *optional*, defaults to 0): Seed of both datasets.
+        placement (`str`, *optional*, defaults to `"auto"`): The training samples' placement (`hf_rmt.tasks.PLACEMENTS`
+            or `"auto"`); `"segment_starts"` and `"before_last_segment"` use `segment_size` and `segment_alignment`.
+        segment_alignment (`str`, *optional*, defaults to `"auto"`): The model's `config.resolved_segment_alignment`.
+    """
+    extra = {} if placement == "auto" else {"placement": placement, "segment_alignment": segment_alignment}
+    train = CurriculumDataset.from_task(
+        task, tokenizer, num_samples, curriculum, segment_size, split="train", seed=seed, **extra
+    )
+    if eval_samples is None:
+        return train, None
+    return train, CurriculumDataset.from_task(
+        task, tokenizer, eval_samples, curriculum, segment_size, split="validation", seed=seed
+    )
+
+
 def truncate_sample(sample: dict[str, Any], num_tokens: int, side: str = "left") -> dict[str, Any]:
     """Cuts `input_ids` of `sample` to `num_tokens` tokens, and every per-token field (same length) with it."""
     if "input_ids" not in sample:
@@ -192,4 +237,4 @@ def _length(value: Any) -> int | None:
         return None
 
 
-__all__ = ["CurriculumDataset", "SampleBuilder", "truncate_sample"]
+__all__ = ["CurriculumDataset", "SampleBuilder", "train_and_eval_datasets", "truncate_sample"]

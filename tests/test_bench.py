@@ -642,11 +642,11 @@ def test_inference_benchmark_inductor_settings_are_applied_or_refused(monkeypatc
     monkeypatch.syspath_prepend(os.path.join(ROOT, "bench"))
     from bench_inference import apply_inductor_settings
 
-    monkeypatch.setattr(inductor_config, "freezing", inductor_config.freezing)
-    monkeypatch.setattr(inductor_config.triton, "cudagraphs", inductor_config.triton.cudagraphs)
-    applied = apply_inductor_settings(["freezing=True", "triton.cudagraphs=False"])
-    assert applied == {"freezing": True, "triton.cudagraphs": False}
-    assert inductor_config.freezing is True and inductor_config.triton.cudagraphs is False
+    # config.patch restores both settings after (pytest's monkeypatch would delete a config module's setting on undo)
+    with inductor_config.patch({"freezing": False, "triton.cudagraphs": True}):
+        applied = apply_inductor_settings(["freezing=True", "triton.cudagraphs=False"])
+        assert applied == {"freezing": True, "triton.cudagraphs": False}
+        assert inductor_config.freezing is True and inductor_config.triton.cudagraphs is False
     with pytest.raises(SystemExit, match="has no setting 'no_such_setting'"):
         apply_inductor_settings(["no_such_setting=1"])
     with pytest.raises(SystemExit, match="expected KEY=VALUE, got 'freezing'"):

@@ -43,6 +43,12 @@ class _Graph:
     out: MemoryState
 
 
+def recompile_limit_for(num_modules: int) -> int:
+    """Dynamo's recompile limit for `num_modules` compiled blocks that share one code object: 8 entries per block
+    (model, batch shape, grad mode, ARMT's per-layer hooks), at least 64, never below the current setting."""
+    return max(torch._dynamo.config.recompile_limit, 64, 8 * num_modules)
+
+
 class SegmentGraphs:
     """
     Captured memory-only steps of one model, keyed by input shape, dtype and autocast state.
@@ -172,7 +178,7 @@ class SegmentGraphs:
         identity); and room for more compiled entries per function than dynamo's default of 8, which would leave
         most blocks of an encoder eager with frozen weights (each block is then compiled on its own), and count
         every model, batch shape and segment size whose step was compiled in this process."""
-        limit = max(torch._dynamo.config.recompile_limit, 64, 8 * len(self.compile_modules))
+        limit = recompile_limit_for(len(self.compile_modules))
         with (
             torch._inductor.config.patch(freezing=self.freeze_weights),
             torch._dynamo.config.patch(recompile_limit=limit),
@@ -251,4 +257,4 @@ def _mask_skip_while_capturing() -> Iterator[None]:
         masking_utils.is_tracing = original
 
 
-__all__ = ["SegmentGraphs"]
+__all__ = ["SegmentGraphs", "recompile_limit_for"]

@@ -26,6 +26,7 @@ from torch import nn
 from transformers.utils import logging
 
 from ..core.backbone import layer_blocks
+from ..core.fast_path import recompile_limit_for
 from .checks import unwrap_rmt
 
 
@@ -95,7 +96,7 @@ def compile_backbone_blocks(
     # object serves every block, and ARMT's read and write hooks are specialised per layer index: a 12-layer backbone
     # with ARMT needs ~4 entries (grad mode, the shorter last segment) per layer, and past the limit the rest run
     # eager, silently slower. The CUDA-graph fast path raises it the same way inside its calls.
-    limit = max(torch._dynamo.config.recompile_limit, 64, 8 * len(blocks))
+    limit = recompile_limit_for(len(blocks))
     if limit > torch._dynamo.config.recompile_limit:
         logger.info(f"Raising torch._dynamo.config.recompile_limit to {limit} for {len(blocks)} compiled blocks.")
         torch._dynamo.config.recompile_limit = limit

@@ -1,6 +1,7 @@
 """Validation curves of the qa1 carry study's logs: one row per log, and curves.json.
 
 Usage: summarize.py [LOG ...] (default: logs/*.log)
+       summarize.py --dir STUDY   (STUDY/logs/*.log, writing STUDY/curves.json: another study's folder)
 """
 
 from __future__ import annotations
@@ -45,15 +46,18 @@ def parse(path: str) -> dict:
 
 
 def main() -> None:
+    args = sys.argv[1:]
     here = os.path.dirname(os.path.abspath(__file__))
-    paths = sys.argv[1:] or sorted(glob.glob(os.path.join(here, "logs", "*.log")))
+    if args[:1] == ["--dir"]:
+        here, args = os.path.abspath(args[1]), args[2:]
+    paths = args or sorted(glob.glob(os.path.join(here, "logs", "*.log")))
     rows = [parse(p) for p in paths]
     for r in rows:
         curve = " ".join(f"{s}:{a:.3f}" for s, a in r["curve"])
         status = "done" if r["finished"] else "running/killed"
         print(f"{r['name']:28s} best {r['best']} @{r['best_step']} last {r['last']} @{r['last_step']} [{status}]")
         print(f"    {curve}")
-    if not sys.argv[1:]:
+    if not args:
         with open(os.path.join(here, "curves.json"), "w") as f:
             json.dump(rows, f, indent=1)
 

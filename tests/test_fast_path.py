@@ -180,6 +180,44 @@ def test_cuda_graphs_follow_weights_updated_in_place_and_moved(arch, compile, fr
         torch.testing.assert_close(got, _eager(model, ids).memory_state, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("memory_type", ["rmt", "associative"])
+def test_replays_pass_the_state_through_the_graphs_buffers(memory_type):
+    """Consecutive replays borrow the graph's buffers (the graph writes the next state over the one it read: one copy
+    a step instead of a copy in and a copy out); a state handed out without `borrow`, or by a forward, is the
+    caller's own and later replays leave it as it was."""
+    from hf_rmt.core.memory import state_tensors  # noqa: PLC0415
+    from hf_rmt.fast_path import SegmentGraphs  # noqa: PLC0415
+
+    config = rmt_config("bert", memory_type=memory_type)
+    model = hf_rmt.get_rmt_model(tiny_backbone("bert", "sequence-classification"), config)
+    model = with_memory_values(model).eval().cuda()
+    segments = [torch.randint(5, 99, (2, model.config.segment_size), device="cuda") for _ in range(4)]
+    graphs = SegmentGraphs(model.memory_only_step)
+    with torch.no_grad():
+        expected = [model.memory.initial_state(2)]
+        for ids in segments:
+            expected.append(model.memory_only_step(expected[-1], ids))
+        memory = expected[0]
+        for t, ids in enumerate(segments):
+            memory = graphs(memory, ids, borrow=True)
+            torch.testing.assert_close(memory, expected[t + 1], rtol=1e-5, atol=1e-6)
+        (entry,) = graphs.graphs.values()
+        assert all(a is b for a, b in zip(state_tensors(memory), state_tensors(entry.memory)))
+        own = graphs(expected[1], segments[1])  # not borrowed: a copy
+        graphs(expected[2], segments[2])
+        torch.testing.assert_close(own, expected[2], rtol=1e-5, atol=1e-6)
+        # Through a forward: graph steps, then the classifier's step, which gets a state of its own.
+        ids = torch.cat(segments, dim=1)
+        eager = model(ids).memory_state
+        model.enable_cuda_graphs()
+        graphed = _forward(model, ids).memory_state
+        kept = [tensor.clone() for tensor in state_tensors(graphed)]
+        _forward(model, ids.flip(1))
+        assert all(torch.equal(a, b) for a, b in zip(state_tensors(graphed), kept))
+    torch.testing.assert_close(graphed, eager, rtol=1e-5, atol=1e-6)
+
+
 _TASKS = {"bert": "sequence-classification", "llama": "causal-lm"}
 
 

@@ -38,9 +38,8 @@ logger = logging.get_logger(__name__)
 @dataclass
 class _Graph:
     graph: torch.cuda.CUDAGraph
-    memory: MemoryState
+    memory: MemoryState  # the step's input buffers; a replay leaves the step's output state in them
     ids: torch.Tensor
-    out: MemoryState
 
 
 def recompile_limit_for(num_modules: int) -> int:
@@ -109,7 +108,19 @@ class SegmentGraphs:
 
         return torch.compile(fn, dynamic=False, backend=inductor_frozen)
 
-    def __call__(self, memory: MemoryState, ids: torch.Tensor) -> MemoryState:
+    def __call__(self, memory: MemoryState, ids: torch.Tensor, borrow: bool = False) -> MemoryState:
+        """
+        The next memory after the step on `ids`, replayed from the graph of this input shape (captured at its first
+        call).
+
+        Args:
+            memory (`MemoryState`): The state to read.
+            ids (`torch.Tensor`): One full segment's `input_ids`, `(batch, segment_size)`.
+            borrow (`bool`, *optional*, defaults to `False`): Return the graph's own buffers instead of a copy. They
+                hold the next memory only until the next replay of this shape overwrites them: for a loop that feeds
+                the result straight back, where the copy in and the copy out per step would otherwise move the whole
+                state twice (ARMT's per-layer matrices: 453 MB a step for BERT-base at batch 32).
+        """
         first = state_tensors(memory)[0]
         key = (
             tuple(ids.shape),
@@ -122,12 +133,11 @@ class SegmentGraphs:
         if entry is None:
             entry = self.graphs[key] = self._capture(memory, ids)
         for static, given in zip(state_tensors(entry.memory), state_tensors(memory)):
-            static.copy_(given)
+            if given is not static:  # a borrowed state fed back is already in place
+                static.copy_(given)
         entry.ids.copy_(ids)
         entry.graph.replay()
-        # The next replay overwrites `out`; the caller keeps its own copy (a few KB for RMT; a state of several
-        # tensors, such as ARMT's per-layer matrices, is copied tensor by tensor).
-        return map_state(torch.clone, entry.out)
+        return entry.memory if borrow else map_state(torch.clone, entry.memory)
 
     def _capture(self, memory: MemoryState, ids: torch.Tensor) -> _Graph:
         # Fresh contiguous buffers: a slice of a longer input has its strides, which would make a compiled step
@@ -149,8 +159,13 @@ class SegmentGraphs:
             # fail there anyway, the step's eager kernels are captured instead.
             with torch.compiler.set_stance("eager_on_recompile"), torch.cuda.graph(graph, stream=side):
                 out = self.step(static_memory, static_ids)
+                # The graph ends by writing the next state over the one it read (cast to its dtype, as the loop's
+                # `merge_rows` does): one copy a step, and none in and out around the replay for a loop that
+                # borrows the buffers (the input is read in full before this copy runs, at the graph's end).
+                for static, new in zip(state_tensors(static_memory), state_tensors(out)):
+                    static.copy_(new)
         torch.cuda.current_stream(device).wait_stream(side)
-        return _Graph(graph, static_memory, static_ids, out)
+        return _Graph(graph, static_memory, static_ids)
 
     def run_compiled(self, memory: MemoryState, ids: torch.Tensor) -> MemoryState:
         """One step through the compiled code, outside any graph (what the warm-up before a capture runs)."""

@@ -27,6 +27,7 @@ from .memory import (
     MemoryState,
     MemoryUpdate,
     detach_rows,
+    map_state,
     merge_rows,
     select_rows,
     state_from_tensors,
@@ -221,6 +222,7 @@ def run_segments(
     results = []
     # The backbone's own checkpointed layers, adapted in each recomputed step (`checkpointing_for_recomputation`).
     checkpointed = checkpointed_modules(cell.backbone) if options.recompute and last > 0 else []
+    borrowed = False  # whether `memory` is the CUDA graph's own buffers, valid until its next replay
     for t in range(len(plan)):
         step = plan.step(t)
         step_memory = select_rows(memory, step.rows)
@@ -238,8 +240,12 @@ def run_segments(
             and _graph_ready(plan, step, inputs, options)
         ):
             start = plan.shared_start(t)  # no padding and equal lengths: the step is one slice of the input
-            outputs = (options.graphs(step_memory, inputs[:, start : start + step.max_length]),)
+            # Consecutive replays pass the state through the graph's buffers, copied once a step (in the graph).
+            outputs = (options.graphs(step_memory, inputs[:, start : start + step.max_length], borrow=True),)
+            borrowed = True
         else:
+            if borrowed:  # anything else gets a state of its own, which no later replay overwrites
+                step_memory, borrowed = map_state(torch.clone, step_memory), False
             run = partial(segment_step, cell, plan, step, t, head_kwargs, head if keep else None)
             if options.recompute and t < len(plan) - max(options.keep_last, 1):
                 # The last step is not recomputed: backward starts with it, so keeping its activations costs
@@ -251,7 +257,7 @@ def run_segments(
                 outputs = run(step_memory, inputs)
         memory = merge_rows(memory, step.rows, outputs[0])
         results.append((step, head.output_type._make(outputs[1:]) if keep else None))
-    return memory, results
+    return (map_state(torch.clone, memory) if borrowed else memory), results
 
 
 def _recomputed(

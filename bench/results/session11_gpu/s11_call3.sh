@@ -1,0 +1,3 @@
+#!/bin/bash
+# Session 11, call 3: session 10's proposed script, run unchanged (its header says what it does).
+exec bash bench/results/session10_gpu/next_call3.sh "$@"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .cli_checks import (
+    _check_compile_backend,
     _check_curriculum,
     _check_flag_pairs,
     _check_lengths,
@@ -106,44 +108,12 @@ def _train_command(args: argparse.Namespace) -> int:
     if os.path.isdir(path):
         _folder_config(args.model, path, "a transformers checkpoint")
     args.model = path
-    settings = TrainSettings(
-        task=args.task,
-        model=args.model,
-        output_dir=args.output_dir,
-        segment_size=args.segment_size,
-        num_memory_tokens=args.num_memory_tokens,
-        memory_type=args.memory_type,
-        memory_dim=args.memory_dim,
-        curriculum=tuple(args.curriculum),
-        steps_per_stage=tuple(args.steps_per_stage),
-        sampling=args.sampling,
-        placement=args.placement,
-        batch_size=args.batch_size,
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
-        lr=args.lr,
-        lr_scheduler=args.lr_scheduler,
-        warmup_steps=args.warmup_steps,
-        weight_decay=args.weight_decay,
-        max_grad_norm=args.max_grad_norm,
-        train_backbone=args.train_backbone,
-        bptt_depth=args.bptt_depth,
-        segment_checkpointing=args.segment_checkpointing,
-        segment_checkpointing_keep_last=args.segment_checkpointing_keep_last,
-        seed=args.seed,
-        device=args.device,
-        bf16=args.bf16,
-        logging_steps=args.logging_steps,
-        lora_r=args.lora_r,
-        lora_alpha=args.lora_alpha,
-        lora_dropout=args.lora_dropout,
-        lora_target_modules=args.lora_target_modules,
-        eval_steps=args.eval_steps,
-        eval_samples=args.eval_samples,
-        eval_batch_size=args.eval_batch_size,
-        stage_target=args.stage_target,
-        stop_at_target=args.stop_at_target,
-        init_from=args.init_from,
-    )
+    # Every TrainSettings field has the option of its name; the lists become tuples, the compile options imply it.
+    given = {field.name: getattr(args, field.name) for field in dataclasses.fields(TrainSettings)}
+    given.update(curriculum=tuple(args.curriculum), steps_per_stage=tuple(args.steps_per_stage))
+    given["torch_compile"] = args.torch_compile or bool(args.torch_compile_mode or args.torch_compile_backend)
+    _check_compile_backend(args.torch_compile_backend)
+    settings = TrainSettings(**given)
     if settings.stage_target is not None and settings.eval_steps is None:
         raise ValueError(
             f"--stage-target {settings.stage_target}: a stage can only end at a validation accuracy when the model is "

@@ -154,6 +154,19 @@ def _check_flag_pairs(args: argparse.Namespace) -> None:
         )
 
 
+def _check_compile_backend(backend: str | None) -> None:
+    """`--torch-compile-backend` must be one that `torch.compile` knows."""
+    if backend is None:
+        return
+    import torch._dynamo
+
+    if backend not in torch._dynamo.list_backends(exclude_tags=()):
+        raise ValueError(
+            f"--torch-compile-backend {backend}: not a torch.compile backend; choose one of "
+            f"{', '.join(torch._dynamo.list_backends())} (default: inductor), or a debug backend such as aot_eager"
+        )
+
+
 def _check_placement(placement: str, task: str) -> None:
     """`--placement` must suit the task (before any model is loaded): a task whose fact stays at the start (memorize)
     takes only 'auto' or 'start'."""

@@ -21,6 +21,7 @@ from .recipe import (
     MAIN_TEST_SEGMENTS,
     TRAINING_INFO_FILE,
 )
+from .training.compile import COMPILE_MODES
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -194,6 +195,22 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     group.add_argument("--weight-decay", type=float, default=0.01, metavar="WD", help="AdamW weight decay.")
     group.add_argument("--max-grad-norm", type=float, default=1.0, metavar="NORM", help="Gradient clipping norm.")
     group.add_argument("--bf16", action="store_true", help="bf16 mixed precision (GPU).")
+    group.add_argument(
+        "--torch-compile",
+        action="store_true",
+        help="Compile each backbone block in place (regional compilation: the segment loop, memory and loss stay "
+        "eager), as RMTTrainer does with TrainingArguments(torch_compile=True). Implied by the two options below.",
+    )
+    group.add_argument(
+        "--torch-compile-mode",
+        choices=COMPILE_MODES,
+        default=None,
+        help="torch.compile mode; 'reduce-overhead' replays the compiled blocks from CUDA graphs (GPU). "
+        "(default: 'default')",
+    )
+    group.add_argument(
+        "--torch-compile-backend", default=None, metavar="NAME", help="torch.compile backend. (default: inductor)"
+    )
     group.add_argument("--seed", type=int, default=0, metavar="S", help="Seed of initialisation, data and curriculum.")
     _device_option(group, "train")
     group.add_argument(

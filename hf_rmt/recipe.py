@@ -5,14 +5,15 @@ trained on a task with a segment curriculum and validation) and the settings of 
 
 from __future__ import annotations
 
-import json
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from .training.run_record import TRAINING_INFO_FILE, card_training_info, save_trained, write_training_info
 
-TRAINING_INFO_FILE = "hf_rmt_training.json"
+
 EVAL_JSON = "eval_by_length.json"
 EVAL_PLOT = "accuracy_vs_length.png"
 
@@ -100,6 +101,11 @@ class TrainSettings:
     stage_target: float | None = None
     stop_at_target: bool = False
     init_from: str | None = None  # an earlier run's output_dir to start from (weights only)
+    # Regional compilation (`RMTTrainer` with `torch_compile`): each backbone block compiled in place, the segment
+    # loop, memory and loss eager; "reduce-overhead" replays the blocks from CUDA graphs (bench/bench_training_lm.py).
+    torch_compile: bool = False
+    torch_compile_mode: str | None = None  # None: torch's "default"
+    torch_compile_backend: str | None = None  # None: inductor
 
     @property
     def mode(self) -> str:
@@ -127,7 +133,6 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
     from transformers import (
         AutoModelForSequenceClassification,
         AutoTokenizer,
-        Trainer,
         TrainingArguments,
         set_seed,
     )
@@ -135,7 +140,7 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
 
     from . import RMTConfig, get_rmt_model
     from .tasks import get_task
-    from .training import CurriculumCallback, RMTDataCollator, SegmentCurriculum
+    from .training import CurriculumCallback, RMTDataCollator, RMTTrainer, SegmentCurriculum
     from .training.curriculum_dataset import train_and_eval_datasets
     from .training.signals import StopOnSignalCallback
 
@@ -177,16 +182,19 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         from .peft_utils import lora_config
 
         targets = settings.lora_target_modules
-        model = get_peft_model(
-            model,
-            lora_config(
+        with warnings.catch_warnings():
+            # peft 0.21 reads `is_gradient_checkpointing`, which transformers 5.24 deprecates with a FutureWarning.
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            model = get_peft_model(
                 model,
-                r=settings.lora_r,
-                lora_alpha=settings.lora_alpha or 2 * settings.lora_r,
-                lora_dropout=settings.lora_dropout,
-                target_modules=targets if targets == "all-linear" else [t for t in targets.split(",") if t],
-            ),
-        )
+                lora_config(
+                    model,
+                    r=settings.lora_r,
+                    lora_alpha=settings.lora_alpha or 2 * settings.lora_r,
+                    lora_dropout=settings.lora_dropout,
+                    target_modules=targets if targets == "all-linear" else [t for t in targets.split(",") if t],
+                ),
+            )
     if settings.init_from is not None:
         from .training.init_from import load_initial_state
 
@@ -249,6 +257,9 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         eval_strategy="steps" if validate else "no",
         eval_steps=settings.eval_steps,
         per_device_eval_batch_size=settings.eval_batch_size,
+        torch_compile=settings.torch_compile,
+        torch_compile_mode=settings.torch_compile_mode if settings.torch_compile else None,
+        torch_compile_backend=settings.torch_compile_backend if settings.torch_compile else None,
     )
     curriculum_callback = CurriculumCallback(
         curriculum,
@@ -259,7 +270,8 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
     )
     # `timeout`, a preemption or Ctrl-C ends the run after the current step; the stage reached is saved below.
     stop_on_signal = StopOnSignalCallback()
-    trainer = Trainer(
+    # RMTTrainer: with torch_compile it compiles the backbone's blocks, not the whole model (hf_rmt.training.compile).
+    trainer = RMTTrainer(
         model=model,
         args=args,
         train_dataset=train_dataset,
@@ -271,7 +283,7 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
     began = time.perf_counter()
     result = trainer.train()
     seconds = time.perf_counter() - began
-    _save_trained(model, rmt, settings.output_dir)
+    save_trained(model, rmt, settings.output_dir)
     tokenizer.save_pretrained(settings.output_dir)
     # The longest input trained on: the last stage's, or the stage reached when a signal ended the run early.
     reached = curriculum.schedule[curriculum.stage]
@@ -298,6 +310,7 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         "warmup_steps": settings.warmup_steps,
         "weight_decay": settings.weight_decay,
         "train_backbone": settings.train_backbone,
+        "torch_compile": (settings.torch_compile_mode or "default") if settings.torch_compile else None,
         "init_from": settings.init_from,
         "seed": settings.seed,
         "device": str(next(model.parameters()).device),
@@ -310,9 +323,7 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
     }
     if stop_on_signal.received is not None:
         info["stopped_by"] = stop_on_signal.received
-    with open(os.path.join(settings.output_dir, TRAINING_INFO_FILE), "w") as handle:
-        json.dump(info, handle, indent=2)
-        handle.write("\n")
+    write_training_info(info, settings.output_dir)
     if stop_on_signal.received is not None:
         print(
             f"{stop_on_signal.received} ended training at step {trainer.state.global_step} of {settings.max_steps}, "
@@ -320,50 +331,6 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         )
     print(f"Trained in {seconds:.0f} s (mean loss {result.training_loss:.3f}); saved to {settings.output_dir}")
     return model, tokenizer, info
-
-
-def _save_trained(model: Any, rmt: Any, output_dir: str) -> None:
-    """Saves what was trained: the hf_rmt model (adapter-only or full, as it decides), or for LoRA the peft adapter
-    (LoRA, memory and head) beside the RMT config, which `from_pretrained` of the Auto classes reads."""
-    if model is rmt:
-        model.save_pretrained(output_dir)
-        return
-    from .checkpoint import recorded_backbone_name
-
-    model.save_pretrained(output_dir)
-    rmt.config.architectures = [type(rmt).__name__]  # which Auto class loads it, as transformers' own saves record
-    with recorded_backbone_name(rmt.config):  # the backbone's Hub id when known, as adapter-only saves record it
-        rmt.config.save_pretrained(output_dir)
-
-
-def card_training_info(info: dict[str, Any]) -> dict[str, Any]:
-    """The model card's view of a run's `hf_rmt_training.json`: the curriculum as the steps each stage actually ran,
-    and the settings a reader needs to reproduce it (no local paths, no raw lists)."""
-    stages, previous = [], 0
-    for stage in info.get("stages") or []:
-        stages.append({"segments": stage["max_segments"], "steps": stage["end_step"] - previous})
-        previous = stage["end_step"]
-    modes = {
-        "full": "full fine-tuning",
-        "lora": f"LoRA r={info.get('lora_r')} + memory + head",
-        "memory": "memory + head",
-    }
-    card = {
-        "task": info["task"],
-        "curriculum": stages or info["curriculum"],
-        "training": modes.get(info.get("mode", "full" if info.get("train_backbone") else "memory")),
-        "batch_size": info["batch_size"],
-        "learning_rate": info["lr"],
-        "lr_scheduler": f"{info['lr_scheduler']} ({info['warmup_steps']} warm-up steps)",
-        "seed": info["seed"],
-        "device": info["device"],
-        "train_seconds": info["train_seconds"],
-    }
-    if not stages:
-        card["steps_per_stage"] = info["steps_per_stage"]
-    else:
-        card["stage_advancement"] = "validation accuracy; each stage starts from the previous stage's best state"
-    return card
 
 
 def _accuracy(prediction: Any) -> dict[str, float]:

@@ -459,3 +459,42 @@ def test_train_placement_errors(backbone_dir, tmp_path, capsys):
         main([*args, "--placement", "middle"])
     assert "argument --placement: invalid choice: 'middle'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_train_torch_compile_compiles_the_blocks_and_trains_as_eager(backbone_dir, tmp_path, capsys, monkeypatch):
+    """`--torch-compile-backend` (implying `--torch-compile`) reaches RMTTrainer, which compiles the backbone's blocks
+    in place: the run logs the losses of the eager run, saves the same loadable weights (no `_orig_mod` keys) and
+    records the mode; an unknown backend is refused in the flag's words before anything is written."""
+    import hf_rmt.training.trainer as trainer_module
+
+    compiled = []
+    real_compile = trainer_module.compile_backbone_blocks
+
+    def spy(model, **kwargs):
+        compiled.append(kwargs)
+        return real_compile(model, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "compile_backbone_blocks", spy)
+    base = ["train", "--model", backbone_dir, "--task", "memorize", *TINY_RMT, "--curriculum", "1,2"]
+    base += ["--steps-per-stage", "2,1", "--batch-size", "2", "--lr", "1e-3", "--logging-steps", "1", "--seed", "5"]
+    runs = {}
+    for name, extra in (("eager", []), ("compiled", ["--torch-compile-backend", "aot_eager"])):
+        assert main([*base, "--output-dir", str(tmp_path / name), *extra]) == 0
+        with open(tmp_path / name / cli.TRAINING_INFO_FILE) as handle:
+            runs[name] = json.load(handle)
+    capsys.readouterr()
+    assert compiled == [{"mode": "default", "backend": "aot_eager"}]
+    assert runs["eager"]["torch_compile"] is None and runs["compiled"]["torch_compile"] == "default"
+    assert len(runs["compiled"]["final_losses"]) == 3
+    torch.testing.assert_close(runs["compiled"]["final_losses"], runs["eager"]["final_losses"], rtol=1e-4, atol=1e-5)
+    eager = AutoModelForSequenceClassification.from_pretrained(tmp_path / "eager").state_dict()
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "compiled").state_dict()
+    assert loaded.keys() == eager.keys() and not any("_orig_mod" in key for key in loaded)
+    for key in eager:
+        torch.testing.assert_close(loaded[key], eager[key], rtol=1e-4, atol=1e-5)
+    refused = tmp_path / "refused"
+    capsys.readouterr()
+    err = error_of([*base, "--output-dir", str(refused), "--torch-compile-backend", "nope"], capsys)
+    assert err.startswith("hf-rmt train: error: --torch-compile-backend nope: not a torch.compile backend; choose one")
+    assert "inductor" in err and "aot_eager" in err
+    assert not refused.exists()

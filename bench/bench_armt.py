@@ -72,7 +72,10 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument(
-        "--profile", action="store_true", help="print the top GPU kernels of both at the largest batch"
+        "--profile",
+        action="store_true",
+        help="print the top GPU kernels of both at the largest batch: the eager call, and one replayed step of each "
+        "CUDA-graph mode",
     )
     parser.add_argument(
         "--compile",
@@ -136,6 +139,10 @@ def main(argv=None) -> int:
                     model.enable_cuda_graphs(compile=mode == "compiled")
                 with torch.no_grad():
                     seconds[kind] = measure(lambda model=model: model(ids), device, warmup, repeats)
+                if args.profile and mode != "eager" and batch == max(batches):
+                    # One memory-only step as the loop replays it: where ARMT's extra GPU time goes, kernel by kernel.
+                    replay = next(iter(model._graphs.graphs.values())).graph.replay
+                    print_top_kernels(replay, device, f"{kind}, batch {batch}, {mode}, one step", top=25, say=say)
                 model.disable_cuda_graphs()
             tokens = batch * segments * segment
             row = {

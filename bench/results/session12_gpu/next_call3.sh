@@ -4,7 +4,9 @@
 # far (LoRA and full fine-tuning, random gaps or --placement before_last_segment, sessions 7-11) sits on the
 # no-memory floor at 2 segments and answers a story wholly in the first segment at chance; the D&M adapter, never
 # trained on qa1, answers that test at 28% (chance 16.7%, session 11): its memory carries what it reads. Session 12's
-# CPU pilot (bench/results/session12_cpu/qa1_from_dm/) trained it 80 steps on 2 segments. Here: curriculum 2, 4, 8
+# CPU pilot (bench/results/session12_cpu/qa1_from_dm/, 200 steps at batch 8 on 2 segments) raised that test to 45.8%
+# with --placement before_last_segment, level with reading the story directly (47.9%), and to 30.2% with random gaps
+# (reading took over), neither yet reading qa1 well (48% at one segment). Here: curriculum 2, 4, 8
 # (no 1-segment stage, which rewards reading without memory), stages ending at 95% validation, three arms side by
 # side, then the carry diagnostic on each.
 # Build .carry first: `python scripts/make_gpu_carry.py`; run with carry=[".carry"].

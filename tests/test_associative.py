@@ -62,6 +62,29 @@ def test_delta_rule_rewrites_a_key_and_the_correction_keeps_the_normaliser():
     assert torch.all(read[0, 0, :2] == query[0, 0, :2])
 
 
+@pytest.mark.parametrize("autocast", [False, True], ids=["float32", "autocast-bf16"])
+def test_read_is_eq4_at_every_position_and_keeps_the_residual_dtype(autocast):
+    """The read divides the query before the GEMM (`A (q / d)`, the GEMM adding the hidden states): it must equal
+    eq. 4 as written, `h + A phi(q) / (z . phi(q) + eps)`, and under autocast a float32 residual stream stays
+    float32 (only the read itself runs in bf16)."""
+    torch.manual_seed(0)
+    layer = AssociativeLayer(8, 4)
+    nn.init.normal_(layer.value.weight, std=0.5)
+    hidden = torch.randn(2, 5, 8)
+    matrix, normaliser = torch.zeros(2, 24, 8), torch.zeros(2, 24)
+    with torch.no_grad():
+        for _ in range(3):
+            matrix, normaliser = layer.write(torch.randn(2, 3, 8), matrix, normaliser)
+        query = dpfp(layer.query(hidden)).double()
+        want = hidden.double() + (query @ matrix.double()) / (query @ normaliser.double()[..., None] + 1e-5)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            read = layer.read(hidden, matrix, normaliser)
+    assert read.dtype == torch.float32
+    assert (read - hidden).abs().max() > 0.1  # the memory holds something to read
+    tolerance = 3e-2 if autocast else 1e-5
+    torch.testing.assert_close(read.double(), want, atol=tolerance, rtol=tolerance)
+
+
 def test_dpfp_is_the_dpfp3_projection_normalised():
     x = torch.randn(3, 5)
     positive = torch.cat([x.relu(), (-x).relu()], dim=-1)  # (3, 10)

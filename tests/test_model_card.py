@@ -189,6 +189,15 @@ def test_card_info_is_remembered_and_card_can_be_skipped(tmp_path):
         ({"eval_results": {"task": "qa1", "accuracy_by_length": {1024: 1.5}}}, "[0, 1], got 1024: 1.5"),
         ({"eval_results": {"task": "qa1", "accuracy_by_length": {"long": 0.5}}}, "positive integers"),
         ({"eval_results": "qa1"}, "`eval_results` must be a dict"),
+        (
+            {"eval_results": {"task": "qa1", "accuracy_by_length": {1024: 0.5}, "samples_by_length": {2048: 100}}},
+            "'samples_by_length' maps the input lengths of 'accuracy_by_length' to the number of samples scored at "
+            "each (positive integers), got 2048: 100",
+        ),
+        (
+            {"eval_results": {"task": "qa1", "accuracy_by_length": {1024: 0.5}, "samples_by_length": {1024: 0}}},
+            "got 1024: 0",
+        ),
         ({"training_info": {"curriculum": "1,2,4"}}, "training_info['curriculum']"),
         ({"training_info": ["qa1"]}, "`training_info` must be a dict"),
         ({"card_data": "mit"}, "`card_data` must be a dict"),
@@ -448,6 +457,23 @@ def test_write_model_card_into_a_saved_folder(tmp_path):
     )
     assert 'from_pretrained("alice/rmt-memorize")' in again.text and "# rmt-memorize\n" in again.text
     assert "| 1,024 (32x trained) | 128 | 50.0% |" in again.text
+
+
+def test_sample_counts_that_vary_with_length_get_a_column(tmp_path):
+    """The paper's protocol scores 500 samples up to 512 segments and 100 beyond: the card must not describe one
+    count for all, and shows each (an accuracy on 100 samples is +-2-4 points)."""
+    folder = tmp_path / "model"
+    tiny_rmt().save_pretrained(folder)
+    result = length_result()
+    for row, samples in zip(result.results, (500, 500, 100)):
+        row.num_samples = samples
+    card = hf_rmt.write_model_card(folder, eval_results=result.to_dict())
+    assert "| Input length | Segments | memorize accuracy | Samples |" in card.text
+    assert "| 16 | 2 | 100.0% | 500 |" in card.text and "| 1,024 (32x trained) | 128 | 50.0% | 100 |" in card.text
+    assert "per input length" not in card.text and "chance level 16.7%." in card.text
+    # One count for all lengths stays a sentence, without the column.
+    card = hf_rmt.write_model_card(folder, eval_results=length_result())
+    assert "| Input length | Segments | memorize accuracy |\n" in card.text and "Samples |" not in card.text
 
 
 def test_write_model_card_of_an_adapter_and_exact_match(tmp_path):

@@ -32,16 +32,20 @@ def evaluation_section(
             return f"{length:,} ({length / trained:.3g}x trained)"
         return f"{length:,}"
 
+    # Sample counts that vary with the length get a column each: an accuracy on 100 samples is +-2-4 points.
+    counted = [e for e in evaluations if e.get("samples_by_length")]
     headers = [
         "Input length",
         "Segments",
         *(f"{e['task']} {(e.get('metric') or 'accuracy').replace('_', ' ')}" for e in evaluations),
+        *(f"{e['task']} samples" if len(evaluations) > 1 else "Samples" for e in counted),
     ]
     rows = [
         [
             length_cell(length),
             str(math.ceil(length / segment_size)),
             *(format_percent(e["accuracy_by_length"].get(length)) for e in evaluations),
+            *(_count(e["samples_by_length"].get(length)) for e in counted),
         ]
         for length in lengths
     ]
@@ -61,6 +65,10 @@ def evaluation_section(
         "plots": plots,
         "description": "\n\n".join(d for d in descriptions if d) or None,
     }
+
+
+def _count(samples: int | None) -> str:
+    return f"{samples:,}" if samples else ""
 
 
 def _describe(entry: dict[str, Any]) -> str | None:

@@ -63,10 +63,7 @@ def check_eval_results(results: Any) -> list[dict[str, Any]]:
             )
         accuracy = {}
         for length, value in by_length.items():
-            try:
-                length = int(length)
-            except (TypeError, ValueError):
-                length = -1
+            length = _length(length)
             if length <= 0 or isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ValueError(
                     f"`eval_results` entry for task {entry['task']!r}: 'accuracy_by_length' maps input lengths "
@@ -74,7 +71,34 @@ def check_eval_results(results: Any) -> list[dict[str, Any]]:
                 )
             accuracy[length] = float(value)
         checked.append({**entry, "accuracy_by_length": dict(sorted(accuracy.items()))})
+        if entry.get("samples_by_length") is not None:
+            checked[-1]["samples_by_length"] = _check_samples(entry["task"], entry["samples_by_length"], accuracy)
     return checked
+
+
+def _check_samples(task: str, by_length: Any, accuracy: Mapping[int, float]) -> dict[int, int]:
+    """`samples_by_length`: for each length of `accuracy_by_length`, the number of samples scored there."""
+    rule = (
+        f"`eval_results` entry for task {task!r}: 'samples_by_length' maps the input lengths of 'accuracy_by_length' "
+        "to the number of samples scored at each (positive integers)"
+    )
+    if not isinstance(by_length, Mapping):
+        raise ValueError(f"{rule}, got {by_length!r}.")
+    samples = {}
+    for length, count in by_length.items():
+        length = _length(length)
+        if length not in accuracy or isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
+            raise ValueError(f"{rule}, got {length!r}: {count!r}.")
+        samples[length] = int(count)
+    return dict(sorted(samples.items()))
+
+
+def _length(value: Any) -> int:
+    """An input length given as an int or its string (JSON keys); -1 when it is neither."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
 
 
 def _is_length_result(value: Any) -> bool:
@@ -96,6 +120,9 @@ def _from_length_result(entry: Any) -> Any:
     samples = {r.get("num_samples") for r in rows}
     if len(samples) == 1 and None not in samples:
         card["num_samples"] = samples.pop()
+    elif None not in samples:
+        # Fewer samples at the longest inputs (e.g. 500 up to 256 segments, 100 beyond): the card shows each count.
+        card["samples_by_length"] = {r.get("length"): r.get("num_samples") for r in rows}
     return card
 
 

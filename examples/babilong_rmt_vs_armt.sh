@@ -3,7 +3,7 @@
 # and budget, then evaluated from 1 to 2048 segments of 499 tokens (up to 1,021,952 tokens). Issue 14's recipe,
 # Session 7 ran its qa1 part with stages capped at 400 steps (bench/results/session7_gpu/call1-2, two commands of
 # ~6 minutes, the same for both): RMT and ARMT trained alike and both stalled in the 8-segment stage at ~40%
-# validation (README, "Memory types"); qa2 and qa3 have not run, and no result of the full recipe is claimed.
+# validation (RESULTS.md, "Memory types"); qa2 and qa3 have not run, and no result of the full recipe is claimed.
 # A session-9 CPU study (bench/results/session9_cpu/qa1_carry/) found that with LoRA + memory the memory carried no
 # qa1 fact at all (that ~40% is the no-memory floor) and that full fine-tuning did carry facts: pass
 # EXTRA="--train-backbone --lr 1e-4" to try it (EXTRA: more hf-rmt train flags for every run); the LoRA default

@@ -29,6 +29,7 @@ from .cli_checks import (
     _check_placement,
     _check_rmt_config,
     _check_task,
+    _earlier_results,
     _folder_config,
     _model_folder,
 )
@@ -189,11 +190,18 @@ def _eval_dtype(device: str, fp32: bool) -> Any:
     return torch.bfloat16 if device == "cuda" and not fp32 else None
 
 
-def _report(result: Any, output_dir: str | None, plot: bool = True) -> None:
+def _report(result: Any, output_dir: str | None, plot: bool = True, earlier: Any = None) -> Any:
+    """Prints `result`, then writes it (merged with `earlier`, the folder's results at other lengths) and its plot
+    into `output_dir`; returns what was written."""
     print()
     print(result.summary())
     if output_dir is None:
-        return
+        return result
+    if earlier is not None:
+        kept = len(set(earlier.lengths) - set(result.lengths))
+        result = result.merged_with(earlier)
+        if kept:
+            print(f"\nKept the results at {kept} other lengths already in {output_dir}")
     json_path = result.save_json(os.path.join(output_dir, EVAL_JSON))
     print(f"\nWrote {json_path}")
     if plot:
@@ -203,6 +211,7 @@ def _report(result: Any, output_dir: str | None, plot: bool = True) -> None:
             print(f"No plot: {error}")
         else:
             print(f"Wrote {plot_path}")
+    return result
 
 
 def _eval_command(args: argparse.Namespace) -> int:
@@ -214,6 +223,7 @@ def _eval_command(args: argparse.Namespace) -> int:
         _check_task(args.task)
     path = _model_folder(args.model)
     info: dict[str, Any] = {}
+    config = None
     if os.path.isdir(path):
         config = _folder_config(args.model, path, "an hf_rmt checkpoint")
         if config is not None:
@@ -229,6 +239,8 @@ def _eval_command(args: argparse.Namespace) -> int:
         raise ValueError(f"--compile compiles the CUDA-graph step on a GPU, but {reason}; drop --compile")
     tokenizer = AutoTokenizer.from_pretrained(path)
     _check_lengths(args.lengths, task, tokenizer, args.split, args.seed)
+    output = args.output if args.output is not None else path
+    earlier = _earlier_results(output, task, args.split, args.seed)
     model, tokenizer, info = _load_for_eval(path, device, tokenizer, _eval_dtype(device, args.fp32), args.backbone)
     result = evaluate_by_length(
         model,
@@ -246,7 +258,18 @@ def _eval_command(args: argparse.Namespace) -> int:
         compile=args.compile,
     )
     result.model = args.model
-    _report(result, args.output if args.output is not None else path, plot=not args.no_plot)
+    written = _report(result, output, plot=not args.no_plot, earlier=earlier)
+    if output == path and os.path.isdir(path) and config is not None:
+        # The folder's card shows what its eval_by_length.json holds, as `push_to_hub` would send it.
+        results = written.to_dict()
+        if args.no_plot:  # a plot already in the folder would not show this evaluation's lengths
+            results["plot"] = False
+        elif os.path.isfile(os.path.join(path, EVAL_PLOT)):
+            results["plot"] = EVAL_PLOT
+        from . import write_model_card
+
+        write_model_card(path, training_info=card_training_info(info) if info else None, eval_results=results)
+        print(f"Updated the model card {os.path.join(path, 'README.md')}")
     return 0
 
 

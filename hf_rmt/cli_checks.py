@@ -206,4 +206,26 @@ def _check_lengths(lengths: list[int], task: str, tokenizer: Any, split: str, se
         )
 
 
+def _earlier_results(output_dir: str, task: str, split: str, seed: int) -> Any:
+    """The results already in `output_dir` that this evaluation adds to (same task, split and seed), or None; other
+    results there are refused before anything runs, so that no earlier evaluation is written over."""
+    from .eval_results import LengthEvalResult
+    from .recipe import EVAL_JSON
+
+    path = os.path.join(output_dir, EVAL_JSON)
+    if not os.path.isfile(path):
+        return None
+    try:
+        earlier = LengthEvalResult.load_json(path)
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"--output {output_dir}: {path} is not an evaluation hf-rmt can read ({error})") from None
+    difference = earlier.differs_from(task, split, seed)
+    if difference is not None:
+        raise ValueError(
+            f"--output {output_dir} already holds the results of another evaluation ({path}: {difference}); "
+            "results are added to those of the same task, split and seed only: pass another --output"
+        )
+    return earlier
+
+
 __all__ = []

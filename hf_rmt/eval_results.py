@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 
@@ -82,6 +82,26 @@ class LengthEvalResult:
             if result.length == length:
                 return result.accuracy
         raise KeyError(f"length {length} was not evaluated; evaluated lengths: {self.lengths}")
+
+    # ---------------------------------------------------------------- merging
+
+    def differs_from(self, task: str, split: str | None, seed: int | None) -> str | None:
+        """How an evaluation of `task` on `split` with `seed` differs from this one (`None`: the same evaluation,
+        whose results at other lengths can join these)."""
+        for name, mine, theirs in (("task", self.task, task), ("split", self.split, split), ("seed", self.seed, seed)):
+            if mine != theirs:
+                return f"{name} {mine!r}, this evaluation's {name} is {theirs!r}"
+        return None
+
+    def merged_with(self, earlier: LengthEvalResult) -> LengthEvalResult:
+        """These results and `earlier`'s at the lengths not measured again: an evaluation of more lengths (1M tokens
+        and beyond often run separately, on fewer samples) adds to a folder's results instead of replacing them."""
+        difference = earlier.differs_from(self.task, self.split, self.seed)
+        if difference is not None:
+            raise ValueError(f"Cannot merge evaluations that differ: the earlier one has {difference}.")
+        measured = set(self.lengths)
+        kept = [r for r in earlier.results if r.length not in measured]
+        return replace(self, results=sorted(self.results + kept, key=lambda r: r.length))
 
     # ---------------------------------------------------------------- table
 

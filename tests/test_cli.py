@@ -105,6 +105,41 @@ def test_eval_writes_next_to_the_model_by_default(trained_dir, capsys):
     assert not os.path.exists(os.path.join(trained_dir, cli.EVAL_PLOT))
 
 
+def test_eval_adds_lengths_to_the_folder_results_and_its_card(trained_dir, tmp_path, capsys):
+    """The paper's recipe evaluates 1M tokens and beyond in a second command, on fewer samples: the second run adds
+    to the folder's results and card (a length measured again is replaced), and an evaluation of another task is
+    refused before it runs instead of writing over them."""
+    import shutil
+
+    folder = str(tmp_path / "model")
+    shutil.copytree(trained_dir, folder)
+    for name in (cli.EVAL_JSON, cli.EVAL_PLOT):  # what other tests left in the shared folder
+        if os.path.exists(os.path.join(folder, name)):
+            os.remove(os.path.join(folder, name))
+    base = ["eval", "--model", folder, "--batch-size", "4", "--no-progress", "--device", "cpu", "--no-plot"]
+    assert main([*base, "--lengths", "32,64", "--num-samples", "4"]) == 0
+    assert main([*base, "--lengths", "128,64", "--num-samples", "2"]) == 0
+    assert "Kept the results at 1 other lengths already in" in capsys.readouterr().out
+    with open(os.path.join(folder, cli.EVAL_JSON)) as handle:
+        rows = [(r["length"], r["num_samples"]) for r in json.load(handle)["results"]]
+    assert rows == [(32, 4), (64, 2), (128, 2)]
+    card = open(os.path.join(folder, "README.md")).read()
+    assert "| Input length | Segments | memorize accuracy | Samples |" in card
+    assert "| 32 | 2 |" in card and "| 64 (2x trained) | 4 |" in card and "| 128 (4x trained) | 8 |" in card
+    assert "| Stage | Segments |" in card  # the training section stays
+
+    before = open(os.path.join(folder, cli.EVAL_JSON)).read()
+    assert main([*base, "--task", "qa1", "--lengths", "100", "--num-samples", "2"]) == 2
+    message = " ".join(capsys.readouterr().err.split())
+    assert f"--output {folder} already holds the results of another evaluation" in message
+    assert "task 'memorize', this evaluation's task is 'qa1'" in message and "pass another --output" in message
+    assert open(os.path.join(folder, cli.EVAL_JSON)).read() == before
+    assert (
+        main([*base, "--task", "qa1", "--lengths", "100", "--num-samples", "2", "--output", str(tmp_path / "qa1")])
+        == 0
+    )
+
+
 @pytest.mark.parametrize("min_accuracy, status", [(0.0, 0), (1.01, 1)])
 def test_main_with_small_settings(backbone_dir, tmp_path, monkeypatch, capsys, min_accuracy, status):
     monkeypatch.setattr(cli, "MAIN_SEGMENT_SIZE", 16)

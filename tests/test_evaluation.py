@@ -377,6 +377,29 @@ def test_json_round_trip(tmp_path):
     assert LengthEvalResult.load_json(path) == result
 
 
+def test_merging_keeps_the_lengths_not_measured_again_and_refuses_another_evaluation():
+    earlier = make_result(split="test", seed=0)  # 128, 512, 2048
+    again = LengthEvalResult("memorize", [LengthResult(512, 0.9, 500, 16), LengthResult(4096, 0.8, 100, 128)])
+    again.split, again.seed = "test", 0
+    merged = again.merged_with(earlier)
+    assert [(r.length, r.accuracy, r.num_samples) for r in merged.results] == [
+        (128, 1.0, 100),
+        (512, 0.9, 500),
+        (2048, 0.5, 50),
+        (4096, 0.8, 100),
+    ]
+    assert again.lengths == [512, 4096]  # a new result; the measured one is unchanged
+    for change, difference in (
+        ({"task": "qa1"}, "task 'memorize'"),
+        ({"seed": 1}, "seed 0, this evaluation's seed is 1"),
+    ):
+        other = LengthEvalResult(**{**vars(again), **change})
+        with pytest.raises(
+            ValueError, match=f"Cannot merge evaluations that differ: the earlier one has {difference}"
+        ):
+            other.merged_with(earlier)
+
+
 def test_plot_writes_a_png(tmp_path):
     pytest.importorskip("matplotlib")
     path = make_result(trained_length=128).plot(tmp_path / "plots" / "accuracy.png")

@@ -50,7 +50,7 @@ def evaluation_section(
         for length in lengths
     ]
     plots = [_copy_plot(e["plot"], save_directory) for e in evaluations if e.get("plot")]
-    if not plots:
+    if not plots and all(e.get("plot") is not False for e in evaluations):  # `"plot": False`: none wanted
         drawn = _draw_plot(evaluations, save_directory, max_positions, trained)
         plots = [drawn] if drawn else []
     descriptions = [e.get("description") or _describe(e) for e in evaluations]

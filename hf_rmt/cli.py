@@ -30,6 +30,7 @@ from .cli_checks import (
     _check_rmt_config,
     _check_task,
     _earlier_results,
+    _eval_output,
     _folder_config,
     _model_folder,
 )
@@ -239,7 +240,7 @@ def _eval_command(args: argparse.Namespace) -> int:
         raise ValueError(f"--compile compiles the CUDA-graph step on a GPU, but {reason}; drop --compile")
     tokenizer = AutoTokenizer.from_pretrained(path)
     _check_lengths(args.lengths, task, tokenizer, args.split, args.seed)
-    output = args.output if args.output is not None else path
+    output = _eval_output(args.model, path, args.output)
     earlier = _earlier_results(output, task, args.split, args.seed)
     model, tokenizer, info = _load_for_eval(path, device, tokenizer, _eval_dtype(device, args.fp32), args.backbone)
     result = evaluate_by_length(

@@ -206,6 +206,17 @@ def _check_lengths(lengths: list[int], task: str, tokenizer: Any, split: str, se
         )
 
 
+def _eval_output(model: str, path: str, output: str | None) -> str:
+    """Where `hf-rmt eval` writes: `--output`, else the model's folder; for a Hub id, `NAMESPACE--NAME-eval` in the
+    working directory. Never a folder named as the Hub id itself: `user/model` would then exist locally and be taken
+    for the checkpoint at the next run, hiding the Hub's."""
+    if output is not None:
+        return output
+    if os.path.isdir(path):
+        return path
+    return model.replace("/", "--") + "-eval"
+
+
 def _earlier_results(output_dir: str, task: str, split: str, seed: int) -> Any:
     """The results already in `output_dir` that this evaluation adds to (same task, split and seed), or None; other
     results there are refused before anything runs, so that no earlier evaluation is written over."""

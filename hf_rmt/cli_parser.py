@@ -271,8 +271,9 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     eval_parser.add_argument(
         "--output",
         metavar="DIR",
-        help="Folder for the JSON and the plot (default: the model folder, whose model card is updated too). Results "
-        "already there from the same task, split and seed are kept at the lengths not measured again.",
+        help="Folder for the JSON and the plot (default: the model folder, whose model card is updated too; for a Hub "
+        "id, NAMESPACE--NAME-eval here). Results already there from the same task, split and seed are kept at the "
+        "lengths not measured again.",
     )
     eval_parser.add_argument("--no-plot", action="store_true", help="Skip the plot.")
     eval_parser.add_argument(

@@ -140,6 +140,17 @@ def test_eval_adds_lengths_to_the_folder_results_and_its_card(trained_dir, tmp_p
     )
 
 
+def test_eval_output_of_a_hub_id_does_not_shadow_it(trained_dir, tmp_path, monkeypatch):
+    """Written to `user/rmt-x/`, a Hub model's results would make `--model user/rmt-x` a local folder at the next run
+    (one without weights)."""
+    monkeypatch.chdir(tmp_path)
+    assert cli._eval_output("user/rmt-x", "user/rmt-x", None) == "user--rmt-x-eval"
+    assert cli._eval_output("rmt-x", "rmt-x", None) == "rmt-x-eval"
+    assert cli._eval_output("user/rmt-x", "user/rmt-x", "out") == "out"
+    assert cli._eval_output(trained_dir, trained_dir, None) == trained_dir
+    assert not cli._looks_local("user/rmt-x")
+
+
 @pytest.mark.parametrize("min_accuracy, status", [(0.0, 0), (1.01, 1)])
 def test_main_with_small_settings(backbone_dir, tmp_path, monkeypatch, capsys, min_accuracy, status):
     monkeypatch.setattr(cli, "MAIN_SEGMENT_SIZE", 16)

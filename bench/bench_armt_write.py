@@ -10,7 +10,9 @@ bandwidth. Which formulation cuBLAS and inductor run faster is measured here, no
 
 - write: the library's (`AssociativeLayer.write`); the recall as `(A^T k^T)^T` (another GEMM shape for cuBLAS); the
   memory rows zero-padded to a multiple of 8 (aligned GEMMs, the same numbers); the recall from a bf16 copy of `A`
-  (what the read casts anyway; approximate: its error is printed); each eager and compiled.
+  (what the read casts anyway; approximate: its error is printed); the recall and update in one Triton kernel that
+  reads `A` once (`armt_write_triton.py`, with triton installed; 16 or 32 hidden columns a program); each eager and
+  compiled.
 - read: the library's (the query divided before the GEMM, which adds the hidden states) against the plain eq. 4.
 
 Each variant's largest difference from the library's result is printed next to its time (median of `--repeats`
@@ -29,6 +31,12 @@ import torch
 import torch.nn.functional as F
 
 from hf_rmt.core.memory.associative import EPS, AssociativeLayer, dpfp
+
+
+try:  # bench/ is on sys.path when a script runs
+    from armt_write_triton import triton, write_fused
+except ImportError:
+    triton = None
 
 
 def write_recall_transposed(layer, memory, matrix, normaliser):
@@ -127,6 +135,10 @@ def main(argv=None) -> int:
         "padded_to_8": lambda *a: write_padded(layer, *a),
         "recall_bf16_approx": lambda *a: write_recall_bf16(layer, *a),
     }
+    # The fused kernel runs on a GPU, or on CPU under Triton's interpreter (TRITON_INTERPRET=1: slow, for its numbers).
+    fused = triton is not None and (device.type == "cuda" or os.environ.get("TRITON_INTERPRET") == "1")
+    for block_h in (16, 32) if fused else ():
+        writes[f"fused_triton_h{block_h}"] = lambda *a, block_h=block_h: write_fused(layer, *a, block_h=block_h)
     reads = {"library": layer.read, "plain_eq4": lambda *a: read_plain(layer, *a)}
     compile_modes = [] if args.no_compile else ["default", "max-autotune-no-cudagraphs"]
     results = {"settings": vars(args) | {"batch": batch, "dtype": str(dtype)}, "write": [], "read": []}
@@ -140,7 +152,9 @@ def main(argv=None) -> int:
             print(f"\n{part} (batch {batch}, hidden {hidden_size}, key_dim {key_dim}, {device}, {dtype})")
             print(f"{'variant':<22} {'mode':<28} {'us':>9} {'max |diff|':>11}")
             for name, fn in variants.items():
-                for mode in ["eager", *compile_modes]:
+                # Triton's interpreter cannot be compiled; on a GPU dynamo traces the kernel's launch.
+                interpreted = name.startswith("fused") and device.type != "cuda"
+                for mode in ["eager", *([] if interpreted else compile_modes)]:
                     call = fn if mode == "eager" else torch.compile(fn, mode=mode, dynamic=False)
                     out = call(*inputs)
                     out = (out[0] if part == "write" else out).float()

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Proposed third call of the next session (not run; ~120 s on one H200, or appended to another call), issue 14:
 # ARMT's write and read formulations timed one by one at BERT-base sizes, batch 32 (bench/bench_armt_write.py):
-# which of the recall as (A^T k^T)^T, memory rows padded to 8, or the recall from bf16 gets the write's two float32
+# which of the recall as (A^T k^T)^T, memory rows padded to 8, the recall from bf16, or one Triton kernel reading A
+# once (bench/armt_write_triton.py, block of 16 or 32 hidden columns) gets the write's two float32
 # GEMMs (0.77 ms of ARMT's 2.4 ms extra a step in session 13's profile) nearer the memory bandwidth, eager and
 # compiled. Run with carry=[".carry"] (only for the environment; no MiniLM needed).
 source .carry/setup_gpu.sh >/dev/null 2>&1

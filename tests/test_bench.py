@@ -202,6 +202,38 @@ def test_armt_write_benchmark_times_equal_formulations(tmp_path):
     assert 0 < writes["recall_bf16_approx"]["max_abs_diff"] < 1e-1
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("block_h", [16, 32])
+def test_fused_armt_write_equals_the_library_on_a_gpu(block_h):
+    """The Triton write compiled for the GPU (not interpreted) at BERT-base sizes, with memory rows and hidden sizes
+    that are not powers of 2, and written in place over its input."""
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import torch
+    from armt_write_triton import dpfp, fused_delta_rule, write_fused
+
+    from hf_rmt.core.memory.associative import EPS, AssociativeLayer
+
+    torch.manual_seed(0)
+    for hidden, memory_dim, rows, batch in ((768, 64, 10, 4), (200, 16, 7, 3)):
+        layer = AssociativeLayer(hidden, memory_dim, device="cuda")
+        torch.nn.init.normal_(layer.value.weight, std=0.02)
+        matrix = torch.randn(batch, 6 * memory_dim, hidden, device="cuda") * 0.1
+        normaliser = torch.rand(batch, 6 * memory_dim, device="cuda")
+        memory = torch.randn(batch, rows, hidden, device="cuda")
+        with torch.no_grad():
+            want = layer.write(memory, matrix, normaliser)
+            got = write_fused(layer, memory, matrix, normaliser, block_h=block_h)
+            torch.testing.assert_close(got[0], want[0], rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(got[1], want[1], rtol=0, atol=0)
+            key = dpfp(layer.key(memory)).contiguous()
+            value = layer.value(memory).contiguous()
+            beta = torch.sigmoid(layer.beta(memory))[..., 0].contiguous()
+            seen = (key @ normaliser[..., None] + EPS)[..., 0].contiguous()
+            in_place = matrix.clone()
+            fused_delta_rule(in_place, key, value, beta, seen, out=in_place, block_h=block_h)
+            torch.testing.assert_close(in_place, want[0], rtol=1e-5, atol=1e-5)
+
+
 def test_associative_retrieval_training_smoke_run_writes_json_and_log(tmp_path):
     script = os.path.join(ROOT, "bench", "train_associative_retrieval.py")
     run([sys.executable, script, "--quick", "--device", "cpu", "--output-dir", str(tmp_path)], cwd=ROOT)

@@ -4,7 +4,8 @@
 # which of the recall as (A^T k^T)^T, memory rows padded to 8, the recall from bf16, or one Triton kernel reading A
 # once (bench/armt_write_triton.py, block of 16 or 32 hidden columns) gets the write's two float32
 # GEMMs (0.77 ms of ARMT's 2.4 ms extra a step in session 13's profile) nearer the memory bandwidth, eager and
-# compiled. Run with carry=[".carry"] (only for the environment; no MiniLM needed).
+# compiled; then the fused kernel's GPU test. Run with carry=[".carry"] (only for the environment; no MiniLM needed).
 source .carry/setup_gpu.sh >/dev/null 2>&1
 export TORCHINDUCTOR_COMPILE_THREADS=16
 timeout 200 python bench/bench_armt_write.py --output-dir $OUT/armt_write 2>&1 | grep -v -i autotune | grep -E "^[a-z_0-9]+ +(eager|default|max)|^(write|read) \(" 
+timeout 90 python -m pytest -q -m gpu tests/test_bench.py -k fused_armt_write -p no:cacheprovider 2>&1 | tail -3

@@ -22,6 +22,9 @@ class LengthResult:
         num_samples (`int`): Samples scored.
         num_segments (`int`, *optional*): Segments the model reads per sample (`ceil(length / segment_size)`).
         seconds (`float`, *optional*): Wall time of the model on this length (sample generation excluded).
+        by_depth (`list[dict]`, *optional*): Accuracy by fact depth (`hf_rmt.eval_depth`): for each range of depths
+            (`"depth": [low, high]`, fractions of the context before the question, 0 at the input's start), its
+            `"num_samples"` and `"accuracy"` (None where no sample fell).
     """
 
     length: int
@@ -29,6 +32,7 @@ class LengthResult:
     num_samples: int
     num_segments: int | None = None
     seconds: float | None = None
+    by_depth: list[dict[str, Any]] | None = None
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -128,16 +132,24 @@ class LengthEvalResult:
                 tps = r.tokens_per_second
                 row += ["" if r.seconds is None else f"{r.seconds:.1f}", "" if tps is None else f"{tps:,.0f}"]
             rows.append(row)
-        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-        lines = [
-            "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
-            "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|",
+        return _aligned_table(header, rows)
+
+    def depth_markdown(self) -> str | None:
+        """A Markdown table of accuracy by fact depth: one row per length, one column per depth range, each cell
+        the accuracy and (in parentheses) its samples; None when no length has depths."""
+        rows = [r for r in self.results if r.by_depth]
+        if not rows:
+            return None
+        ranges = [f"{100 * bin_['depth'][0]:.0f}-{100 * bin_['depth'][1]:.0f}%" for bin_ in rows[0].by_depth]
+        cells = [
+            [f"{r.length:,}"]
+            + ["" if b["accuracy"] is None else f"{100 * b['accuracy']:.1f}% ({b['num_samples']})" for b in r.by_depth]
+            for r in rows
         ]
-        lines += ["| " + " | ".join(c.rjust(w) for c, w in zip(row, widths)) + " |" for row in rows]
-        return "\n".join(lines)
+        return _aligned_table(["length (tokens)", *ranges], cells)
 
     def summary(self) -> str:
-        """A title line, the table and the chance level, as the CLI prints them."""
+        """A title line, the table, accuracy by fact depth and the chance level, as the CLI prints them."""
         parts = [f"task {self.task!r}"]
         if self.model:
             parts.append(f"model {self.model}")
@@ -146,6 +158,9 @@ class LengthEvalResult:
         if self.trained_length:
             parts.append(f"trained on up to {self.trained_length:,} tokens")
         text = ", ".join(parts) + "\n\n" + self.to_markdown()
+        depth = self.depth_markdown()
+        if depth is not None:
+            text += "\n\nAccuracy by depth of the (earliest supporting) fact, 0% = the input's start:\n\n" + depth
         if self.chance is not None:
             text += f"\n\nchance: {100 * self.chance:.1f}%"
         return text
@@ -159,6 +174,8 @@ class LengthEvalResult:
         data = asdict(self)
         for entry, result in zip(data["results"], self.results):
             entry["tokens_per_second"] = result.tokens_per_second
+            if entry["by_depth"] is None:  # a task without facts to place, or results from before depths
+                del entry["by_depth"]
         return data
 
     def save_json(self, path: str | os.PathLike) -> str:
@@ -173,7 +190,7 @@ class LengthEvalResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LengthEvalResult:
         data = dict(data)
-        fields = {"length", "accuracy", "num_samples", "num_segments", "seconds"}
+        fields = {"length", "accuracy", "num_samples", "num_segments", "seconds", "by_depth"}
         data["results"] = [LengthResult(**{k: v for k, v in r.items() if k in fields}) for r in data["results"]]
         return cls(**data)
 
@@ -224,6 +241,17 @@ class LengthEvalResult:
         axes.legend(loc="best", fontsize=8)
         figure.savefig(path)
         return path
+
+
+def _aligned_table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table with right-aligned columns padded to a common width (readable as plain text too)."""
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    lines = [
+        "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
+        "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|",
+    ]
+    lines += ["| " + " | ".join(c.rjust(w) for c, w in zip(row, widths)) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def _format_tokens(value: float, _position: Any = None) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import string
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -28,6 +27,7 @@ import torch
 from transformers.utils import logging
 
 from .core.backbone import max_positions
+from .eval_depth import DEPTH_FIELDS, accuracy_by_depth, correct_answers, fact_depth, score
 from .eval_precision import default_autocast, eval_precision
 from .eval_results import LengthEvalResult, LengthResult
 from .tasks import get_metric_path, get_task, make_dataset
@@ -118,22 +118,6 @@ def _load_metric() -> Any:
     return evaluate.load(get_metric_path())
 
 
-def _score(metric: Any, predictions: list, references: list) -> float:
-    if metric is not None:
-        result = metric.compute(predictions=predictions, references=references)
-        return float(result["exact_match" if predictions and isinstance(predictions[0], str) else "accuracy"])
-    if predictions and isinstance(predictions[0], str):
-        correct = [_normalize_answer(p) == _normalize_answer(r) for p, r in zip(predictions, references)]
-    else:
-        correct = [int(p) == int(r) for p, r in zip(predictions, references)]
-    return sum(correct) / len(correct) if correct else 0.0
-
-
-def _normalize_answer(text: str) -> str:
-    """As the `rmt_accuracy` metric compares strings: surrounding white space and punctuation dropped, lower case."""
-    return text.strip(string.whitespace + string.punctuation).lower()
-
-
 def _progress_bar(total: int, enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
@@ -206,7 +190,9 @@ def evaluate_by_length(
         task_kwargs: Passed to `make_dataset` (`placement`, `noise`, `segment_size`, ...).
 
     Returns:
-        [`LengthEvalResult`]: print it, `.to_markdown()`, `.save_json(path)`, `.plot(path)`.
+        [`LengthEvalResult`]: print it, `.to_markdown()`, `.save_json(path)`, `.plot(path)`. Each length's result
+        also holds its accuracy by fact depth (`by_depth`, `.depth_markdown()`: where in the input the supporting fact
+        was, in five ranges; `hf_rmt.eval_depth`), which shows whether errors come from facts carried longest.
 
     Raises:
         `ValueError`: Unknown task (from `hf_rmt.tasks`), `lengths` not positive integers, a length too short for the
@@ -231,7 +217,7 @@ def evaluate_by_length(
     device = _model_device(model)
     label_map = None if generate else _label_map(model, spec.labels)
     metric = _load_metric()
-    fields = ["input_ids", "answer", "prompt_length"] if generate else ["input_ids", "labels"]
+    fields = (["input_ids", "answer", "prompt_length"] if generate else ["input_ids", "labels"]) + DEPTH_FIELDS
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     prefix, suffix = ([], []) if is_rmt else _special_tokens(tokenizer)
     if not is_rmt:
@@ -276,6 +262,7 @@ def evaluate_by_length(
             bar.set_description(f"length {length:,}")
             predictions: list = []
             references: list = []
+            depths: list = []
             seconds = 0.0
             for start in range(0, num_samples, batch_size):
                 prompts = []
@@ -290,6 +277,7 @@ def evaluate_by_length(
                         )
                     prompts.append(torch.from_numpy(np.ascontiguousarray(ids)))
                     references.append(sample["answer"] if generate else int(sample["labels"]))
+                    depths.append(fact_depth(sample))
                     del sample, ids
                 input_ids, attention_mask = _pad_left(prompts, pad_id, device)
                 began = time.perf_counter()
@@ -312,9 +300,10 @@ def evaluate_by_length(
                     torch.cuda.synchronize(device)
                 seconds += time.perf_counter() - began
                 bar.update(len(prompts))
-            accuracy = _score(metric, predictions, references)
+            accuracy = score(metric, predictions, references)
             segments = math.ceil(length / segment_size) if segment_size else None
-            results.append(LengthResult(length, accuracy, num_samples, segments, seconds))
+            by_depth = accuracy_by_depth(depths, correct_answers(predictions, references))
+            results.append(LengthResult(length, accuracy, num_samples, segments, seconds, by_depth))
             bar.set_postfix_str(f"{length:,}: {100 * accuracy:.1f}%")
             logger.info(f"{spec.name} at {length:,} tokens: {output_format} {100 * accuracy:.1f}% ({seconds:.1f} s)")
     finally:

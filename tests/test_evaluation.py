@@ -83,6 +83,55 @@ def test_accuracy_is_exact_on_a_controlled_model(tokenizer):
     assert not any(model.grad_enabled)
 
 
+def test_accuracy_by_fact_depth_shows_where_the_errors_are(tokenizer, tmp_path):
+    """A model that answers only facts in the second half of its input (one that forgot the early ones) scores 0% in
+    the low depth ranges and 100% in the high ones; the ranges hold every sample once and average to the accuracy."""
+    from hf_rmt.eval_depth import fact_depth
+
+    dataset = make_dataset("detect_memorize", tokenizer, 40, 200, "test", 0, placement="random_gaps")
+    table, depths = {}, []
+    for index in range(40):
+        sample = dataset[index]
+        depths.append(fact_depth(sample))
+        late = depths[-1] >= 0.5
+        table[tuple(sample["input_ids"])] = sample["labels"] if late else (sample["labels"] + 1) % len(LABELS)
+    result = evaluate_by_length(
+        StubClassifier(table),
+        tokenizer,
+        "detect_memorize",
+        200,
+        40,
+        batch_size=16,
+        progress=False,
+        placement="random_gaps",
+    )
+    by_depth = result.results[0].by_depth
+    assert [row["depth"] for row in by_depth] == [[0.0, 0.2], [0.2, 0.4], [0.4, 0.6], [0.6, 0.8], [0.8, 1.0]]
+    assert sum(row["num_samples"] for row in by_depth) == 40
+    assert by_depth[0]["accuracy"] == 0.0 and by_depth[1]["accuracy"] == 0.0
+    assert by_depth[3]["accuracy"] == 1.0 and by_depth[4]["accuracy"] == 1.0
+    counted = sum(row["accuracy"] * row["num_samples"] for row in by_depth if row["num_samples"])
+    assert counted / 40 == pytest.approx(result.accuracies[0]) == pytest.approx(sum(d >= 0.5 for d in depths) / 40)
+    summary = result.summary()
+    assert "Accuracy by depth of the (earliest supporting) fact" in summary
+    table = result.depth_markdown().splitlines()
+    assert [cell.strip() for cell in table[0].split("|")[1:-1]] == [
+        "length (tokens)",
+        "0-20%",
+        "20-40%",
+        "40-60%",
+        "60-80%",
+        "80-100%",
+    ]
+    cells = [cell.strip() for cell in table[2].split("|")[1:-1]]
+    assert cells[:2] == ["200", f"0.0% ({by_depth[0]['num_samples']})"] and cells[-1].startswith("100.0% (")
+    assert len({len(line) for line in table}) == 1 and result.depth_markdown() in summary
+    assert LengthEvalResult.load_json(result.save_json(tmp_path / "e.json")).results[0].by_depth == by_depth
+    # Memorize puts its fact first: every sample at depth 0.
+    memorize = evaluate_by_length(StubClassifier(), tokenizer, "memorize", 64, 6, progress=False)
+    assert [row["num_samples"] for row in memorize.results[0].by_depth] == [6, 0, 0, 0, 0]
+
+
 def test_batch_size_does_not_change_the_result(tokenizer):
     table = answer_table(tokenizer, "qa1", 64, 9, correct=5, seed=3)
     one = evaluate_by_length(

@@ -84,11 +84,13 @@ def _command_logging(verbose: bool) -> Iterator[None]:
 
 
 def _write_card(model_dir: str, info: dict[str, Any], result: Any, output_dir: str) -> str:
-    """Fills the saved model's card (README.md) with the curriculum and the accuracy the run measured."""
+    """Fills the saved model's card (README.md) with the curriculum and the accuracy the run measured, and puts the
+    results beside it, where a later `hf-rmt eval --model MODEL_DIR` adds its own lengths to them."""
     import shutil
 
     from . import write_model_card
 
+    result.save_json(os.path.join(model_dir, EVAL_JSON))
     results = result.to_dict()
     plot = os.path.join(output_dir, EVAL_PLOT)
     if os.path.isfile(plot):  # beside the card, as the Hub shows it

@@ -177,6 +177,23 @@ def test_main_with_small_settings(backbone_dir, tmp_path, monkeypatch, capsys, m
     # Validated every step: each stage reports its best validation accuracy, and the training ran 2 + 2 steps.
     assert [s["max_segments"] for s in training["stages"]] == [1, 2] and training["steps"] == 4
     assert os.path.isfile(out / "model" / "config.json")
+    # The model folder holds the results too, so that a later evaluation adds to them, in the JSON and the card.
+    args = [
+        "eval",
+        "--model",
+        str(out / "model"),
+        "--lengths",
+        "64",
+        "--num-samples",
+        "3",
+        "--no-plot",
+        "--no-progress",
+    ]
+    assert main([*args, "--device", "cpu"]) == 0
+    with open(out / "model" / cli.EVAL_JSON) as handle:
+        assert [r["length"] for r in json.load(handle)["results"]] == [32, 64, 128]
+    card = (out / "model" / "README.md").read_text()
+    assert "| 32 | 2 |" in card and "| 64 (2x trained) | 4 |" in card and "| 128 (4x trained) | 8 |" in card
 
 
 @pytest.mark.parametrize(

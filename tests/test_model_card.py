@@ -476,6 +476,26 @@ def test_sample_counts_that_vary_with_length_get_a_column(tmp_path):
     assert "| Input length | Segments | memorize accuracy |\n" in card.text and "Samples |" not in card.text
 
 
+def test_accuracy_by_fact_depth_gets_its_own_table(tmp_path):
+    folder = tmp_path / "model"
+    tiny_rmt().save_pretrained(folder)
+    result = length_result()
+    halves = [[0.0, 0.5], [0.5, 1.0]]
+    result.results[1].by_depth = [dict(depth=d, num_samples=10, accuracy=a) for d, a in zip(halves, (0.9, 1.0))]
+    result.results[2].by_depth = [
+        dict(depth=d, num_samples=n, accuracy=a) for d, n, a in zip(halves, (0, 20), (None, 0.5))
+    ]
+    card = hf_rmt.write_model_card(folder, eval_results=result.to_dict())
+    assert "Accuracy by depth of the fact the question needs (memorize; 0% is the input's start" in card.text
+    assert "| Input length | 0-50% | 50-100% |" in card.text
+    assert "| 64 (2x trained) | 90.0% (10) | 100.0% (10) |" in card.text
+    assert "| 1,024 (32x trained) | – (0) | 50.0% (20) |" in card.text
+    assert "| 16 | " not in card.text.split("Accuracy by depth")[1]  # lengths without depths have no row
+    bad = {"task": "memorize", "accuracy_by_length": {64: 0.9}, "depth_by_length": {64: [{"depth": [0, 1]}]}}
+    with pytest.raises(ValueError, match="'depth_by_length' maps input lengths"):
+        hf_rmt.write_model_card(folder, eval_results=bad)
+
+
 def test_write_model_card_of_an_adapter_and_exact_match(tmp_path):
     model = tiny_rmt("gpt2", "causal-lm")
     model.save_pretrained(tmp_path / "model")

@@ -64,7 +64,20 @@ def evaluation_section(
         "rows": rows,
         "plots": plots,
         "description": "\n\n".join(d for d in descriptions if d) or None,
+        "depth_tables": [_depth_table(e, length_cell) for e in evaluations if e.get("depth_by_length")],
     }
+
+
+def _depth_table(entry: dict[str, Any], length_cell: Any) -> dict[str, Any]:
+    """Accuracy by fact depth (`hf_rmt.eval_depth`): one row per length, one column per range, "accuracy (samples)"."""
+    by_length = entry["depth_by_length"]
+    ranges = next(iter(by_length.values()))
+    headers = ["Input length", *(f"{100 * low:.0f}-{100 * high:.0f}%" for low, high in (r["depth"] for r in ranges))]
+    rows = [
+        [length_cell(length), *(f"{format_percent(r['accuracy'])} ({r['num_samples']})" for r in depth_rows)]
+        for length, depth_rows in by_length.items()
+    ]
+    return {"task": entry["task"], "headers": headers, "rows": rows}
 
 
 def _count(samples: int | None) -> str:

@@ -73,7 +73,34 @@ def check_eval_results(results: Any) -> list[dict[str, Any]]:
         checked.append({**entry, "accuracy_by_length": dict(sorted(accuracy.items()))})
         if entry.get("samples_by_length") is not None:
             checked[-1]["samples_by_length"] = _check_samples(entry["task"], entry["samples_by_length"], accuracy)
+        if entry.get("depth_by_length") is not None:
+            checked[-1]["depth_by_length"] = _check_depths(entry["task"], entry["depth_by_length"], accuracy)
     return checked
+
+
+def _check_depths(task: str, by_length: Any, accuracy: Mapping[int, float]) -> dict[int, list[dict[str, Any]]]:
+    """`depth_by_length`: for lengths of `accuracy_by_length`, `LengthResult.by_depth` lists (the same ranges each)."""
+    rule = (
+        f"`eval_results` entry for task {task!r}: 'depth_by_length' maps input lengths of 'accuracy_by_length' to "
+        "lists of depth ranges, each {'depth': [low, high], 'num_samples': n, 'accuracy': a or None}"
+    )
+    if not isinstance(by_length, Mapping):
+        raise ValueError(f"{rule}, got {by_length!r}.")
+    depths, ranges = {}, None
+    for length, rows in by_length.items():
+        length = _length(length)
+        valid = isinstance(rows, (list, tuple)) and all(
+            isinstance(row, Mapping)
+            and len(row.get("depth") or ()) == 2
+            and isinstance(row.get("num_samples"), numbers.Integral)
+            and (row.get("accuracy") is None or isinstance(row.get("accuracy"), (int, float)))
+            for row in rows
+        )
+        if length not in accuracy or not valid or (ranges is not None and [r["depth"] for r in rows] != ranges):
+            raise ValueError(f"{rule}, got {length!r}: {rows!r}.")
+        ranges = [list(row["depth"]) for row in rows]
+        depths[length] = [dict(row) for row in rows]
+    return dict(sorted(depths.items()))
 
 
 def _check_samples(task: str, by_length: Any, accuracy: Mapping[int, float]) -> dict[int, int]:
@@ -123,6 +150,9 @@ def _from_length_result(entry: Any) -> Any:
     elif None not in samples:
         # Fewer samples at the longest inputs (e.g. 500 up to 256 segments, 100 beyond): the card shows each count.
         card["samples_by_length"] = {r.get("length"): r.get("num_samples") for r in rows}
+    depths = {r.get("length"): r["by_depth"] for r in rows if r.get("by_depth")}
+    if depths:
+        card["depth_by_length"] = depths
     return card
 
 

@@ -104,7 +104,8 @@ def create_or_update_model_card(
             One entry per evaluated task: `{"task": "qa1", "accuracy_by_length": {1024: 0.9, ...}}` plus optional
             `"dataset"` (Hub id or name), `"split"`, `"metric"` (`"accuracy"` by default, or e.g. `"exact_match"`),
             `"trained_length"` (longest input trained on), `"chance"`, `"num_samples"` (or `"samples_by_length"`,
-            `{length: samples}`, shown as a column), `"description"` and `"plot"`
+            `{length: samples}`, shown as a column), `"depth_by_length"` (`{length: LengthResult.by_depth}`, a table
+            of accuracy by fact depth), `"description"` and `"plot"`
             (an image path, copied next to the card, or `False` for no plot). A `LengthEvalResult` (what `hf_rmt.evaluation.evaluate_by_length`
             returns) or its JSON form (`LengthEvalResult.to_dict()`, the file `save_json` writes) is accepted as is.
             Gives the accuracy table, `metrics` and `model-index`. Without a `"plot"`, one is drawn when matplotlib is

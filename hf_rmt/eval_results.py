@@ -10,6 +10,8 @@ import os
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from .eval_depth import spread_over_depths
+
 
 @dataclass
 class LengthResult:
@@ -136,9 +138,10 @@ class LengthEvalResult:
 
     def depth_markdown(self) -> str | None:
         """A Markdown table of accuracy by fact depth: one row per length, one column per depth range, each cell
-        the accuracy and (in parentheses) its samples; None when no length has depths."""
+        the accuracy and (in parentheses) its samples; None when no length has depths, or all samples share one range
+        (Memorize's fact is always first)."""
         rows = [r for r in self.results if r.by_depth]
-        if not rows:
+        if not rows or not spread_over_depths([r.by_depth for r in rows]):
             return None
         ranges = [f"{100 * bin_['depth'][0]:.0f}-{100 * bin_['depth'][1]:.0f}%" for bin_ in rows[0].by_depth]
         cells = [

@@ -127,9 +127,10 @@ def test_accuracy_by_fact_depth_shows_where_the_errors_are(tokenizer, tmp_path):
     assert cells[:2] == ["200", f"0.0% ({by_depth[0]['num_samples']})"] and cells[-1].startswith("100.0% (")
     assert len({len(line) for line in table}) == 1 and result.depth_markdown() in summary
     assert LengthEvalResult.load_json(result.save_json(tmp_path / "e.json")).results[0].by_depth == by_depth
-    # Memorize puts its fact first: every sample at depth 0.
+    # Memorize puts its fact first: every sample at depth 0, recorded, and no table that would say nothing.
     memorize = evaluate_by_length(StubClassifier(), tokenizer, "memorize", 64, 6, progress=False)
     assert [row["num_samples"] for row in memorize.results[0].by_depth] == [6, 0, 0, 0, 0]
+    assert memorize.depth_markdown() is None and "Accuracy by depth" not in memorize.summary()
 
 
 def test_batch_size_does_not_change_the_result(tokenizer):

@@ -491,6 +491,9 @@ def test_accuracy_by_fact_depth_gets_its_own_table(tmp_path):
     assert "| 64 (2x trained) | 90.0% (10) | 100.0% (10) |" in card.text
     assert "| 1,024 (32x trained) | – (0) | 50.0% (20) |" in card.text
     assert "| 16 | " not in card.text.split("Accuracy by depth")[1]  # lengths without depths have no row
+    for row in result.results:  # every sample at one depth (Memorize): no table
+        row.by_depth = [dict(depth=d, num_samples=n, accuracy=1.0 if n else None) for d, n in zip(halves, (10, 0))]
+    assert "Accuracy by depth" not in hf_rmt.write_model_card(folder, eval_results=result.to_dict()).text
     bad = {"task": "memorize", "accuracy_by_length": {64: 0.9}, "depth_by_length": {64: [{"depth": [0, 1]}]}}
     with pytest.raises(ValueError, match="'depth_by_length' maps input lengths"):
         hf_rmt.write_model_card(folder, eval_results=bad)

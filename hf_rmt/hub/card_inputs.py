@@ -151,7 +151,8 @@ def _from_length_result(entry: Any) -> Any:
         # Fewer samples at the longest inputs (e.g. 500 up to 256 segments, 100 beyond): the card shows each count.
         card["samples_by_length"] = {r.get("length"): r.get("num_samples") for r in rows}
     depths = {r.get("length"): r["by_depth"] for r in rows if r.get("by_depth")}
-    if depths:
+    # Only when the samples spread over depths: Memorize's fact is always first, and one column says nothing.
+    if len({i for by_depth in depths.values() for i, row in enumerate(by_depth) if row.get("num_samples")}) > 1:
         card["depth_by_length"] = depths
     return card
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,11 +179,10 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         from peft import get_peft_model
 
         from .peft_utils import lora_config
+        from .utils.peft_compat import quiet_peft_deprecations
 
         targets = settings.lora_target_modules
-        with warnings.catch_warnings():
-            # peft 0.21 reads `is_gradient_checkpointing`, which transformers 5.24 deprecates with a FutureWarning.
-            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        with quiet_peft_deprecations():
             model = get_peft_model(
                 model,
                 lora_config(

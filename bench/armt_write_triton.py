@@ -122,12 +122,19 @@ def fused_delta_rule(
     return out
 
 
+def write_terms(layer, memory: torch.Tensor, normaliser: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """What `AssociativeLayer.write` computes before its recall and update, as it computes them: `(key, value, beta,
+    seen, gamma)`, float32, `beta`, `seen` and `gamma` of shape `(batch, rows, 1)`."""
+    key = dpfp(layer.key(memory).float())
+    value = layer.value(memory).float()
+    beta = torch.sigmoid(layer.beta(memory).float())
+    seen = (key @ normaliser[..., None]) + EPS
+    return key, value, beta, seen, (1 - seen).clamp(0, 1)
+
+
 def write_fused(layer, memory: torch.Tensor, matrix: torch.Tensor, normaliser: torch.Tensor, block_h: int = 16):
     """`AssociativeLayer.write` with the recall and the update in `fused_delta_rule` (inference only)."""
-    key = dpfp(layer.key(memory).float()).contiguous()
-    value = layer.value(memory).float().contiguous()
-    beta = torch.sigmoid(layer.beta(memory).float())[..., 0].contiguous()
-    seen = (key @ normaliser[..., None]) + EPS
-    gamma = (1 - seen).clamp(0, 1)
-    matrix = fused_delta_rule(matrix.contiguous(), key, value, beta, seen[..., 0].contiguous(), block_h=block_h)
+    key, value, beta, seen, gamma = write_terms(layer, memory, normaliser)
+    squeeze = [t[..., 0].contiguous() for t in (beta, seen)]
+    matrix = fused_delta_rule(matrix.contiguous(), key.contiguous(), value.contiguous(), *squeeze, block_h=block_h)
     return matrix, normaliser + (gamma * key).sum(dim=1)

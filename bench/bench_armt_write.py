@@ -29,52 +29,27 @@ import time
 
 import torch
 import torch.nn.functional as F
+from armt_write_triton import triton, write_fused, write_terms  # bench/ is on sys.path when a script runs
 
 from hf_rmt.core.memory.associative import EPS, AssociativeLayer, dpfp
 
 
-try:  # bench/ is on sys.path when a script runs
-    from armt_write_triton import triton, write_fused
-except ImportError:
-    triton = None
-
-
-def write_recall_transposed(layer, memory, matrix, normaliser):
-    """The library's write with the recall computed as `(A^T k^T)^T`."""
-    key = dpfp(layer.key(memory).float())
-    value = layer.value(memory).float()
-    beta = torch.sigmoid(layer.beta(memory).float())
-    seen = (key @ normaliser[..., None]) + EPS
-    recalled = torch.bmm(matrix.transpose(1, 2), key.transpose(1, 2)).transpose(1, 2) / seen
-    gamma = (1 - seen).clamp(0, 1).detach()
+def write_with(layer, memory, matrix, normaliser, recall, pad_rows_to: int = 1):
+    """The library's write with its recall `k A` computed by `recall(key, matrix)`, and the memory rows zero-padded
+    to a multiple of `pad_rows_to` (a zero key adds nothing: the same numbers, other GEMM shapes)."""
+    key, value, beta, seen, gamma = write_terms(layer, memory, normaliser)
+    pad = (0, 0, 0, -memory.shape[1] % pad_rows_to)
+    key, value, beta, seen = (F.pad(t, pad, value=1.0 if t is seen else 0.0) for t in (key, value, beta, seen))
+    recalled = recall(key, matrix) / seen
     matrix = torch.baddbmm(matrix, key.transpose(1, 2), beta * (value - recalled))
-    return matrix, normaliser + (gamma * key).sum(dim=1)
+    return matrix, normaliser + (gamma * key[:, : memory.shape[1]]).sum(dim=1)
 
 
-def write_padded(layer, memory, matrix, normaliser, multiple: int = 8):
-    """The library's write with the memory rows zero-padded to a multiple of `multiple`: a zero key adds nothing."""
-    rows = memory.shape[1]
-    pad = -rows % multiple
-    key = F.pad(dpfp(layer.key(memory).float()), (0, 0, 0, pad))
-    value = F.pad(layer.value(memory).float(), (0, 0, 0, pad))
-    beta = F.pad(torch.sigmoid(layer.beta(memory).float()), (0, 0, 0, pad))
-    seen = (key @ normaliser[..., None]) + EPS
-    recalled = (key @ matrix) / seen
-    gamma = (1 - seen).clamp(0, 1).detach()
-    matrix = torch.baddbmm(matrix, key.transpose(1, 2), beta * (value - recalled))
-    return matrix, normaliser + (gamma * key).sum(dim=1)
-
-
-def write_recall_bf16(layer, memory, matrix, normaliser):
-    """The library's write with the recall read from a bf16 copy of `A` (approximate)."""
-    key = dpfp(layer.key(memory).float())
-    value = layer.value(memory).float()
-    beta = torch.sigmoid(layer.beta(memory).float())
-    seen = (key @ normaliser[..., None]) + EPS
-    recalled = (key.to(torch.bfloat16) @ matrix.to(torch.bfloat16)).float() / seen
-    gamma = (1 - seen).clamp(0, 1).detach()
-    matrix = torch.baddbmm(matrix, key.transpose(1, 2), beta * (value - recalled))
-    return matrix, normaliser + (gamma * key).sum(dim=1)
+RECALLS = {
+    "library": lambda key, matrix: key @ matrix,
+    "transposed": lambda key, matrix: torch.bmm(matrix.transpose(1, 2), key.transpose(1, 2)).transpose(1, 2),
+    "bf16": lambda key, matrix: (key.to(torch.bfloat16) @ matrix.to(torch.bfloat16)).float(),
+}
 
 
 def read_plain(layer, hidden, matrix, normaliser):
@@ -131,9 +106,9 @@ def main(argv=None) -> int:
 
     writes = {
         "library": layer.write,
-        "recall_transposed": lambda *a: write_recall_transposed(layer, *a),
-        "padded_to_8": lambda *a: write_padded(layer, *a),
-        "recall_bf16_approx": lambda *a: write_recall_bf16(layer, *a),
+        "recall_transposed": lambda *a: write_with(layer, *a, RECALLS["transposed"]),
+        "padded_to_8": lambda *a: write_with(layer, *a, RECALLS["library"], pad_rows_to=8),
+        "recall_bf16_approx": lambda *a: write_with(layer, *a, RECALLS["bf16"]),
     }
     # The fused kernel runs on a GPU, or on CPU under Triton's interpreter (TRITON_INTERPRET=1: slow, for its numbers).
     fused = triton is not None and (device.type == "cuda" or os.environ.get("TRITON_INTERPRET") == "1")

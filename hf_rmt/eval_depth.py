@@ -66,12 +66,6 @@ def accuracy_by_depth(
     return rows
 
 
-def spread_over_depths(by_depth_lists: list[list[dict[str, Any]]]) -> bool:
-    """Whether the samples fall in more than one depth range: a task that always puts its fact at the same depth
-    (Memorize: first) has nothing to show by depth."""
-    return len({i for rows in by_depth_lists for i, row in enumerate(rows) if row["num_samples"]}) > 1
-
-
 __all__ = [
     "DEPTH_BINS",
     "accuracy_by_depth",
@@ -79,5 +73,4 @@ __all__ = [
     "fact_depth",
     "normalize_answer",
     "score",
-    "spread_over_depths",
 ]

@@ -10,7 +10,7 @@ import os
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from .eval_depth import spread_over_depths
+from .utils.depth_ranges import spread_over_depths
 
 
 @dataclass

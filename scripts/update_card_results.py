@@ -10,6 +10,7 @@ card's, the others stay; then `eval_by_length.json`, the plot and the README's g
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 
@@ -28,13 +29,11 @@ def main(argv: list[str] | None = None) -> int:
 
     card = LengthEvalResult.load_json(os.path.join(args.card, EVAL_JSON))
     for path in args.results:
-        new = LengthEvalResult.load_json(path)
-        if new.task != card.task:
-            raise SystemExit(f"{path} holds {new.task!r} results; the card at {args.card} is for {card.task!r}")
-        lengths = {row.length for row in new.results}
-        card.results = sorted(
-            [row for row in card.results if row.length not in lengths] + new.results, key=lambda row: row.length
-        )
+        try:  # the lengths measured again replace the card's; another task, split or seed is refused
+            merged = LengthEvalResult.load_json(path).merged_with(card)
+        except ValueError as error:
+            raise SystemExit(f"{path} cannot join the results of {args.card}: {error}") from None
+        card = dataclasses.replace(merged, model=card.model)  # the card's name, not the folder evaluated
     card.save_json(os.path.join(args.card, EVAL_JSON))
     card.plot(os.path.join(args.card, EVAL_PLOT))
     with open(os.path.join(args.card, TRAINING_INFO_FILE), encoding="utf-8") as handle:

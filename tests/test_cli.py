@@ -148,7 +148,8 @@ def test_eval_output_of_a_hub_id_does_not_shadow_it(trained_dir, tmp_path, monke
     assert cli._eval_output("rmt-x", "rmt-x", None) == "rmt-x-eval"
     assert cli._eval_output("user/rmt-x", "user/rmt-x", "out") == "out"
     assert cli._eval_output(trained_dir, trained_dir, None) == trained_dir
-    assert not cli._looks_local("user/rmt-x")
+    os.makedirs(cli._eval_output("user/rmt-x", "user/rmt-x", None))  # what the first evaluation leaves here
+    assert not cli._looks_local("user/rmt-x") and cli._model_folder("user/rmt-x") == "user/rmt-x"
 
 
 @pytest.mark.parametrize("min_accuracy, status", [(0.0, 0), (1.01, 1)])

@@ -9,6 +9,8 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
+from ..utils.depth_ranges import spread_over_depths
+
 
 def check_training_info(info: Mapping[str, Any] | None) -> dict[str, Any]:
     if info is None:
@@ -151,8 +153,7 @@ def _from_length_result(entry: Any) -> Any:
         # Fewer samples at the longest inputs (e.g. 500 up to 256 segments, 100 beyond): the card shows each count.
         card["samples_by_length"] = {r.get("length"): r.get("num_samples") for r in rows}
     depths = {r.get("length"): r["by_depth"] for r in rows if r.get("by_depth")}
-    # Only when the samples spread over depths: Memorize's fact is always first, and one column says nothing.
-    if len({i for by_depth in depths.values() for i, row in enumerate(by_depth) if row.get("num_samples")}) > 1:
+    if spread_over_depths(depths.values()):  # Memorize's fact is always first: one column would say nothing
         card["depth_by_length"] = depths
     return card
 

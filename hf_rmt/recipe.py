@@ -10,7 +10,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .training.run_record import TRAINING_INFO_FILE, card_training_info, save_trained, write_training_info
+from .training.run_record import (
+    TRAINING_INFO_FILE,
+    card_training_info,
+    run_environment,
+    save_trained,
+    write_training_info,
+)
 
 
 EVAL_JSON = "eval_by_length.json"
@@ -311,7 +317,13 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         "torch_compile": (settings.torch_compile_mode or "default") if settings.torch_compile else None,
         "init_from": settings.init_from,
         "seed": settings.seed,
+        "precision": "bf16 autocast" if settings.bf16 else "float32",
+        "stage_target": settings.stage_target,
+        "stop_at_target": settings.stop_at_target,
+        "eval_steps": settings.eval_steps,
+        "eval_samples": settings.eval_samples if settings.eval_steps is not None else None,
         "device": str(next(model.parameters()).device),
+        **run_environment(next(model.parameters()).device),
         "train_seconds": round(seconds, 1),
         "steps": trainer.state.global_step,
         "stages": curriculum_callback.stage_results,

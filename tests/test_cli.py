@@ -57,6 +57,11 @@ def test_train_saves_a_loadable_checkpoint(trained_dir, backbone_dir):
         info = json.load(handle)
     assert info["task"] == "memorize" and info["curriculum"] == [1, 2] and info["steps_per_stage"] == [2, 1]
     assert info["trained_length"] == 32 and info["segment_size"] == 16 and info["base_model"] == backbone_dir
+    # What the outcome depends on besides the flags: precision, hardware and library versions, shown on the card.
+    assert info["precision"] == "float32" and info["hardware"] == f"CPU, {info['torch_threads']} threads"
+    assert f"torch {torch.__version__}" in info["versions"] and info["stage_target"] is None
+    card = cli.card_training_info(info)
+    assert card["precision"] == "float32" and card["hardware"] == info["hardware"] and "init_from" not in card
     model = AutoModelForSequenceClassification.from_pretrained(trained_dir)
     assert isinstance(model, hf_rmt.RMTForSequenceClassification)
     assert model.config.num_memory_tokens == 4 and model.config.segment_size == 16

@@ -549,3 +549,44 @@ def test_write_model_card_refuses_folders_without_an_hf_rmt_checkpoint(tmp_path)
     tiny_backbone("bert").save_pretrained(tmp_path / "bert")
     with pytest.raises(ValueError, match="not an hf_rmt checkpoint"):
         hf_rmt.write_model_card(tmp_path / "bert")
+
+
+@pytest.mark.parametrize(
+    "recorded, rule",
+    [
+        ({}, "validation accuracy; each stage"),
+        (
+            {"stage_target": 0.98, "stop_at_target": True, "eval_samples": 100, "eval_steps": 25},
+            "validation accuracy on 100 samples every 25 steps; >= 0.98 ends a stage early; each stage",
+        ),
+        (
+            {"stage_target": 0.99, "stop_at_target": False, "eval_samples": 200, "eval_steps": 25},
+            "; >= 0.99 ends a stage early, the last one excepted (it runs its whole step cap); each stage",
+        ),
+    ],
+)
+def test_card_view_of_a_run_states_its_stage_rule_and_environment(recorded, rule):
+    from hf_rmt.training.run_record import card_training_info
+
+    info = {
+        "task": "memorize",
+        "curriculum": [1, 2],
+        "stages": [{"max_segments": 1, "end_step": 30}, {"max_segments": 2, "end_step": 50}],
+        "mode": "lora",
+        "lora_r": 16,
+        "batch_size": 32,
+        "lr": 1e-3,
+        "lr_scheduler": "linear",
+        "warmup_steps": 25,
+        "seed": 0,
+        "device": "cuda:0",
+        "train_seconds": 10.0,
+        "init_from": "/tmp/run",  # a local path: never on the card
+        **recorded,
+    }
+    card = card_training_info(info)
+    assert card["stage_advancement"].startswith(rule) or rule in card["stage_advancement"]
+    assert card["curriculum"] == [{"segments": 1, "steps": 30}, {"segments": 2, "steps": 20}]
+    assert "init_from" not in card and "hardware" not in card  # an older record shows only what it holds
+    card = card_training_info({**info, "precision": "bf16 autocast", "hardware": "1 x NVIDIA H200"})
+    assert card["precision"] == "bf16 autocast" and card["hardware"] == "1 x NVIDIA H200"

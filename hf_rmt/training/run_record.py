@@ -34,6 +34,26 @@ def save_trained(model: Any, rmt: Any, output_dir: str) -> None:
         rmt.config.save_pretrained(output_dir)
 
 
+def run_environment(device: Any) -> dict[str, str]:
+    """Where a run trained, for its record and card: the hardware (GPU name and count, or the CPU's threads) and the
+    library versions, which training outcomes depend on (see the README's results: seeds, threads, machines).
+
+    Args:
+        device (`torch.device` or `str`): The device the model trained on.
+    """
+    import peft
+    import torch
+    import transformers
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        hardware = f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(device)}"
+    else:
+        hardware = f"{device.type.upper()}, {torch.get_num_threads()} threads"
+    versions = f"transformers {transformers.__version__}, torch {torch.__version__}, peft {peft.__version__}"
+    return {"hardware": hardware, "versions": versions}
+
+
 def write_training_info(info: dict[str, Any], output_dir: str) -> None:
     """Writes a run's record to `output_dir/hf_rmt_training.json`, which `hf-rmt eval` reads the task from."""
     with open(os.path.join(output_dir, TRAINING_INFO_FILE), "w") as handle:
@@ -64,13 +84,24 @@ def card_training_info(info: dict[str, Any]) -> dict[str, Any]:
         "device": info["device"],
         "train_seconds": info["train_seconds"],
     }
+    # Older records lack these; a card shows what its run recorded.
+    for key in ("precision", "hardware", "versions"):
+        if info.get(key):
+            card[key] = info[key]
     if info.get("torch_compile"):
         card["torch_compile"] = info["torch_compile"]
     if not stages:
         card["steps_per_stage"] = info["steps_per_stage"]
     else:
-        card["stage_advancement"] = "validation accuracy; each stage starts from the previous stage's best state"
+        rule = "validation accuracy"
+        if info.get("eval_samples") and info.get("eval_steps"):
+            rule += f" on {info['eval_samples']} samples every {info['eval_steps']} steps"
+        if info.get("stage_target") is not None:
+            rule += f"; >= {info['stage_target']:g} ends a stage early"
+            if not info.get("stop_at_target"):
+                rule += ", the last one excepted (it runs its whole step cap)"
+        card["stage_advancement"] = rule + "; each stage starts from the previous stage's best state"
     return card
 
 
-__all__ = ["TRAINING_INFO_FILE", "card_training_info", "save_trained", "write_training_info"]
+__all__ = ["TRAINING_INFO_FILE", "card_training_info", "run_environment", "save_trained", "write_training_info"]

@@ -185,20 +185,18 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         from peft import get_peft_model
 
         from .peft_utils import lora_config
-        from .utils.peft_compat import quiet_peft_deprecations
 
         targets = settings.lora_target_modules
-        with quiet_peft_deprecations():
-            model = get_peft_model(
+        model = get_peft_model(
+            model,
+            lora_config(
                 model,
-                lora_config(
-                    model,
-                    r=settings.lora_r,
-                    lora_alpha=settings.lora_alpha or 2 * settings.lora_r,
-                    lora_dropout=settings.lora_dropout,
-                    target_modules=targets if targets == "all-linear" else [t for t in targets.split(",") if t],
-                ),
-            )
+                r=settings.lora_r,
+                lora_alpha=settings.lora_alpha or 2 * settings.lora_r,
+                lora_dropout=settings.lora_dropout,
+                target_modules=targets if targets == "all-linear" else [t for t in targets.split(",") if t],
+            ),
+        )
     if settings.init_from is not None:
         from .training.init_from import load_initial_state
 

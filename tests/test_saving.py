@@ -230,7 +230,11 @@ def test_lora_checkpoint_with_its_rmt_config_loads_through_the_auto_class(tmp_pa
     config = rmt_config(arch, memory_type=memory_type)
     rmt = hf_rmt.get_rmt_model(AUTO[task].from_pretrained(backbone_dir), config)
     # "all-linear" leaves the memory's own projections (ARMT) to `modules_to_save`, where peft adds no LoRA.
-    peft_model = get_peft_model(rmt, hf_rmt.lora_config(rmt, r=4, target_modules="all-linear"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        peft_model = get_peft_model(rmt, hf_rmt.lora_config(rmt, r=4, target_modules="all-linear"))
+    # peft reading `is_gradient_checkpointing` (deprecated by transformers 5.24) is not the user's to act on.
+    assert not [w for w in caught if "is_gradient_checkpointing" in str(w.message)]
     with torch.no_grad():  # "trained": LoRA factors, memory and head away from their initial values
         for param in peft_model.parameters():
             if param.requires_grad:
@@ -247,7 +251,6 @@ def test_lora_checkpoint_with_its_rmt_config_loads_through_the_auto_class(tmp_pa
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         loaded = AUTO[task].from_pretrained(folder)
-    # peft reading `is_gradient_checkpointing` (deprecated by transformers 5.24) is not the user's to act on.
     assert not [w for w in caught if "is_gradient_checkpointing" in str(w.message)]
     assert type(loaded) is type(rmt) and not any("lora" in name for name, _ in loaded.named_parameters())
     torch.testing.assert_close(outputs(loaded, ids), want, rtol=1e-4, atol=1e-5)

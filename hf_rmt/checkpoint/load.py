@@ -16,7 +16,6 @@ from transformers import AutoConfig
 from transformers.utils.hub import cached_file
 
 from ..mapping import task_entry_of_class
-from ..utils.peft_compat import quiet_peft_deprecations
 from ..utils.validation import is_rmt_config
 from .adapter_backbone import adapter_backbone
 from .save import ADAPTER_WEIGHTS_NAME, LORA_WEIGHTS_NAME
@@ -155,8 +154,7 @@ def load_lora(cls: type, path: str, config: Any, lora_file: str, kwargs: dict[st
     }
     model = cls(config, backbone=adapter_backbone(cls, path, config, tensors, kwargs, backbone, "LoRA checkpoint"))
     hub_kwargs = {k: kwargs[k] for k in _HUB_KWARGS if kwargs.get(k) is not None}
-    with quiet_peft_deprecations():
-        model = PeftModel.from_pretrained(model, path, **hub_kwargs).merge_and_unload()
+    model = PeftModel.from_pretrained(model, path, **hub_kwargs).merge_and_unload()
     model._merged_lora = True
     model.set_trainable(train_backbone=False)
     model.eval()

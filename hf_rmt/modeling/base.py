@@ -30,6 +30,7 @@ from ..hub.card_inputs import set_model_card_info as attach_card_info
 from ..hub.push import push_to_hub
 from ..hub.save import save_pretrained as save_with_card
 from ..mapping import MODEL_TASKS
+from ..utils.peft_compat import PeftCheckpointingFlag
 from .inputs import check_inputs
 from .memory_types import build_memory
 from .resolve import resolve_config
@@ -38,7 +39,7 @@ from .resolve import resolve_config
 logger = logging.get_logger(__name__)
 
 
-class RMTPreTrainedModel(PreTrainedModel):
+class RMTPreTrainedModel(PeftCheckpointingFlag, PreTrainedModel):
     """
     Base class of the hf_rmt models: a backbone (`self.backbone`, any transformers model), the learned initial memory
     (`self.memory`) and the segment recurrence.
@@ -114,8 +115,7 @@ class RMTPreTrainedModel(PreTrainedModel):
     # ---------------------------------------------------------------- trainable parameters (PEFT's format)
 
     def set_trainable(self, train_backbone: bool = False) -> None:
-        """Freezes the backbone (or unfreezes it with `train_backbone=True`); memory and `config.modules_to_save`
-        stay trainable."""
+        """Freezes the backbone (unfreezes it with `train_backbone=True`); memory and `modules_to_save` stay trainable."""
         self.backbone.requires_grad_(train_backbone)
         for name in self.config.modules_to_save or []:
             self.backbone.get_submodule(name).requires_grad_(True)

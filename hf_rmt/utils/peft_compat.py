@@ -1,23 +1,21 @@
 # Copyright 2026 The hf_rmt Authors. Licensed under the Apache License, Version 2.0.
-"""What hf_rmt does around peft calls so that users see only warnings they can act on."""
+"""What hf_rmt models answer peft with, so that users see only warnings they can act on."""
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-
-@contextmanager
-def quiet_peft_deprecations() -> Iterator[None]:
+class PeftCheckpointingFlag:
     """
-    Within the block, the FutureWarning transformers >= 5.24 raises when peft 0.21 reads `is_gradient_checkpointing`
-    (wrapping with `get_peft_model`, loading with `PeftModel.from_pretrained`) is not shown: it concerns peft's code,
-    not the user's, and would be printed on every LoRA + memory load.
+    Mixin of the hf_rmt models: answers `is_gradient_checkpointing` without the FutureWarning transformers >= 5.24
+    raises for it. peft 0.21 reads that name whenever it wraps a model (`get_peft_model`) or loads an adapter onto one
+    (`PeftModel.from_pretrained`), so without this every LoRA + memory wrap and load would warn about code that is
+    peft's, not the user's. The answer is transformers' own (`is_activation_checkpointing` in 5.24, this property's
+    body in 5.17).
     """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        yield
+
+    @property
+    def is_gradient_checkpointing(self) -> bool:
+        return any(getattr(module, "gradient_checkpointing", False) for module in self.modules())
 
 
-__all__ = ["quiet_peft_deprecations"]
+__all__ = ["PeftCheckpointingFlag"]

@@ -29,6 +29,7 @@ from .cli_checks import (
     _check_placement,
     _check_rmt_config,
     _check_task,
+    _checkpoint_to_resume,
     _earlier_results,
     _eval_output,
     _folder_config,
@@ -116,6 +117,7 @@ def _train_command(args: argparse.Namespace) -> int:
     given = {field.name: getattr(args, field.name) for field in dataclasses.fields(TrainSettings)}
     given.update(curriculum=tuple(args.curriculum), steps_per_stage=tuple(args.steps_per_stage))
     given["torch_compile"] = args.torch_compile or bool(args.torch_compile_mode or args.torch_compile_backend)
+    given["resume"] = _checkpoint_to_resume(args.resume, args.output_dir)
     _check_compile_backend(args.torch_compile_backend)
     settings = TrainSettings(**given)
     if settings.stage_target is not None and settings.eval_steps is None:

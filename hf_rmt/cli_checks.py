@@ -146,12 +146,39 @@ def _check_flag_pairs(args: argparse.Namespace) -> None:
             f"--memory-dim sizes the associative memory: it needs --memory-type associative, got --memory-type "
             f"{args.memory_type}"
         )
+    if args.resume is not None and args.init_from is not None:
+        raise ValueError(
+            f"--resume {args.resume} with --init-from {args.init_from}: --resume continues a run from its checkpoint "
+            "(weights, optimizer, step), --init-from starts a new run from saved weights; give one of them"
+        )
     if args.segment_checkpointing_keep_last != 1 and not args.segment_checkpointing:
         raise ValueError(
             "--segment-checkpointing-keep-last sets how many segments segment checkpointing keeps: it needs "
             f"--segment-checkpointing, got --segment-checkpointing-keep-last {args.segment_checkpointing_keep_last} "
             "without it"
         )
+
+
+def _checkpoint_to_resume(resume: str | None, output_dir: str) -> str | None:
+    """The checkpoint folder `--resume` names: the latest `checkpoint-STEP` of `output_dir` for `"last"`, else the path
+    given; `None` without `--resume`. Refused in the flags' terms before anything trains."""
+    if resume is None:
+        return None
+    if resume == "last":
+        from transformers.trainer_utils import get_last_checkpoint
+
+        found = get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+        if found is None:
+            raise ValueError(
+                f"--resume: --output-dir {output_dir} holds no checkpoint-STEP folder to continue from; a run saves "
+                "them with --save-steps N (and when a signal stops it), or give --resume CHECKPOINT"
+            )
+        return found
+    if not os.path.isfile(os.path.join(resume, "trainer_state.json")):
+        raise ValueError(
+            f"--resume {resume}: not a checkpoint of `hf-rmt train --save-steps` (no trainer_state.json in it)"
+        )
+    return resume
 
 
 def _check_compile_backend(backend: str | None) -> None:

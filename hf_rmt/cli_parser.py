@@ -102,6 +102,24 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]]) -> ar
         help="Start from the weights an earlier `hf-rmt train` saved in DIR (its --output-dir), e.g. to train later "
         "curriculum stages in another command; RMT and LoRA settings must match it.",
     )
+    group.add_argument(
+        "--save-steps",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="Every N optimizer steps, and when SIGTERM or Ctrl-C ends the run, save a checkpoint to resume from "
+        "(DIR/checkpoint-STEP: weights, optimizer, scheduler, curriculum and random state; the latest is kept).",
+    )
+    group.add_argument(
+        "--resume",
+        nargs="?",
+        const="last",
+        default=None,
+        metavar="CHECKPOINT",
+        help="Continue the run of --output-dir from its latest checkpoint (--save-steps), or from CHECKPOINT, exactly "
+        "where it stopped (step, curriculum stage, optimizer, learning-rate schedule); the other flags must be the "
+        "run's own.",
+    )
     group.add_argument("--lora-alpha", type=int, default=None, metavar="A", help="LoRA alpha (default: 2 x rank).")
     group.add_argument("--lora-dropout", type=float, default=0.0, metavar="P", help="LoRA dropout.")
     group.add_argument(

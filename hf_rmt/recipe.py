@@ -106,6 +106,11 @@ class TrainSettings:
     stage_target: float | None = None
     stop_at_target: bool = False
     init_from: str | None = None  # an earlier run's output_dir to start from (weights only)
+    # Resumable checkpoints (Trainer's): every `save_steps` steps and at a stop signal; `resume` continues the run of
+    # `output_dir` from a checkpoint folder (the CLI's `--resume` finds the latest), as `Trainer.train`'s
+    # `resume_from_checkpoint`.
+    save_steps: int | None = None
+    resume: str | None = None
     # Regional compilation (`RMTTrainer` with `torch_compile`): each backbone block compiled in place, the segment
     # loop, memory and loss eager; "reduce-overhead" replays the blocks from CUDA graphs (bench/bench_training_lm.py).
     torch_compile: bool = False
@@ -248,7 +253,9 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         weight_decay=settings.weight_decay,
         max_grad_norm=settings.max_grad_norm,
         logging_steps=settings.logging_steps,
-        save_strategy="no",
+        save_strategy="steps" if settings.save_steps else "no",
+        save_steps=settings.save_steps or 500,
+        save_total_limit=1,  # the latest checkpoint is what --resume needs; the trained model is saved apart
         report_to="none",
         dataloader_num_workers=0,
         seed=settings.seed,
@@ -283,7 +290,7 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         callbacks=[curriculum_callback, stop_on_signal],
     )
     began = time.perf_counter()
-    result = trainer.train()
+    result = trainer.train(resume_from_checkpoint=settings.resume)
     seconds = time.perf_counter() - began
     save_trained(model, rmt, settings.output_dir)
     tokenizer.save_pretrained(settings.output_dir)
@@ -314,6 +321,7 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         "train_backbone": settings.train_backbone,
         "torch_compile": (settings.torch_compile_mode or "default") if settings.torch_compile else None,
         "init_from": settings.init_from,
+        "resumed_from": settings.resume,
         "seed": settings.seed,
         "precision": "bf16 autocast" if settings.bf16 else "float32",
         "stage_target": settings.stage_target,

@@ -92,6 +92,8 @@ class StopOnSignalCallback(TrainerCallback):
     def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
         if self.received is not None:
             control.should_training_stop = True
+            # A run that saves checkpoints saves one here, so that it can be resumed from this very step.
+            control.should_save = args is not None and args.save_strategy != "no"
         return control
 
     def on_train_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):

@@ -20,7 +20,7 @@ from hf_rmt.training.signals import StopOnSignalCallback
 TINY = ["--segment-size", "16", "--num-memory-tokens", "4", "--device", "cpu", "--batch-size", "2", "--seed", "1"]
 # Two stages, so that the stop falls in the first and the resumed run must also restore the curriculum's stage.
 RUN = [*TINY, "--task", "memorize", "--curriculum", "1,2", "--steps-per-stage", "3,3", "--lr", "1e-2"]
-MODES = {"lora": [], "full": ["--train-backbone"]}
+MODES = {"lora": [], "full": ["--train-backbone"], "memory": ["--lora-r", "0"]}
 
 
 def train(backbone_dir, out, *extra):

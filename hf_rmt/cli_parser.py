@@ -108,7 +108,8 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]]) -> ar
         default=None,
         metavar="N",
         help="Every N optimizer steps, and when SIGTERM or Ctrl-C ends the run, save a checkpoint to resume from "
-        "(DIR/checkpoint-STEP: weights, optimizer, scheduler, curriculum and random state; the latest is kept).",
+        "(DIR/checkpoint-STEP: weights, optimizer, scheduler, curriculum, the stage's best validated state and random "
+        "state; the latest is kept).",
     )
     group.add_argument(
         "--resume",
@@ -118,7 +119,7 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]]) -> ar
         metavar="CHECKPOINT",
         help="Continue the run of --output-dir from its latest checkpoint (--save-steps), or from CHECKPOINT, exactly "
         "where it stopped (step, curriculum stage, optimizer, learning-rate schedule); the other flags must be the "
-        "run's own. With --eval-steps, the best validated state a stage keeps is the best seen since the resume.",
+        "run's own.",
     )
     group.add_argument("--lora-alpha", type=int, default=None, metavar="A", help="LoRA alpha (default: 2 x rank).")
     group.add_argument("--lora-dropout", type=float, default=0.0, metavar="P", help="LoRA dropout.")

@@ -100,3 +100,22 @@ def test_resume_errors_name_the_flags(backbone_dir, tmp_path, capsys):
     message = error("--resume", "--init-from", str(tmp_path))
     assert "--resume last with --init-from" in message and "give one of them" in message
     assert not os.path.exists(tmp_path / "run")  # refused before anything was written
+
+
+def test_a_resumed_stage_keeps_its_best_state_from_before_the_stop(backbone_dir, tmp_path, sigterm_at_step):
+    """With validation, each stage hands on its best validated state; the checkpoint holds the best seen before a stop
+    (`hf_rmt_best_state.safetensors`), so the resumed run closes the stage as the uninterrupted run does."""
+    validate = ["--eval-steps", "1", "--eval-samples", "4", "--stage-target", "1.0", "--save-steps", "5"]
+    whole = tmp_path / "whole"
+    assert train(backbone_dir, whole, *validate) == 0
+    best_step = info(whole)["stages"][0]["best_step"]
+    # Stopped at the first stage's best step (or at 2, where the test still checks the weights come out equal).
+    stop = best_step if best_step < 3 else 2
+    stopped = tmp_path / "stopped"
+    sigterm_at_step(stop)
+    assert train(backbone_dir, stopped, *validate) == 0
+    assert os.path.isfile(stopped / f"checkpoint-{stop}" / "hf_rmt_best_state.safetensors")
+    assert train(backbone_dir, stopped, *validate, "--resume") == 0
+    # Without the saved best state, stage 1 would report (and hand on) its best since the resume: a later step.
+    assert info(stopped)["stages"] == info(whole)["stages"]
+    torch.testing.assert_close(logits(stopped, backbone_dir), logits(whole, backbone_dir), rtol=1e-5, atol=1e-6)

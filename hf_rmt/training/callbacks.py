@@ -9,8 +9,10 @@ import os
 from typing import Any
 
 import torch
+from safetensors.torch import load_file, save_file
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from transformers.trainer_callback import ExportableState
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.utils import logging
 
 from .checks import check_dataset_columns, check_same_config, config_fingerprint, unwrap_rmt
@@ -19,6 +21,9 @@ from .curriculum_dataset import CurriculumDataset
 
 
 logger = logging.get_logger(__name__)
+
+# In each checkpoint of a run that keeps each stage's best state (`CurriculumCallback(keep_best=True)`).
+BEST_STATE_FILE = "hf_rmt_best_state.safetensors"
 
 
 def _stored_attributes(state: TrainerState, callback: TrainerCallback) -> dict[str, Any] | None:
@@ -50,8 +55,9 @@ class CurriculumCallback(TrainerCallback, ExportableState):
             `metric`, ties broken by the lower `eval_loss`) and load them into the model when the stage ends and when
             training ends: each stage starts from the previous stage's best state, as the 1M-token paper trained
             (arXiv:2304.11062, section 4.1), and a stage that degrades late (a loss spike) is not what the next stage,
-            or the saved model, inherits. Needs an evaluation during each stage. The kept state lives in memory only: a
-            resumed run keeps the best state seen since it resumed.
+            or the saved model, inherits. Needs an evaluation during each stage. Each checkpoint saves it
+            (`BEST_STATE_FILE`); a run resumed by [`RMTTrainer`] gets it back (with a plain `Trainer`, call
+            `resume_best_from(checkpoint)` first), so the stage keeps the best state seen before the stop too.
         chance (`float`, *optional*):
             The metric's chance level (e.g. `1 / num_labels` for accuracy). A stage whose best evaluation stays within
             0.1 of it is reported with a warning: the memory has not learned that length.
@@ -96,11 +102,38 @@ class CurriculumCallback(TrainerCallback, ExportableState):
         self._best_step: int | None = None
         self._best_value: float | None = None
         self._best_weights: dict[str, torch.Tensor] | None = None
+        self._resume_from: str | None = None
         self.stage_results: list[dict[str, Any]] = []
 
     def state(self) -> dict[str, Any]:
         saved = self.curriculum.state_dict() if self.curriculum is not None else self.saved_state
-        return {"args": {}, "attributes": {"saved_state": saved}}
+        best = None if self._best_key is None else [list(self._best_key), self._best_step, self._best_value]
+        return {"args": {}, "attributes": {"saved_state": saved, "best": best}}
+
+    def resume_best_from(self, checkpoint: str | None) -> None:
+        """The checkpoint a run resumes from, whose saved best state of the stage (`keep_best`) `on_train_begin`
+        loads back. `RMTTrainer.train(resume_from_checkpoint=...)` calls it."""
+        self._resume_from = checkpoint
+
+    def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
+        if self.keep_best and self._best_weights is not None and state.is_world_process_zero:
+            folder = os.path.join(args.output_dir, f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}")
+            save_file(self._best_weights, os.path.join(folder, BEST_STATE_FILE))
+
+    def _restore_best(self, state: TrainerState) -> None:
+        """The stage's best evaluation before the stop, and its weights from the checkpoint (`on_save`)."""
+        best = (_stored_attributes(state, self) or {}).get("best")
+        path = os.path.join(self._resume_from or "", BEST_STATE_FILE)
+        if not self.keep_best or best is None:
+            return
+        if self._resume_from is None or not os.path.isfile(path):
+            logger.warning(
+                "The stage's best validated state before this resume is not loaded (no checkpoint given with "
+                f"`resume_best_from`, or no {BEST_STATE_FILE} in it): the stage keeps the best seen from here on."
+            )
+            return
+        self._best_key, self._best_step, self._best_value = tuple(best[0]), best[1], best[2]
+        self._best_weights = load_file(path)
 
     def on_train_begin(
         self,
@@ -149,6 +182,7 @@ class CurriculumCallback(TrainerCallback, ExportableState):
                 curriculum.reset()
             else:
                 curriculum.load_state_dict(saved)
+            self._restore_best(state)
         else:
             curriculum.reset()
             self.stage_results = []  # a callback reused for a new run reports that run's stages only
@@ -363,4 +397,4 @@ class JsonLogCallback(TrainerCallback):
         self._write(state)
 
 
-__all__ = ["CurriculumCallback", "JsonLogCallback", "RMTTrainerCallback"]
+__all__ = ["BEST_STATE_FILE", "CurriculumCallback", "JsonLogCallback", "RMTTrainerCallback"]

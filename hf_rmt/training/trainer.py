@@ -24,6 +24,7 @@ from transformers import Trainer
 
 from ..checkpoint.save import ADAPTER_WEIGHTS_NAME
 from ..hub.model_card import create_or_update_model_card, unwrap_rmt_and_peft
+from .callbacks import CurriculumCallback
 from .checks import unwrap_rmt
 from .compile import COMPILED_BLOCKS_ATTR, compile_backbone_blocks, mark_step_begin_if_needed
 
@@ -102,6 +103,20 @@ class RMTTrainer(Trainer):
                 compile_backbone_blocks(self.model, mode=wanted["mode"], backend=wanted["backend"])
             args["dynamo_plugin"] = TorchDynamoPlugin(backend="no")
         return args
+
+    def train(self, resume_from_checkpoint: str | bool | None = None, *args: Any, **kwargs: Any) -> Any:
+        # A resumed run also gets back each `CurriculumCallback(keep_best=True)`'s best state of the stage, which the
+        # checkpoint holds beside the Trainer's own state (Trainer does not tell callbacks where it resumes from).
+        if resume_from_checkpoint is True:
+            from transformers.trainer_utils import get_last_checkpoint
+
+            resume_from_checkpoint = get_last_checkpoint(self.args.output_dir)
+            if resume_from_checkpoint is None:
+                raise ValueError(f"No valid checkpoint found in output directory ({self.args.output_dir})")
+        for callback in self.callback_handler.callbacks:
+            if isinstance(callback, CurriculumCallback):
+                callback.resume_best_from(resume_from_checkpoint or None)
+        return super().train(resume_from_checkpoint, *args, **kwargs)
 
     def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
         mark_step_begin_if_needed(model)

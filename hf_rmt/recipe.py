@@ -296,6 +296,7 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
     tokenizer.save_pretrained(settings.output_dir)
     # The longest input trained on: the last stage's, or the stage reached when a signal ended the run early.
     reached = curriculum.schedule[curriculum.stage]
+    device_used = next(model.parameters()).device
     info = {
         "task": spec.name,
         "base_model": source,
@@ -328,8 +329,8 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         "stop_at_target": settings.stop_at_target,
         "eval_steps": settings.eval_steps,
         "eval_samples": settings.eval_samples if settings.eval_steps is not None else None,
-        "device": str(next(model.parameters()).device),
-        **run_environment(next(model.parameters()).device),
+        "device": str(device_used),
+        **run_environment(device_used),
         "train_seconds": round(seconds, 1),
         "steps": trainer.state.global_step,
         "stages": curriculum_callback.stage_results,

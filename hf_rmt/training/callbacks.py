@@ -123,9 +123,9 @@ class CurriculumCallback(TrainerCallback, ExportableState):
     def _restore_best(self, state: TrainerState) -> None:
         """The stage's best evaluation before the stop, and its weights from the checkpoint (`on_save`)."""
         best = (_stored_attributes(state, self) or {}).get("best")
-        path = os.path.join(self._resume_from or "", BEST_STATE_FILE)
         if not self.keep_best or best is None:
             return
+        path = os.path.join(self._resume_from or "", BEST_STATE_FILE)
         if self._resume_from is None or not os.path.isfile(path):
             logger.warning(
                 "The stage's best validated state before this resume is not loaded (no checkpoint given with "

@@ -38,6 +38,7 @@ from hf_rmt.training import (
     RMTDataCollator,
     check_checkpoint_config,
     disable_dropout,
+    drop_nonfinite_gradients,
     write_fingerprint,
 )
 
@@ -191,6 +192,10 @@ def training_function(args):
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and args.max_grad_norm > 0:
                     accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                # A rare NaN/inf gradient (bf16 backpropagation through many segments) skips this update instead of
+                # turning every weight to NaN (every process sees the same reduced gradients and skips alike).
+                if accelerator.sync_gradients and drop_nonfinite_gradients(model.parameters()):
+                    logger.warning(f"Step {global_step + 1}: NaN or inf gradient; this update was skipped.")
                 learning_rate = optimizer.param_groups[0]["lr"]
                 optimizer.step()
                 scheduler.step()

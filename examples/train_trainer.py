@@ -44,6 +44,7 @@ from hf_rmt.training import (
     RMTDataCollator,
     RMTTrainer,
     RMTTrainerCallback,
+    SkipNonFiniteStepsCallback,
     disable_dropout,
     prepare_for_trainer,
 )
@@ -192,7 +193,14 @@ def main():
         eval_dataset=eval_dataset if training_args.do_eval or training_args.eval_strategy != "no" else None,
         data_collator=RMTDataCollator(pad_token_id=tokenizer.pad_token_id or 0),
         compute_metrics=compute_accuracy,
-        callbacks=[CurriculumCallback(curriculum), RMTTrainerCallback(), JsonLogCallback(loss_log)],
+        # SkipNonFiniteStepsCallback: a rare NaN/inf gradient (bf16 backpropagation through many segments) skips
+        # that update instead of turning every weight to NaN; ten in a row end the run.
+        callbacks=[
+            CurriculumCallback(curriculum),
+            RMTTrainerCallback(),
+            JsonLogCallback(loss_log),
+            SkipNonFiniteStepsCallback(),
+        ],
     )
 
     # ------------------------------------------------------------------------------------------ train and evaluate

@@ -152,6 +152,7 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
     from .tasks import get_task
     from .training import CurriculumCallback, RMTDataCollator, RMTTrainer, SegmentCurriculum
     from .training.curriculum_dataset import train_and_eval_datasets
+    from .training.nonfinite import SkipNonFiniteStepsCallback
     from .training.signals import StopOnSignalCallback
 
     spec = get_task(settings.task)
@@ -279,6 +280,9 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
     )
     # `timeout`, a preemption or Ctrl-C ends the run after the current step; the stage reached is saved below.
     stop_on_signal = StopOnSignalCallback()
+    # bf16 backpropagation through many segments can overflow on a rare batch: skip that update rather than let
+    # one NaN gradient turn every weight to NaN (hf_rmt.training.nonfinite), and stop when it keeps happening.
+    skip_nonfinite = SkipNonFiniteStepsCallback()
     # RMTTrainer: with torch_compile it compiles the backbone's blocks, not the whole model (hf_rmt.training.compile).
     trainer = RMTTrainer(
         model=model,
@@ -287,7 +291,7 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         eval_dataset=eval_dataset,
         data_collator=RMTDataCollator(pad_token_id=tokenizer.pad_token_id or 0),
         compute_metrics=_accuracy if validate else None,
-        callbacks=[curriculum_callback, stop_on_signal],
+        callbacks=[curriculum_callback, stop_on_signal, skip_nonfinite],
     )
     began = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=settings.resume)
@@ -338,9 +342,12 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         "final_losses": [log["loss"] for log in trainer.state.log_history if "loss" in log][-3:],
         "torch_threads": torch.get_num_threads(),
     }
+    info.update(skip_nonfinite.record())
     if stop_on_signal.received is not None:
         info["stopped_by"] = stop_on_signal.received
     write_training_info(info, settings.output_dir)
+    if skip_nonfinite.skipped_steps:
+        print(skip_nonfinite.summary(f"in the stage of {reached} segments") + " Try a lower --lr, or no --bf16.")
     if stop_on_signal.received is not None:
         print(
             f"{stop_on_signal.received} ended training at step {trainer.state.global_step} of {settings.max_steps}, "

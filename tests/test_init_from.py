@@ -79,3 +79,26 @@ def test_refuses_what_does_not_fit(backbone_dir, tmp_path, capsys):
     err = error_of(capsys, *args, str(lora), *task)
     assert "its labels" in err and "are not this task's" in err
     assert not os.path.exists(out)  # nothing written for a refused run
+
+
+@pytest.mark.parametrize("mode", ["lora", "full"])
+def test_refuses_weights_that_are_not_finite(backbone_dir, tmp_path, capsys, mode):
+    # What a diverged run left (session 15's ARMT run saved NaN weights and the next command trained qa1 from them at
+    # chance): refused in --init-from's words, before anything trains.
+    from safetensors.torch import load_file, save_file
+
+    saved = tmp_path / "saved"
+    assert train(backbone_dir, saved, *MODES[mode]) == 0
+    name = "adapter_model.safetensors" if mode == "lora" else "model.safetensors"
+    weights = load_file(saved / name)
+    key = sorted(weights)[0]
+    weights[key] = torch.full_like(weights[key], float("nan"))
+    save_file(weights, saved / name, metadata={"format": "pt"})
+    capsys.readouterr()
+    out = tmp_path / "out"
+    err = error_of(
+        capsys, "train", "--model", backbone_dir, "--task", "memorize", "--output-dir", str(out), *TINY,
+        *MODES[mode], "--curriculum", "1", "--steps-per-stage", "1", "--init-from", str(saved),
+    )  # fmt: skip
+    assert f"--init-from {saved}: 1 of its weights hold NaN or inf values" in err and "diverged" in err
+    assert not os.path.exists(out)

@@ -37,6 +37,7 @@ from .collator import RMTDataCollator
 from .compile import compile_backbone_blocks
 from .curriculum import BABILONG_SCHEDULE, SegmentCurriculum
 from .curriculum_dataset import CurriculumDataset, truncate_sample
+from .nonfinite import SkipNonFiniteStepsCallback, drop_nonfinite_gradients
 from .signals import StopOnSignalCallback
 from .trainer import RMTTrainer
 
@@ -52,6 +53,7 @@ __all__ = [
     "RMTTrainer",
     "RMTTrainerCallback",
     "SegmentCurriculum",
+    "SkipNonFiniteStepsCallback",
     "StopOnSignalCallback",
     "check_checkpoint_config",
     "check_dataset_columns",
@@ -59,6 +61,7 @@ __all__ = [
     "compile_backbone_blocks",
     "config_fingerprint",
     "disable_dropout",
+    "drop_nonfinite_gradients",
     "prepare_for_trainer",
     "truncate_sample",
     "unwrap_rmt",

@@ -31,6 +31,18 @@ def _fail(path: str, why: str) -> None:
     raise ValueError(f"--init-from {path}: {why}")
 
 
+def _check_finite(path: str, tensors: dict[str, torch.Tensor]) -> None:
+    # A run that diverged can have saved NaN weights (before hf_rmt skipped non-finite steps, it did): starting from
+    # them trains nothing and every later result is chance, so say so here, in the flag's words.
+    broken = sorted(k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all())
+    if broken:
+        _fail(
+            path,
+            f"{len(broken)} of its weights hold NaN or inf values (e.g. {broken[0]}): the run that saved them diverged; "
+            "start from an earlier output or from the backbone.",
+        )
+
+
 def _check_config(path: str, rmt: Any) -> None:
     from transformers import AutoConfig  # noqa: PLC0415
 
@@ -71,7 +83,9 @@ def _load_lora(path: str, model: Any) -> None:
             f"its LoRA targets {sorted(saved.get('target_modules') or [])}, this run {sorted(ours.target_modules or [])}; "
             "give the same --lora-target-modules.",
         )
-    result = set_peft_model_state_dict(model, load_file(os.path.join(path, "adapter_model.safetensors")))
+    weights = load_file(os.path.join(path, "adapter_model.safetensors"))
+    _check_finite(path, weights)
+    result = set_peft_model_state_dict(model, weights)
     if result.unexpected_keys:
         _fail(path, f"its adapter holds weights this model lacks: {sorted(result.unexpected_keys)[:5]}.")
     # Missing keys are the frozen backbone's, which an adapter never holds; LoRA factors must all be there.
@@ -85,6 +99,7 @@ def _load_full(path: str, rmt: Any, mode: str) -> None:
 
     saved = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32)
     state = saved.state_dict()
+    _check_finite(path, state)
     if mode == "memory":
         # Memory and head only: the backbone must be the one this run starts from, or the saved adapter-only model
         # would describe a backbone nobody has.

@@ -141,6 +141,15 @@ def _check_rmt_config(value: str, config: dict[str, Any]) -> None:
 
 def _check_flag_pairs(args: argparse.Namespace) -> None:
     """`hf-rmt train` flags that only mean something with another one."""
+    if args.memory_denominator_floor is not None and args.memory_type != "associative":
+        raise ValueError(
+            f"--memory-denominator-floor bounds the associative memory's read: it needs --memory-type associative, "
+            f"got --memory-type {args.memory_type}"
+        )
+    if args.memory_denominator_floor is not None and not 0 <= args.memory_denominator_floor < 1:
+        raise ValueError(
+            f"--memory-denominator-floor {args.memory_denominator_floor}: must be a number in [0, 1) (e.g. 1e-3)"
+        )
     if args.memory_dim is not None and args.memory_type != "associative":
         raise ValueError(
             f"--memory-dim sizes the associative memory: it needs --memory-type associative, got --memory-type "

@@ -151,6 +151,14 @@ def build_parser(handlers: dict[str, Callable[[argparse.Namespace], int]]) -> ar
         metavar="N",
         help="--memory-type associative: key size of each layer's memory (default 64, ARMT's BABILong setting).",
     )
+    group.add_argument(
+        "--memory-denominator-floor",
+        type=float,
+        default=None,
+        metavar="F",
+        help="--memory-type associative: floor on the read's dot products with the normaliser z (e.g. 1e-3), which "
+        "bounds reads and gradients where z lags A; default none (the official ARMT formula).",
+    )
     group.add_argument("--bptt-depth", type=int, default=-1, metavar="K", help="Truncated BPTT depth (-1: full).")
     group.add_argument(
         "--segment-checkpointing", action="store_true", help="Recompute segments in backward (less memory)."

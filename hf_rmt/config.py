@@ -87,6 +87,13 @@ class RMTConfig(PreTrainedConfig):
             `memory_type="associative"` only: the size of the keys and queries of each layer's associative memory
             (`d_mem`; DPFP-3 makes its matrix `6 * memory_dim` by `hidden_size`). `None` means 64, the official
             BABILong setting.
+        memory_denominator_floor (`float`, *optional*):
+            `memory_type="associative"` only: a floor on the dot products `z . phi(q)` of the read and `z . phi(k)` of
+            the write's recall before they divide, where ARMT's formula adds only `1e-5`. The normaliser `z` lags
+            `A` (the gamma correction adds to `z` only the part of a key not yet in it, `A` takes all of it), so a
+            direction `A` holds and `z` barely does is read amplified, up to ~1e3x in forward and ~1e8x in its
+            gradients; through layers and segments that overflowed a bf16 training run. `1e-3` or `1e-2` bound it;
+            dots above the floor read exactly as the official code. `None` (default): no floor, the official formula.
         segment_checkpointing (`bool`, *optional*, defaults to `False`):
             Recompute each segment in the backward pass instead of keeping its activations, so training memory grows
             with the number of segments only by the memory state.
@@ -146,6 +153,7 @@ class RMTConfig(PreTrainedConfig):
     memory_init_std: float | None = None
     memory_type: str = "rmt"
     memory_dim: int | None = None
+    memory_denominator_floor: float | None = None
     segment_checkpointing: bool = False
     segment_checkpointing_keep_last: int = 1
     loss_chunk_size: int | None = 1024
@@ -193,6 +201,17 @@ class RMTConfig(PreTrainedConfig):
             raise ValueError(
                 f"`memory_dim` sizes the associative memory and needs `memory_type='associative'`, got "
                 f"memory_dim={self.memory_dim!r} with memory_type={self.memory_type!r}."
+            )
+        floor = self.memory_denominator_floor
+        if floor is not None and (
+            isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0 <= floor < 1
+        ):
+            raise ValueError(f"`memory_denominator_floor` must be a number in [0, 1) or None, got {floor!r}.")
+        if floor is not None and self.memory_type != "associative":
+            raise ValueError(
+                f"`memory_denominator_floor` bounds the associative memory's read and needs "
+                f"`memory_type='associative'`, got memory_denominator_floor={floor!r} with "
+                f"memory_type={self.memory_type!r}."
             )
         if not isinstance(self.segment_checkpointing, bool):
             raise ValueError(f"`segment_checkpointing` must be a bool, got {self.segment_checkpointing!r}.")

@@ -72,6 +72,7 @@ class TrainSettings:
     num_memory_tokens: int = 10
     memory_type: str = "rmt"
     memory_dim: int | None = None  # associative memory only; None: 64
+    memory_denominator_floor: float | None = None  # associative memory only; None: the official formula
     curriculum: tuple[int, ...] = (1, 2, 4)
     steps_per_stage: tuple[int, ...] = (200,)
     sampling: str = "max"
@@ -179,6 +180,7 @@ def train(settings: TrainSettings) -> tuple[Any, Any, dict[str, Any]]:
         num_memory_tokens=settings.num_memory_tokens,
         memory_type=settings.memory_type,
         memory_dim=settings.memory_dim,
+        memory_denominator_floor=settings.memory_denominator_floor,
         segment_size=settings.segment_size,
         bptt_depth=settings.bptt_depth,
         segment_checkpointing=settings.segment_checkpointing,

@@ -50,7 +50,14 @@ def build_memory(
                 f"memory_type='associative' keeps one memory per layer, and no stack of layers (an `nn.ModuleList` "
                 f"of blocks) was found in {type(backbone).__name__}."
             )
-        memory = AssociativeMemory(*size, len(blocks), config.memory_dim, config.memory_init_std, **factory)
+        memory = AssociativeMemory(
+            *size,
+            len(blocks),
+            config.memory_dim,
+            config.memory_init_std,
+            denominator_floor=config.memory_denominator_floor or 0.0,
+            **factory,
+        )
         return memory, None
     memory = RMTMemory(*size, init_std=config.memory_init_std, output_size=hidden, **factory)
     return memory, RMTUpdate()

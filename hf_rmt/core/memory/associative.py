@@ -58,11 +58,14 @@ class AssociativeLayer(nn.Module):
     Args:
         hidden_size (`int`): The backbone's hidden size.
         memory_dim (`int`): Size of keys and queries before DPFP.
+        denominator_floor (`float`, *optional*, defaults to 0): Floor on the read's and the recall's dot products
+            with `z` before `+ EPS` (`RMTConfig.memory_denominator_floor`); 0 is the official formula.
         dtype (`torch.dtype`, *optional*), device (`torch.device`, *optional*): Of the parameters.
     """
 
-    def __init__(self, hidden_size: int, memory_dim: int, dtype=None, device=None):
+    def __init__(self, hidden_size: int, memory_dim: int, dtype=None, device=None, denominator_floor: float = 0.0):
         super().__init__()
+        self.denominator_floor = float(denominator_floor)
         factory = {"dtype": dtype, "device": device}
         self.query = nn.Linear(hidden_size, memory_dim, bias=False, **factory)
         self.key = nn.Linear(hidden_size, memory_dim, bias=False, **factory)
@@ -85,12 +88,20 @@ class AssociativeLayer(nn.Module):
         # a GEMV and a pass over three hidden-sized tensors. Eager on CPU the read takes 0.6x the time; compiled on
         # an H200 inductor had fused the plain form as well (ARMT/RMT 0.813 after, 0.823 before: run-to-run noise;
         # bench/results/session13_gpu).
-        denominator = (query * normaliser.to(query.dtype)[:, None, :]).sum(-1, keepdim=True) + EPS  # (b, length, 1)
-        scaled = query / denominator
+        dot = (query * normaliser.to(query.dtype)[:, None, :]).sum(-1, keepdim=True)  # (b, length, 1)
+        scaled = query / (self._floored(dot) + EPS)
         if scaled.dtype == hidden.dtype:
             return torch.baddbmm(hidden, scaled, matrix.to(scaled.dtype))
         # Autocast: a float32 residual stream must not pass through the half-precision GEMM.
         return hidden + (scaled @ matrix.to(scaled.dtype)).to(hidden.dtype)
+
+    def _floored(self, dot: torch.Tensor) -> torch.Tensor:
+        # `z` lags `A`: gamma adds to `z` only the part of a key not yet in it while `A` takes the whole key, so for a
+        # key k2 = sqrt(1 - s^2) k1 + s e, A gains s along e and z about s^3 / 2. A query along e then divides a
+        # small numerator by a far smaller dot: with EPS alone its read is amplified up to ~1e3x, and the gradients
+        # of A and z up to 1e5x and 1e8x; through layers and segments that overflowed a bf16 run (NaN gradient with a
+        # finite loss; bench/results/session15_cpu/armt_nan). Dots above the floor divide as the official code does.
+        return dot.clamp_min(self.denominator_floor) if self.denominator_floor else dot
 
     def write(
         self, memory: torch.Tensor, matrix: torch.Tensor, normaliser: torch.Tensor
@@ -99,10 +110,11 @@ class AssociativeLayer(nn.Module):
         key = dpfp(self.key(memory).float())  # (batch, m, key_dim), unit norm
         value = self.value(memory).float()
         beta = torch.sigmoid(self.beta(memory).float())  # (batch, m, 1)
-        seen = (key @ normaliser[..., None]) + EPS  # z . phi(k), (batch, m, 1)
-        recalled = (key @ matrix) / seen  # v_bar: what A holds for these keys now
-        # gamma: the part of the key not yet in z (|phi(k)| = 1); no gradient through it, as in the paper and code.
-        gamma = (1 - seen).clamp(0, 1).detach()
+        seen = key @ normaliser[..., None]  # z . phi(k), (batch, m, 1)
+        recalled = (key @ matrix) / (self._floored(seen) + EPS)  # v_bar: what A holds for these keys now
+        # gamma: the part of the key not yet in z (|phi(k)| = 1), from the dot without the floor, as the official
+        # `1 - (z . k + EPS)`; no gradient through it, as in the paper and code.
+        gamma = (1 - (seen + EPS)).clamp(0, 1).detach()
         # One fused update (A + k^T (beta (v - v_bar))): the unfused form wrote the product to a temporary of A's size
         # and read both back, A being the largest tensor of the write (batch x 6 memory_dim x hidden, float32).
         matrix = torch.baddbmm(matrix, key.transpose(1, 2), beta * (value - recalled))
@@ -122,6 +134,8 @@ class AssociativeMemory(nn.Module, MemoryUpdate):
         memory_dim (`int`, *optional*, defaults to 64): Size of keys and queries before DPFP-3.
         init_std (`float`, *optional*, defaults to 0.02): Standard deviation of the initial memory tokens.
         dtype (`torch.dtype`, *optional*), device (`torch.device`, *optional*): Of the parameters.
+        denominator_floor (`float`, *optional*, defaults to 0): `RMTConfig.memory_denominator_floor` (0: none, the
+            official formula).
 
     Shape:
         state: a tuple of `2 * num_layers` float32 tensors, `A_l` `(batch, 6 * memory_dim, hidden_size)` at index
@@ -139,13 +153,15 @@ class AssociativeMemory(nn.Module, MemoryUpdate):
         init_std: float = 0.02,
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
+        denominator_floor: float = 0.0,
     ):
         super().__init__()
         self.init_std = init_std
         self.memory_dim = memory_dim
         self.weight = nn.Parameter(torch.empty(num_memory_tokens, hidden_size, dtype=dtype, device=device))
         self.layers = nn.ModuleList(
-            AssociativeLayer(hidden_size, memory_dim, dtype=dtype, device=device) for _ in range(num_layers)
+            AssociativeLayer(hidden_size, memory_dim, dtype=dtype, device=device, denominator_floor=denominator_floor)
+            for _ in range(num_layers)
         )
         if self.weight.device.type != "meta":
             self.reset_parameters()
@@ -203,6 +219,11 @@ class AssociativeMemory(nn.Module, MemoryUpdate):
         return (
             f"num_memory_tokens={self.weight.shape[0]}, hidden_size={self.weight.shape[1]}, "
             f"num_layers={len(self.layers)}, memory_dim={self.memory_dim}"
+            + (
+                f", denominator_floor={self.layers[0].denominator_floor}"
+                if self.layers and self.layers[0].denominator_floor
+                else ""
+            )
         )
 
 

@@ -157,6 +157,7 @@ def _load_for_eval(
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
     import hf_rmt  # noqa: F401  (registers the RMT classes with the Auto classes)
+    from hf_rmt.utils.validation import nonfinite_weights
 
     if tokenizer is None:
         tokenizer = AutoTokenizer.from_pretrained(path)
@@ -181,6 +182,12 @@ def _load_for_eval(
         if given is None and adapter:
             raise OSError(f"{error} With hf-rmt: --backbone DIR (a local copy of that backbone).") from error
         raise
+    broken = nonfinite_weights(model.named_parameters())
+    if broken:
+        raise ValueError(
+            f"--model {path}: {len(broken)} of its weights hold NaN or inf values (e.g. {broken[0]}): the run that "
+            "saved them diverged, and it would answer at chance."
+        )
     model = model.to(device=device, dtype=dtype)
     _check_rmt_config(path, model.config.to_dict())  # a Hub id is only known once loaded
     return model, tokenizer, _training_info(path)

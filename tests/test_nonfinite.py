@@ -142,3 +142,24 @@ def test_drop_nonfinite_gradients_for_loops_of_ones_own(bad):
     optimizer = torch.optim.AdamW([a, b], lr=0.1)
     optimizer.step()  # nothing to update
     assert torch.equal(a.detach(), torch.ones(3)) and not optimizer.state
+
+
+def test_hf_rmt_eval_refuses_a_model_whose_weights_are_nan(backbone_dir, tmp_path, capsys):
+    from safetensors.torch import load_file, save_file
+
+    out = tmp_path / "run"
+    args = ["train", "--model", backbone_dir, "--task", "memorize", "--output-dir", str(out), "--segment-size", "16"]
+    assert (
+        main([*args, "--num-memory-tokens", "4", "--device", "cpu", "--curriculum", "1", "--steps-per-stage", "1"])
+        == 0
+    )
+    weights = load_file(out / "adapter_model.safetensors")
+    key = sorted(weights)[-1]
+    weights[key] = torch.full_like(weights[key], float("inf"))
+    save_file(weights, out / "adapter_model.safetensors", metadata={"format": "pt"})
+    capsys.readouterr()
+    evaluation = ["eval", "--model", str(out), "--backbone", backbone_dir, "--lengths", "32", "--num-samples", "2"]
+    assert main([*evaluation, "--output", str(tmp_path / "eval")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"--model {out}: 1 of its weights hold NaN or inf values" in err and "diverged" in err
+    assert not (tmp_path / "eval").exists()

@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from ..utils.validation import nonfinite_weights
+
 
 # RMT settings that change the weights' meaning or shapes: the saved model's must equal the new run's.
 _MATCHING = {
@@ -34,7 +36,7 @@ def _fail(path: str, why: str) -> None:
 def _check_finite(path: str, tensors: dict[str, torch.Tensor]) -> None:
     # A run that diverged can have saved NaN weights (before hf_rmt skipped non-finite steps, it did): starting from
     # them trains nothing and every later result is chance, so say so here, in the flag's words.
-    broken = sorted(k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all())
+    broken = nonfinite_weights(tensors)
     if broken:
         _fail(
             path,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
+import torch
 from transformers import PreTrainedModel
 
 from ..config import RMTConfig
@@ -44,4 +45,11 @@ def is_rmt_model(model: Any) -> bool:
     return isinstance(model, PreTrainedModel) and is_rmt_config(model.config)
 
 
-__all__ = ["OUTPUT_FORMATS", "check_positive_int", "is_rmt_config", "is_rmt_model"]
+def nonfinite_weights(tensors: Any) -> list[str]:
+    """The names of the floating-point tensors that hold NaN or inf, from a state dict or `named_parameters()`: what a
+    diverged training run saves. A model whose weights are not finite answers at chance whatever it is asked."""
+    items = tensors.items() if hasattr(tensors, "items") else tensors
+    return sorted(name for name, value in items if value.is_floating_point() and not torch.isfinite(value).all())
+
+
+__all__ = ["OUTPUT_FORMATS", "check_positive_int", "is_rmt_config", "is_rmt_model", "nonfinite_weights"]

@@ -163,3 +163,15 @@ def test_hf_rmt_eval_refuses_a_model_whose_weights_are_nan(backbone_dir, tmp_pat
     err = " ".join(capsys.readouterr().err.split())
     assert f"--model {out}: 1 of its weights hold NaN or inf values" in err and "diverged" in err
     assert not (tmp_path / "eval").exists()
+
+
+def test_drop_nonfinite_gradients_without_get_total_norm(monkeypatch):
+    # torch 2.4 and 2.5 (hf_rmt's floor) have no `torch.nn.utils.get_total_norm`: the fallback decides alike.
+    from hf_rmt.training import drop_nonfinite_gradients
+
+    monkeypatch.delattr(torch.nn.utils, "get_total_norm")
+    a, b = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(2, 2))
+    a.grad, b.grad = torch.full((3,), 2.0), torch.full((2, 2), 3.0)
+    assert not drop_nonfinite_gradients([a, b]) and a.grad is not None
+    b.grad[0, 1] = float("nan")
+    assert drop_nonfinite_gradients([a, b]) and a.grad is None and b.grad is None

@@ -25,6 +25,15 @@ from transformers.utils import logging
 logger = logging.get_logger(__name__)
 
 
+def _total_norm(gradients: list[torch.Tensor]) -> torch.Tensor:
+    # `torch.nn.utils.get_total_norm` (foreach kernels) is torch >= 2.6; hf_rmt supports torch >= 2.4, where the same
+    # number comes from one norm per gradient.
+    if hasattr(torch.nn.utils, "get_total_norm"):
+        return torch.nn.utils.get_total_norm(gradients)
+    device = gradients[0].device
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g).float().to(device) for g in gradients]))
+
+
 def drop_nonfinite_gradients(parameters: Iterable[torch.nn.Parameter]) -> bool:
     """
     When any gradient of `parameters` holds NaN or inf, sets every one to `None`, so that the next `optimizer.step()`
@@ -37,7 +46,7 @@ def drop_nonfinite_gradients(parameters: Iterable[torch.nn.Parameter]) -> bool:
     parameters = [p for p in parameters if p.grad is not None]
     # One norm over every gradient, one sync: it is NaN or inf when any element is (or when finite gradients are too
     # large for their norm to be a float, which no update should follow either).
-    if not parameters or bool(torch.isfinite(torch.nn.utils.get_total_norm([p.grad for p in parameters]))):
+    if not parameters or bool(torch.isfinite(_total_norm([p.grad for p in parameters]))):
         return False
     for parameter in parameters:
         parameter.grad = None

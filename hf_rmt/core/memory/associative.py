@@ -158,6 +158,7 @@ class AssociativeMemory(nn.Module, MemoryUpdate):
         super().__init__()
         self.init_std = init_std
         self.memory_dim = memory_dim
+        self.denominator_floor = float(denominator_floor)
         self.weight = nn.Parameter(torch.empty(num_memory_tokens, hidden_size, dtype=dtype, device=device))
         self.layers = nn.ModuleList(
             AssociativeLayer(hidden_size, memory_dim, dtype=dtype, device=device, denominator_floor=denominator_floor)
@@ -219,11 +220,7 @@ class AssociativeMemory(nn.Module, MemoryUpdate):
         return (
             f"num_memory_tokens={self.weight.shape[0]}, hidden_size={self.weight.shape[1]}, "
             f"num_layers={len(self.layers)}, memory_dim={self.memory_dim}"
-            + (
-                f", denominator_floor={self.layers[0].denominator_floor}"
-                if self.layers and self.layers[0].denominator_floor
-                else ""
-            )
+            + (f", denominator_floor={self.denominator_floor}" if self.denominator_floor else "")
         )
 
 
